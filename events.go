@@ -1,0 +1,324 @@
+package onlinestock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// EventKind names what an [Event] announces.
+type EventKind string
+
+// Event kinds.
+const (
+	// AvailabilityChanged: what the storefront sees of Product went from
+	// Before to After.
+	AvailabilityChanged EventKind = "availability_changed"
+	// OutletConnected: Outlet now contributes to online stock; Methods lists
+	// the methods linked to it, no longer orphaned.
+	OutletConnected EventKind = "outlet_connected"
+	// OutletDisconnected: Outlet no longer contributes; Methods lists the
+	// methods linked to it, now orphaned.
+	OutletDisconnected EventKind = "outlet_disconnected"
+	// PrimaryChanged: the order register moved; Outlet is the new primary
+	// outlet and Previous the former one ("" on activation).
+	PrimaryChanged EventKind = "primary_changed"
+	// ProductEnabled and ProductDisabled: Product was listed or unlisted.
+	ProductEnabled  EventKind = "product_enabled"
+	ProductDisabled EventKind = "product_disabled"
+)
+
+// Event is one committed change, as the outbox keeps it and a [Notifier]
+// receives it. Fields not used by a kind are zero.
+type Event struct {
+	// Seq numbers events in commit order, strictly increasing per store.
+	Seq  uint64
+	Kind EventKind
+	Time time.Time
+
+	Product string       // AvailabilityChanged, ProductEnabled, ProductDisabled
+	Before  Availability // AvailabilityChanged
+	After   Availability // AvailabilityChanged
+
+	Outlet   string   // OutletConnected, OutletDisconnected, PrimaryChanged
+	Previous string   // PrimaryChanged: the former primary outlet
+	Methods  []string // OutletConnected, OutletDisconnected: method IDs
+}
+
+// SoldOut reports whether the event takes a listed product to sold out.
+func (e Event) SoldOut() bool {
+	return e.Kind == AvailabilityChanged && soldOut(e.Before, e.After)
+}
+
+// BackInStock reports whether the event brings a sold-out product back.
+func (e Event) BackInStock() bool {
+	return e.Kind == AvailabilityChanged && backInStock(e.Before, e.After)
+}
+
+func soldOut(before, after Availability) bool {
+	return after.Label == SoldOut && before.Label != SoldOut && before.Label != NotForSale
+}
+
+func backInStock(before, after Availability) bool {
+	return before.Label == SoldOut && after.Quantity > 0
+}
+
+func (e Event) String() string {
+	switch e.Kind {
+	case AvailabilityChanged:
+		return fmt.Sprintf("#%d %s %s: %d %s -> %d %s", e.Seq, e.Kind, e.Product,
+			e.Before.Quantity, e.Before.Label, e.After.Quantity, e.After.Label)
+	case ProductEnabled, ProductDisabled:
+		return fmt.Sprintf("#%d %s %s", e.Seq, e.Kind, e.Product)
+	case PrimaryChanged:
+		return fmt.Sprintf("#%d %s %s (was %q)", e.Seq, e.Kind, e.Outlet, e.Previous)
+	default:
+		return fmt.Sprintf("#%d %s %s methods=%v", e.Seq, e.Kind, e.Outlet, e.Methods)
+	}
+}
+
+func availabilityEvent(now time.Time, product string, before, after Availability) Event {
+	return Event{Kind: AvailabilityChanged, Time: now, Product: product, Before: before, After: after}
+}
+
+// Notifier announces committed events to the outside world: a webhook, a
+// message broker, a cache. A [Dispatcher] calls it with events in sequence
+// order, one call at a time, and calls it again with the same events when it
+// fails, so a Notifier sees each event at least once and should tolerate
+// repeats (each event's Seq identifies it).
+//
+// Notify returns nil when every event was delivered. An error wrapped with
+// [Permanent] says the events will never be accepted (a malformed payload, a
+// receiver that refuses it): the Dispatcher dead-letters them and goes on.
+// Any other error is transient and retried.
+type Notifier interface {
+	Notify(ctx context.Context, events []Event) error
+}
+
+// NotifierFunc adapts a function to a [Notifier]: handy in tests, examples
+// and for in-process consumers such as a channel.
+type NotifierFunc func(ctx context.Context, events []Event) error
+
+// Notify calls f.
+func (f NotifierFunc) Notify(ctx context.Context, events []Event) error { return f(ctx, events) }
+
+// PermanentError marks a delivery failure that retrying cannot fix.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent wraps err as a permanent failure; nil stays nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &PermanentError{Err: err}
+}
+
+// IsPermanent reports whether err is, or wraps, a [PermanentError].
+func IsPermanent(err error) bool {
+	var p *PermanentError
+	return errors.As(err, &p)
+}
+
+// DispatcherConfig configures a [Dispatcher]. Zero values are defaults.
+type DispatcherConfig struct {
+	// Consumer names the cursor and dead letters in the Store, so several
+	// dispatchers can each follow the outbox. Default "default".
+	Consumer string
+	// BatchSize is the most events handed to one Notify call. Default 100.
+	BatchSize int
+	// PollInterval is how long Run waits when no event is pending.
+	// Default 200ms.
+	PollInterval time.Duration
+	// MinBackoff and MaxBackoff bound the wait between retries of a
+	// transient failure; it doubles from MinBackoff up to MaxBackoff, with
+	// jitter. Defaults 50ms and 30s.
+	MinBackoff, MaxBackoff time.Duration
+	// Logger receives delivery failures. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c DispatcherConfig) withDefaults() DispatcherConfig {
+	if c.Consumer == "" {
+		c.Consumer = "default"
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 100
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 200 * time.Millisecond
+	}
+	if c.MinBackoff <= 0 {
+		c.MinBackoff = 50 * time.Millisecond
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 30 * time.Second
+	}
+	if c.MaxBackoff < c.MinBackoff {
+		c.MaxBackoff = c.MinBackoff
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Dispatcher delivers committed events from a Store's outbox to a
+// [Notifier], in sequence order and at least once. It records its progress
+// in the Store (the consumer's cursor) after each delivered batch, so after
+// a restart it resumes after the last acknowledged event; with a durable
+// Store, progress survives the process.
+//
+// Transient failures are retried with capped exponential backoff. An event
+// the Notifier refuses permanently is recorded as a dead letter and delivery
+// goes on; [Dispatcher.DeadLetters] lists them and [Dispatcher.Redeliver]
+// tries one again. Events stay readable through [Store.EventsSince].
+//
+// Run one Dispatcher per consumer name at a time: two would both deliver.
+type Dispatcher struct {
+	store    Store
+	notifier Notifier
+	cfg      DispatcherConfig
+	mu       sync.Mutex // one delivery pass at a time
+}
+
+// NewDispatcher returns a Dispatcher from store to n.
+func NewDispatcher(store Store, n Notifier, cfg DispatcherConfig) (*Dispatcher, error) {
+	if store == nil {
+		return nil, invalid("store", "nil")
+	}
+	if n == nil {
+		return nil, invalid("notifier", "nil")
+	}
+	cfg = cfg.withDefaults()
+	if err := checkID("DispatcherConfig.Consumer", cfg.Consumer); err != nil {
+		return nil, err
+	}
+	return &Dispatcher{store: store, notifier: n, cfg: cfg}, nil
+}
+
+// Run delivers events until ctx is done, then returns ctx's error. Store
+// errors are logged and retried like delivery failures.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	for {
+		n, err := d.Flush(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			d.cfg.Logger.Error("onlinestock: dispatch", "consumer", d.cfg.Consumer, "err", err)
+		}
+		if n == 0 || err != nil {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(d.cfg.PollInterval):
+			}
+		}
+	}
+}
+
+// Flush delivers every event committed so far and returns how many it
+// handed on (delivered or dead-lettered). It retries transient failures until
+// they succeed or ctx is done, and returns early with an error only when the
+// Store fails or ctx ends.
+func (d *Dispatcher) Flush(ctx context.Context) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cursor, err := d.store.Cursor(ctx, d.cfg.Consumer)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for {
+		events, err := d.store.EventsSince(ctx, cursor, d.cfg.BatchSize)
+		if err != nil {
+			return total, err
+		}
+		if len(events) == 0 {
+			return total, nil
+		}
+		if err := d.deliver(ctx, events); err != nil {
+			return total, err
+		}
+		cursor = events[len(events)-1].Seq
+		if err := d.store.SetCursor(ctx, d.cfg.Consumer, cursor); err != nil {
+			return total, err
+		}
+		total += len(events)
+	}
+}
+
+// deliver hands a batch to the notifier until it is accepted, retrying
+// transient failures. When the batch is refused permanently it is tried
+// event by event, so only the refused events are dead-lettered.
+func (d *Dispatcher) deliver(ctx context.Context, events []Event) error {
+	err := d.notifyWithRetry(ctx, events)
+	if err == nil || !IsPermanent(err) {
+		return err
+	}
+	if len(events) > 1 {
+		for i := range events {
+			if err := d.deliver(ctx, events[i:i+1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	e := events[0]
+	d.cfg.Logger.Error("onlinestock: event dead-lettered", "consumer", d.cfg.Consumer, "seq", e.Seq, "kind", e.Kind, "err", err)
+	return d.store.PutDeadLetter(ctx, d.cfg.Consumer, DeadLetter{Seq: e.Seq, Reason: err.Error(), Time: time.Now()})
+}
+
+// notifyWithRetry returns nil, a permanent error, or ctx's error.
+func (d *Dispatcher) notifyWithRetry(ctx context.Context, events []Event) error {
+	backoff := d.cfg.MinBackoff
+	for attempt := 1; ; attempt++ {
+		err := d.notifier.Notify(ctx, events)
+		if err == nil || IsPermanent(err) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// Full jitter in [backoff/2, backoff], so retrying consumers spread out.
+		wait := backoff/2 + rand.N(backoff/2+1)
+		d.cfg.Logger.Warn("onlinestock: delivery failed, retrying", "consumer", d.cfg.Consumer,
+			"first_seq", events[0].Seq, "attempt", attempt, "wait", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		backoff = min(backoff*2, d.cfg.MaxBackoff)
+	}
+}
+
+// DeadLetters lists the events this dispatcher's consumer gave up on.
+func (d *Dispatcher) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
+	return d.store.DeadLetters(ctx, d.cfg.Consumer)
+}
+
+// Redeliver tries a dead-lettered event again, once, and removes the dead
+// letter when it is delivered. It returns the Notifier's error otherwise.
+func (d *Dispatcher) Redeliver(ctx context.Context, seq uint64) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	events, err := d.store.EventsSince(ctx, seq-1, 1)
+	if err != nil {
+		return err
+	}
+	if seq == 0 || len(events) == 0 || events[0].Seq != seq {
+		return notFound("event", fmt.Sprint(seq))
+	}
+	if err := d.notifier.Notify(ctx, events); err != nil {
+		return err
+	}
+	return d.store.DeleteDeadLetter(ctx, d.cfg.Consumer, seq)
+}

@@ -1,0 +1,566 @@
+package onlinestock
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+)
+
+// Level is the stock of one product at one outlet.
+type Level struct {
+	Product string
+	Outlet  string
+	// OnHand is what the POS counts. It may be negative: POS systems allow
+	// selling below zero.
+	OnHand int64
+	// Reserved is the units held for open online orders.
+	Reserved int64
+	// Version starts at 0 for a level never reported and grows by one on
+	// every change, for compare-and-set.
+	Version int64
+}
+
+// Product is a sellable SKU or variant as a [Store] returns it: whether it is
+// enabled for online sale and its levels, sorted by outlet ID.
+type Product struct {
+	ID      string
+	Enabled bool
+	Levels  []Level
+}
+
+// Label is what the storefront shows for a product.
+type Label string
+
+// Labels, from the storefront's point of view.
+const (
+	NotForSale Label = "not_for_sale" // not enabled online: not listed
+	SoldOut    Label = "sold_out"     // enabled, no online stock
+	LowStock   Label = "low_stock"    // enabled, at or under the low-stock threshold
+	InStock    Label = "in_stock"     // enabled, above the threshold
+)
+
+// Availability is what the storefront sees of a product.
+type Availability struct {
+	Quantity int64 // units offered online; 0 unless the product is enabled
+	Label    Label
+}
+
+// Unlisted is the availability of a product that is not enabled, including
+// one never reported: the start of every product's event chain.
+var Unlisted = Availability{Quantity: 0, Label: NotForSale}
+
+// Contribution is what one outlet adds to a product's online stock: its
+// on-hand count less what is reserved and the outlet's online buffer, never
+// below zero, and nothing at all when the outlet is not connected.
+func Contribution(l Level, o Outlet) int64 {
+	if !o.Connected {
+		return 0
+	}
+	return max(0, l.OnHand-l.Reserved-o.Buffer)
+}
+
+// OnlineStock is a product's online stock: the sum of its levels'
+// contributions. Each outlet is clamped on its own, so a negative outlet never
+// cancels another's stock. A level whose outlet is not in outlets contributes
+// nothing. It is fastest when both slices are sorted by outlet ID, as Stores
+// return them, but gives the same answer when they are not.
+func OnlineStock(levels []Level, outlets []Outlet) int64 {
+	var total int64
+	j := 0
+	for _, l := range levels {
+		for j < len(outlets) && outlets[j].ID < l.Outlet {
+			j++
+		}
+		if j < len(outlets) && outlets[j].ID == l.Outlet {
+			total += Contribution(l, outlets[j])
+			continue
+		}
+		if o, ok := findOutlet(outlets, l.Outlet); ok {
+			total += Contribution(l, o)
+		}
+	}
+	return total
+}
+
+// findOutlet looks an outlet up by ID, by binary search when outlets are
+// sorted and by a scan when they are not.
+func findOutlet(outlets []Outlet, id string) (Outlet, bool) {
+	if i, ok := slices.BinarySearchFunc(outlets, id, func(o Outlet, id string) int { return cmp.Compare(o.ID, id) }); ok {
+		return outlets[i], true
+	}
+	for _, o := range outlets {
+		if o.ID == id {
+			return o, true
+		}
+	}
+	return Outlet{}, false
+}
+
+// Classify turns online stock into what the storefront sees: NotForSale when
+// the product is not enabled, else SoldOut at zero, LowStock at or under
+// lowStock (0 turns LowStock off), InStock above.
+func Classify(enabled bool, online, lowStock int64) Availability {
+	switch {
+	case !enabled:
+		return Unlisted
+	case online <= 0:
+		return Availability{Quantity: 0, Label: SoldOut}
+	case online <= lowStock:
+		return Availability{Quantity: online, Label: LowStock}
+	default:
+		return Availability{Quantity: online, Label: InStock}
+	}
+}
+
+func (s *Service) availability(p Product, outlets []Outlet) Availability {
+	if !p.Enabled {
+		return Unlisted
+	}
+	return Classify(true, OnlineStock(p.Levels, outlets), s.cfg.LowStockThreshold)
+}
+
+// Availability returns what the storefront sees of each product, in the
+// order asked. A product never reported is NotForSale. The whole page is read
+// in one Store transaction with one product read, however many products it
+// holds.
+func (s *Service) Availability(ctx context.Context, products ...string) ([]Availability, error) {
+	if err := checkIDs("products", products); err != nil {
+		return nil, err
+	}
+	ids := sortedUnique(products)
+	out := make([]Availability, len(products))
+	err := s.store.View(ctx, func(tx Tx) error {
+		setup, err := tx.Setup(ctx)
+		if err != nil {
+			return err
+		}
+		found, err := tx.Products(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for i, id := range products {
+			out[i] = Unlisted
+			if k, ok := slices.BinarySearchFunc(found, id, byProductID); ok {
+				out[i] = s.availability(found[k], setup.Outlets)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func byProductID(p Product, id string) int { return cmp.Compare(p.ID, id) }
+
+// Levels returns the levels of a product at every outlet that has reported
+// it, sorted by outlet ID. A product never reported is ErrNotFound.
+func (s *Service) Levels(ctx context.Context, product string) ([]Level, error) {
+	if err := checkID("product", product); err != nil {
+		return nil, err
+	}
+	var out []Level
+	err := s.store.View(ctx, func(tx Tx) error {
+		found, err := tx.Products(ctx, []string{product})
+		if err != nil {
+			return err
+		}
+		if len(found) == 0 {
+			return notFound("product", product)
+		}
+		out = slices.Clone(found[0].Levels)
+		return nil
+	})
+	return out, err
+}
+
+// EnableOnline lists products for online sale. Products exist once the POS
+// has reported stock for them; an unknown product is ErrNotFound and nothing
+// changes. Enabling an enabled product is a no-op.
+func (s *Service) EnableOnline(ctx context.Context, products ...string) error {
+	return s.setEnabled(ctx, products, true)
+}
+
+// DisableOnline takes products off online sale; their stock is still
+// tracked. An unknown product is ErrNotFound and nothing changes.
+func (s *Service) DisableOnline(ctx context.Context, products ...string) error {
+	return s.setEnabled(ctx, products, false)
+}
+
+func (s *Service) setEnabled(ctx context.Context, products []string, enabled bool) error {
+	if err := checkIDs("products", products); err != nil {
+		return err
+	}
+	ids := sortedUnique(products)
+	kind := ProductDisabled
+	if enabled {
+		kind = ProductEnabled
+	}
+	return s.store.Update(ctx, func(tx Tx) error {
+		setup, err := tx.Setup(ctx)
+		if err != nil {
+			return err
+		}
+		found, err := tx.Products(ctx, ids)
+		if err != nil {
+			return err
+		}
+		if len(found) != len(ids) {
+			for i, id := range ids {
+				if i >= len(found) || found[i].ID != id {
+					return notFound("product", id)
+				}
+			}
+		}
+		now := s.now()
+		var changed []string
+		var events []Event
+		for _, p := range found {
+			if p.Enabled == enabled {
+				continue
+			}
+			changed = append(changed, p.ID)
+			before := s.availability(p, setup.Outlets)
+			p.Enabled = enabled
+			after := s.availability(p, setup.Outlets)
+			events = append(events, Event{Kind: kind, Time: now, Product: p.ID})
+			if after != before {
+				events = append(events, availabilityEvent(now, p.ID, before, after))
+			}
+		}
+		if len(changed) == 0 {
+			return nil
+		}
+		if err := tx.SetEnabled(ctx, changed, enabled); err != nil {
+			return err
+		}
+		return tx.AppendEvents(ctx, events)
+	})
+}
+
+// ChangeKind says how a [Change] moves a level.
+type ChangeKind uint8
+
+// Change kinds.
+const (
+	SetOnHand    ChangeKind = iota + 1 // set OnHand to an absolute count
+	AdjustOnHand                       // add a delta to OnHand
+)
+
+func (k ChangeKind) String() string {
+	switch k {
+	case SetOnHand:
+		return "set"
+	case AdjustOnHand:
+		return "adjust"
+	}
+	return fmt.Sprintf("ChangeKind(%d)", uint8(k))
+}
+
+// Change is one stock change reported by the POS. Build it with [Set] or
+// [Adjust].
+type Change struct {
+	Kind    ChangeKind
+	Product string
+	Outlet  string
+	// Quantity is the new count for SetOnHand and the delta for AdjustOnHand.
+	Quantity int64
+	// IfVersion, when CheckVersion is set, is the version the POS read the
+	// level at; if the level has moved on since, the batch fails with
+	// ErrConflict. A level never reported is at version 0.
+	IfVersion    int64
+	CheckVersion bool
+	// Key, when not empty, makes the change idempotent: a key already
+	// applied within the key retention is skipped and reported as a
+	// duplicate.
+	Key string
+}
+
+// Set returns a change that sets a product's on-hand count at an outlet.
+func Set(product, outlet string, onHand int64) Change {
+	return Change{Kind: SetOnHand, Product: product, Outlet: outlet, Quantity: onHand}
+}
+
+// Adjust returns a change that adds delta (which may be negative) to a
+// product's on-hand count at an outlet.
+func Adjust(product, outlet string, delta int64) Change {
+	return Change{Kind: AdjustOnHand, Product: product, Outlet: outlet, Quantity: delta}
+}
+
+// WithVersion returns c made conditional on the level being at version v.
+func (c Change) WithVersion(v int64) Change {
+	c.IfVersion, c.CheckVersion = v, true
+	return c
+}
+
+// WithKey returns c with an idempotency key.
+func (c Change) WithKey(key string) Change {
+	c.Key = key
+	return c
+}
+
+func (c Change) validate() error {
+	if c.Kind != SetOnHand && c.Kind != AdjustOnHand {
+		return invalid("kind", "unknown change kind %d", uint8(c.Kind))
+	}
+	if err := checkID("product", c.Product); err != nil {
+		return err
+	}
+	if err := checkID("outlet", c.Outlet); err != nil {
+		return err
+	}
+	field := "on-hand"
+	if c.Kind == AdjustOnHand {
+		field = "delta"
+	}
+	if err := checkRange(field, c.Quantity, -MaxOnHand, MaxOnHand); err != nil {
+		return err
+	}
+	if c.CheckVersion && c.IfVersion < 0 {
+		return invalid("version", "negative version %d", c.IfVersion)
+	}
+	if c.Key != "" {
+		return checkID("key", c.Key)
+	}
+	return nil
+}
+
+// ChangeStatus says what became of one change in a batch.
+type ChangeStatus uint8
+
+// Change statuses.
+const (
+	Applied   ChangeStatus = iota + 1 // the change was applied
+	Duplicate                         // its key was applied before: skipped
+)
+
+func (s ChangeStatus) String() string {
+	switch s {
+	case Applied:
+		return "applied"
+	case Duplicate:
+		return "duplicate"
+	}
+	return fmt.Sprintf("ChangeStatus(%d)", uint8(s))
+}
+
+// ChangeResult is the outcome of one change of a batch.
+type ChangeResult struct {
+	Status ChangeStatus
+	// Level is the level right after this change (for a duplicate, as it
+	// stood at that point of the batch).
+	Level Level
+}
+
+// Apply applies a batch of POS stock changes, all or nothing, in order: a
+// later change to the same level sees the earlier ones. It returns one
+// result per change.
+//
+// The whole batch is rejected, with nothing changed and no event, when a
+// change is malformed (ErrInvalid), names an unknown outlet (ErrNotFound),
+// expects a version the level is no longer at (ErrConflict), or would take
+// on-hand outside ±MaxOnHand (ErrInvalid). A change whose key was applied
+// within the key retention, or earlier in the same batch, is skipped and
+// reported as Duplicate, so a batch replayed any number of times, even
+// concurrently, changes stock once.
+//
+// Products are created by their first change, not enabled for online sale.
+// At most one availability event is written per product, and only when what
+// the storefront sees changed.
+func (s *Service) Apply(ctx context.Context, changes []Change) ([]ChangeResult, error) {
+	if len(changes) == 0 {
+		return nil, nil
+	}
+	if len(changes) > MaxBatch {
+		return nil, invalid("changes", "%d changes, more than %d", len(changes), MaxBatch)
+	}
+	for i, c := range changes {
+		if err := c.validate(); err != nil {
+			return nil, fmt.Errorf("change %d: %w", i, err)
+		}
+	}
+	sc, _ := s.apply.Get().(*applyScratch)
+	if sc == nil {
+		sc = &applyScratch{s: s, seenKey: map[string]struct{}{}}
+		sc.run = sc.apply
+	}
+	sc.ctx, sc.changes = ctx, changes
+	sc.results = make([]ChangeResult, len(changes))
+	err := s.store.Update(ctx, sc.run)
+	results := sc.results
+	sc.reset()
+	s.apply.Put(sc)
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// applyScratch holds one Apply's working memory, reused across calls.
+type applyScratch struct {
+	s       *Service
+	run     func(Tx) error // sc.apply, bound once
+	ctx     context.Context
+	changes []Change
+	results []ChangeResult
+
+	duplicate []bool  // per change
+	order     []int32 // change indices, sorted by (product, outlet), stable
+	ids       []string
+	keys      []string
+	keyOwner  []int32 // the change each key in keys belongs to
+	seenKey   map[string]struct{}
+	after     []Level
+	writes    []Level
+	events    []Event
+}
+
+func (sc *applyScratch) reset() {
+	sc.ctx, sc.changes, sc.results = nil, nil, nil
+	clear(sc.ids)
+	clear(sc.keys)
+	clear(sc.after)
+	clear(sc.writes)
+	clear(sc.events)
+}
+
+func (sc *applyScratch) apply(tx Tx) error {
+	ctx, changes := sc.ctx, sc.changes
+	setup, err := tx.Setup(ctx)
+	if err != nil {
+		return err
+	}
+	for i, c := range changes {
+		if _, ok := findOutlet(setup.Outlets, c.Outlet); !ok {
+			return fmt.Errorf("change %d: %w", i, notFound("outlet", c.Outlet))
+		}
+	}
+
+	// Keys: a repeat within the batch is a duplicate of its first use; the
+	// Store tells which first uses were applied before.
+	sc.duplicate = append(sc.duplicate[:0], make([]bool, len(changes))...)
+	sc.keys, sc.keyOwner = sc.keys[:0], sc.keyOwner[:0]
+	for i, c := range changes {
+		if c.Key == "" {
+			continue
+		}
+		if _, seen := sc.seenKey[c.Key]; seen {
+			sc.duplicate[i] = true
+			continue
+		}
+		sc.seenKey[c.Key] = struct{}{}
+		sc.keys = append(sc.keys, c.Key)
+		sc.keyOwner = append(sc.keyOwner, int32(i))
+	}
+	clear(sc.seenKey)
+	if len(sc.keys) > 0 {
+		now := sc.s.now()
+		dup, err := tx.ClaimKeys(ctx, sc.keys, now, now.Add(-sc.s.cfg.KeyRetention))
+		if err != nil {
+			return err
+		}
+		for k, d := range dup {
+			if d {
+				sc.duplicate[sc.keyOwner[k]] = true
+			}
+		}
+	}
+
+	// Group the changes by level, keeping batch order within a level: levels
+	// are independent, so applying group by group equals applying in order.
+	sc.order = sc.order[:0]
+	for i := range changes {
+		sc.order = append(sc.order, int32(i))
+	}
+	if len(changes) > 1 {
+		slices.SortStableFunc(sc.order, func(a, b int32) int {
+			ca, cb := &changes[a], &changes[b]
+			if c := cmp.Compare(ca.Product, cb.Product); c != 0 {
+				return c
+			}
+			return cmp.Compare(ca.Outlet, cb.Outlet)
+		})
+	}
+	sc.ids = sc.ids[:0]
+	for _, i := range sc.order {
+		if p := changes[i].Product; len(sc.ids) == 0 || sc.ids[len(sc.ids)-1] != p {
+			sc.ids = append(sc.ids, p)
+		}
+	}
+	found, err := tx.Products(ctx, sc.ids)
+	if err != nil {
+		return err
+	}
+
+	now := sc.s.now()
+	sc.writes, sc.events = sc.writes[:0], sc.events[:0]
+	for g := 0; g < len(sc.order); {
+		product := changes[sc.order[g]].Product
+		var current Product
+		if k, ok := slices.BinarySearchFunc(found, product, byProductID); ok {
+			current = found[k]
+		}
+		sc.after = append(sc.after[:0], current.Levels...)
+		for g < len(sc.order) && changes[sc.order[g]].Product == product {
+			outlet := changes[sc.order[g]].Outlet
+			k, ok := slices.BinarySearchFunc(sc.after, outlet, func(l Level, o string) int { return cmp.Compare(l.Outlet, o) })
+			if !ok {
+				sc.after = slices.Insert(sc.after, k, Level{Product: product, Outlet: outlet})
+			}
+			lv := &sc.after[k]
+			changed := false
+			for ; g < len(sc.order) && changes[sc.order[g]].Product == product && changes[sc.order[g]].Outlet == outlet; g++ {
+				i := sc.order[g]
+				c := &changes[i]
+				if sc.duplicate[i] {
+					sc.results[i] = ChangeResult{Status: Duplicate, Level: *lv}
+					continue
+				}
+				if c.CheckVersion && lv.Version != c.IfVersion {
+					return fmt.Errorf("change %d: level %q at outlet %q is at version %d, not %d: %w",
+						i, product, outlet, lv.Version, c.IfVersion, ErrConflict)
+				}
+				onHand := c.Quantity
+				if c.Kind == AdjustOnHand {
+					onHand += lv.OnHand
+				}
+				if onHand < -MaxOnHand || onHand > MaxOnHand {
+					return fmt.Errorf("change %d: %w", i,
+						invalid("on-hand", "%d %+d leaves %d, outside ±%d", lv.OnHand, c.Quantity, onHand, int64(MaxOnHand)))
+				}
+				lv.OnHand = onHand
+				lv.Version++
+				changed = true
+				sc.results[i] = ChangeResult{Status: Applied, Level: *lv}
+			}
+			if changed {
+				sc.writes = append(sc.writes, *lv)
+			}
+		}
+		if current.Enabled {
+			before := Classify(true, OnlineStock(current.Levels, setup.Outlets), sc.s.cfg.LowStockThreshold)
+			after := Classify(true, OnlineStock(sc.after, setup.Outlets), sc.s.cfg.LowStockThreshold)
+			if before != after {
+				sc.events = append(sc.events, availabilityEvent(now, product, before, after))
+			}
+		}
+	}
+	if len(sc.writes) > 0 {
+		if err := tx.PutLevels(ctx, sc.writes); err != nil {
+			return err
+		}
+	}
+	if len(sc.events) > 0 {
+		return tx.AppendEvents(ctx, sc.events)
+	}
+	return nil
+}
+
+// sortedUnique returns ids sorted with repeats removed, leaving ids as it is.
+func sortedUnique(ids []string) []string {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return slices.Compact(out)
+}

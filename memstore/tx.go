@@ -1,0 +1,282 @@
+package memstore
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/onlinestock/onlinestock"
+)
+
+// tx reads the Store directly, under the Store's lock, and buffers writes
+// until commit. Its buffers are reused from one transaction to the next.
+type tx struct {
+	s        *Store
+	readOnly bool
+
+	products []onlinestock.Product // arena for Products and ProductsAt results
+
+	outlets       []onlinestock.Outlet
+	registers     []onlinestock.Register
+	orderRegister *string
+	methods       []onlinestock.Method
+	deleted       []string
+	levels        []onlinestock.Level
+	enabled       []string
+	disabled      []string
+	claims        []claim
+	claimsExpire  time.Time
+	events        []onlinestock.Event
+	reservations  []onlinestock.Reservation
+}
+
+func (t *tx) reset() {
+	clear(t.products)
+	t.products = t.products[:0]
+	t.outlets, t.registers, t.orderRegister = t.outlets[:0], t.registers[:0], nil
+	t.methods, t.deleted = t.methods[:0], t.deleted[:0]
+	clear(t.levels)
+	t.levels = t.levels[:0]
+	t.enabled, t.disabled = t.enabled[:0], t.disabled[:0]
+	t.claims, t.claimsExpire = t.claims[:0], time.Time{}
+	clear(t.events)
+	t.events = t.events[:0]
+	t.reservations = t.reservations[:0]
+}
+
+func (t *tx) Setup(ctx context.Context) (*onlinestock.Setup, error) {
+	return t.s.setup, nil
+}
+
+func (t *tx) LockSetup(ctx context.Context) (*onlinestock.Setup, error) {
+	return t.s.setup, nil
+}
+
+func (t *tx) PutOutlet(ctx context.Context, o onlinestock.Outlet) error {
+	if t.readOnly {
+		return errReadOnly
+	}
+	t.outlets = append(t.outlets, o)
+	return nil
+}
+
+func (t *tx) PutRegister(ctx context.Context, r onlinestock.Register) error {
+	if t.readOnly {
+		return errReadOnly
+	}
+	t.registers = append(t.registers, r)
+	return nil
+}
+
+func (t *tx) SetOrderRegister(ctx context.Context, register string) error {
+	if t.readOnly {
+		return errReadOnly
+	}
+	t.orderRegister = &register
+	return nil
+}
+
+func (t *tx) Methods(ctx context.Context) ([]onlinestock.Method, error) {
+	return t.s.methods, nil
+}
+
+func (t *tx) PutMethod(ctx context.Context, m onlinestock.Method) error {
+	if t.readOnly {
+		return errReadOnly
+	}
+	t.methods = append(t.methods, m)
+	return nil
+}
+
+func (t *tx) DeleteMethod(ctx context.Context, id string) error {
+	if t.readOnly {
+		return errReadOnly
+	}
+	t.deleted = append(t.deleted, id)
+	return nil
+}
+
+func (t *tx) Products(ctx context.Context, ids []string) ([]onlinestock.Product, error) {
+	start := len(t.products)
+	for _, id := range ids {
+		if p := t.s.products[id]; p != nil {
+			t.products = append(t.products, onlinestock.Product{ID: id, Enabled: p.enabled, Levels: p.levels})
+		}
+	}
+	return t.products[start:len(t.products):len(t.products)], nil
+}
+
+func (t *tx) ProductsAt(ctx context.Context, outlets []string) ([]onlinestock.Product, error) {
+	start := len(t.products)
+	for id, p := range t.s.products {
+		if slices.ContainsFunc(p.levels, func(l onlinestock.Level) bool { return slices.Contains(outlets, l.Outlet) }) {
+			t.products = append(t.products, onlinestock.Product{ID: id, Enabled: p.enabled, Levels: p.levels})
+		}
+	}
+	found := t.products[start:len(t.products):len(t.products)]
+	slices.SortFunc(found, func(a, b onlinestock.Product) int { return strings.Compare(a.ID, b.ID) })
+	return found, nil
+}
+
+func (t *tx) PutLevels(ctx context.Context, levels []onlinestock.Level) error {
+	if t.readOnly {
+		return errReadOnly
+	}
+	t.levels = append(t.levels, levels...)
+	return nil
+}
+
+func (t *tx) SetEnabled(ctx context.Context, ids []string, enabled bool) error {
+	if t.readOnly {
+		return errReadOnly
+	}
+	if enabled {
+		t.enabled = append(t.enabled, ids...)
+	} else {
+		t.disabled = append(t.disabled, ids...)
+	}
+	return nil
+}
+
+func (t *tx) ClaimKeys(ctx context.Context, keys []string, now, notBefore time.Time) ([]bool, error) {
+	if t.readOnly {
+		return nil, errReadOnly
+	}
+	dup := make([]bool, len(keys))
+	for i, k := range keys {
+		at, ok := t.s.keys[k]
+		dup[i] = ok && !at.Before(notBefore)
+		for _, c := range t.claims {
+			dup[i] = dup[i] || c.key == k
+		}
+		if !dup[i] {
+			t.claims = append(t.claims, claim{key: k, at: now})
+		}
+	}
+	t.claimsExpire = notBefore
+	return dup, nil
+}
+
+func (t *tx) AppendEvents(ctx context.Context, events []onlinestock.Event) error {
+	if t.readOnly {
+		return errReadOnly
+	}
+	t.events = append(t.events, events...)
+	return nil
+}
+
+func (t *tx) Reservation(ctx context.Context, order string) (onlinestock.Reservation, bool, error) {
+	r, ok := t.s.reservations[order]
+	return cloneReservation(r), ok, nil
+}
+
+func (t *tx) PutReservation(ctx context.Context, r onlinestock.Reservation) error {
+	if t.readOnly {
+		return errReadOnly
+	}
+	t.reservations = append(t.reservations, cloneReservation(r))
+	return nil
+}
+
+func (t *tx) DueReservations(ctx context.Context, now time.Time) ([]string, error) {
+	var due []string
+	for order, deadline := range t.s.deadlines {
+		if !deadline.After(now) {
+			due = append(due, order)
+		}
+	}
+	slices.Sort(due)
+	return due, nil
+}
+
+func cloneReservation(r onlinestock.Reservation) onlinestock.Reservation {
+	r.Lines = slices.Clone(r.Lines)
+	r.Allocations = slices.Clone(r.Allocations)
+	return r
+}
+
+// commit applies the buffered writes to the Store. It runs under the
+// Store's write lock, with no reader inside.
+func (t *tx) commit() {
+	s := t.s
+	if len(t.outlets)+len(t.registers) > 0 || t.orderRegister != nil {
+		next := &onlinestock.Setup{
+			OrderRegister: s.setup.OrderRegister,
+			Outlets:       slices.Clone(s.setup.Outlets),
+			Registers:     slices.Clone(s.setup.Registers),
+		}
+		for _, o := range t.outlets {
+			next.Outlets = upsert(next.Outlets, o, func(o onlinestock.Outlet) string { return o.ID })
+		}
+		for _, r := range t.registers {
+			next.Registers = upsert(next.Registers, r, func(r onlinestock.Register) string { return r.ID })
+		}
+		if t.orderRegister != nil {
+			next.OrderRegister = *t.orderRegister
+		}
+		s.setup = next
+	}
+	if len(t.methods)+len(t.deleted) > 0 {
+		next := slices.Clone(s.methods)
+		for _, m := range t.methods {
+			next = upsert(next, m, func(m onlinestock.Method) string { return m.ID })
+		}
+		for _, id := range t.deleted {
+			next = slices.DeleteFunc(next, func(m onlinestock.Method) bool { return m.ID == id })
+		}
+		s.methods = next
+	}
+	for _, l := range t.levels {
+		p := s.products[l.Product]
+		if p == nil {
+			p = &product{}
+			s.products[l.Product] = p
+		}
+		p.levels = upsert(p.levels, l, func(l onlinestock.Level) string { return l.Outlet })
+	}
+	for _, id := range t.enabled {
+		s.products[id].enabled = true
+	}
+	for _, id := range t.disabled {
+		s.products[id].enabled = false
+	}
+	if len(t.claims) > 0 {
+		for _, c := range t.claims {
+			s.keys[c.key] = c.at
+			s.keyLog = append(s.keyLog, c)
+		}
+		// Forget keys past retention; a key claimed again since is kept.
+		n := 0
+		for n < len(s.keyLog) && s.keyLog[n].at.Before(t.claimsExpire) {
+			if c := s.keyLog[n]; s.keys[c.key].Equal(c.at) {
+				delete(s.keys, c.key)
+			}
+			n++
+		}
+		s.keyLog = s.keyLog[n:]
+	}
+	for _, e := range t.events {
+		e.Seq = uint64(len(s.events)) + 1
+		s.events = append(s.events, e)
+	}
+	for _, r := range t.reservations {
+		s.reservations[r.Order] = r
+		if r.Status == onlinestock.Open && !r.Deadline.IsZero() {
+			s.deadlines[r.Order] = r.Deadline
+		} else {
+			delete(s.deadlines, r.Order)
+		}
+	}
+}
+
+// upsert replaces the element of sorted with v's key, or inserts v in order.
+func upsert[T any](sorted []T, v T, key func(T) string) []T {
+	i, ok := slices.BinarySearchFunc(sorted, key(v), func(e T, k string) int { return cmp.Compare(key(e), k) })
+	if ok {
+		sorted[i] = v
+		return sorted
+	}
+	return slices.Insert(sorted, i, v)
+}

@@ -1,0 +1,540 @@
+package onlinestock
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// ReservationStatus is where a reservation is in its life.
+type ReservationStatus string
+
+// Reservation statuses. Open is the only one that holds stock.
+const (
+	Open      ReservationStatus = "open"
+	Released  ReservationStatus = "released"  // cancelled: units returned
+	Fulfilled ReservationStatus = "fulfilled" // sold: units left the outlets
+	Expired   ReservationStatus = "expired"   // its TTL passed: units returned
+)
+
+// Order is an online order to reserve stock for.
+type Order struct {
+	ID    string
+	Lines []Line
+	// Method is the chosen shipping method's ID, or "" for none.
+	Method string
+	// TTL, when positive, makes the reservation expire that long after it
+	// is made (see [Service.ExpireReservations]).
+	TTL time.Duration
+}
+
+// Allocation is what one outlet gives to one product of an order.
+type Allocation struct {
+	Product  string
+	Outlet   string
+	Quantity int64
+}
+
+// Reservation is the stock held for an order and where it comes from.
+type Reservation struct {
+	Order       string
+	Method      string
+	Lines       []Line       // summed per product, sorted by product
+	Allocations []Allocation // sorted by product, then outlet
+	Status      ReservationStatus
+	Created     time.Time
+	// Deadline is when an open reservation expires; zero means never.
+	Deadline time.Time
+}
+
+// AllocationRequest is what an [Allocator] ranks outlets for.
+type AllocationRequest struct {
+	Lines    []Line    // what is still to allocate, sorted by product
+	Outlets  []Outlet  // the connected outlets, sorted by ID
+	Products []Product // the order's products with their levels, sorted by ID
+	Primary  string    // the primary outlet
+}
+
+// Available is what outlet can give of product now: its contribution.
+func (r AllocationRequest) Available(product, outlet string) int64 {
+	p, ok := findProduct(r.Products, product)
+	if !ok {
+		return 0
+	}
+	o, ok := findOutlet(r.Outlets, outlet)
+	if !ok {
+		return 0
+	}
+	i, ok := slices.BinarySearchFunc(p.Levels, outlet, func(l Level, id string) int { return cmp.Compare(l.Outlet, id) })
+	if !ok {
+		return 0
+	}
+	return Contribution(p.Levels[i], o)
+}
+
+// Allocator orders outlets by preference for filling an order. The Service
+// fills an order from one outlet when one can fill all of it, taking the
+// first such outlet in this order; otherwise it splits the order, each time
+// taking all it can from the outlet that can give the most, the earlier in
+// this order on a tie. An Allocator only ranks, so whatever it returns the
+// Service never allocates more than is available. Outlets it leaves out are
+// ranked after, in the [FewestShipments] order.
+type Allocator interface {
+	OutletOrder(r AllocationRequest) []string
+}
+
+// FewestShipments is the default [Allocator]: the primary outlet first, then
+// ranked outlets by rank, then the rest, each group by ID.
+type FewestShipments struct{}
+
+// OutletOrder implements [Allocator].
+func (FewestShipments) OutletOrder(r AllocationRequest) []string {
+	outlets := slices.Clone(r.Outlets)
+	slices.SortStableFunc(outlets, func(a, b Outlet) int { return compareDefault(a, b, r.Primary) })
+	ids := make([]string, len(outlets))
+	for i, o := range outlets {
+		ids[i] = o.ID
+	}
+	return ids
+}
+
+func compareDefault(a, b Outlet, primary string) int {
+	if (a.ID == primary) != (b.ID == primary) {
+		if a.ID == primary {
+			return -1
+		}
+		return 1
+	}
+	if (a.Rank == 0) != (b.Rank == 0) {
+		if a.Rank == 0 {
+			return 1
+		}
+		return -1
+	}
+	if c := cmp.Compare(a.Rank, b.Rank); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID, b.ID)
+}
+
+// MostStockFirst is an [Allocator] that prefers the outlets that can give
+// the most of the order, ties broken as [FewestShipments] does: it keeps
+// stock even across outlets.
+type MostStockFirst struct{}
+
+// OutletOrder implements [Allocator].
+func (MostStockFirst) OutletOrder(r AllocationRequest) []string {
+	type ranked struct {
+		o     Outlet
+		stock int64
+	}
+	rs := make([]ranked, len(r.Outlets))
+	for i, o := range r.Outlets {
+		rs[i].o = o
+		for _, l := range r.Lines {
+			rs[i].stock += min(l.Quantity, r.Available(l.Product, o.ID))
+		}
+	}
+	slices.SortStableFunc(rs, func(a, b ranked) int {
+		if c := cmp.Compare(b.stock, a.stock); c != 0 {
+			return c
+		}
+		return compareDefault(a.o, b.o, r.Primary)
+	})
+	ids := make([]string, len(rs))
+	for i, x := range rs {
+		ids[i] = x.o.ID
+	}
+	return ids
+}
+
+func (o Order) validate() ([]Line, error) {
+	if err := checkID("order", o.ID); err != nil {
+		return nil, err
+	}
+	if o.Method != "" {
+		if err := checkID("method", o.Method); err != nil {
+			return nil, err
+		}
+	}
+	if o.TTL < 0 {
+		return nil, invalid("ttl", "negative duration %v", o.TTL)
+	}
+	return totals(o.Lines)
+}
+
+// Reserve holds stock for an order, atomically: every line is allocated to
+// connected outlets and their Reserved counts rise, or nothing happens.
+//
+// With a Restrict method linked to a connected outlet, everything comes from
+// that outlet; with an AllowAll method linked to a connected outlet, that
+// outlet gives first and the [Allocator] places the rest; otherwise the
+// Allocator places everything. When the order cannot be filled the error is
+// an [*InsufficientStockError] (ErrInsufficientStock) with the shortfalls.
+// A method that is unknown, or orphaned while orphaned methods are hidden,
+// is ErrNotFound.
+//
+// Reserve is idempotent by order ID: the same order again returns the
+// reservation made the first time, whatever its status now; a different
+// order under a used ID is ErrConflict. Concurrent reservations never
+// oversell: of two racing for the last unit, exactly one gets it.
+func (s *Service) Reserve(ctx context.Context, o Order) (Reservation, error) {
+	lines, err := o.validate()
+	if err != nil {
+		return Reservation{}, err
+	}
+	var res Reservation
+	err = s.store.Update(ctx, func(tx Tx) error {
+		setup, err := tx.Setup(ctx)
+		if err != nil {
+			return err
+		}
+		existing, ok, err := tx.Reservation(ctx, o.ID)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if existing.Method != o.Method || !slices.Equal(existing.Lines, lines) {
+				return fmt.Errorf("order %q was reserved with other lines or method: %w", o.ID, ErrConflict)
+			}
+			res = existing
+			return nil
+		}
+		snap, err := s.snapshot(ctx, tx, setup, lines)
+		if err != nil {
+			return err
+		}
+		allocs, err := s.allocate(snap, lines, o.Method)
+		if err != nil {
+			return err
+		}
+		if err := s.moveStock(ctx, tx, snap.Outlets, snap.Products, allocs, +1, 0); err != nil {
+			return err
+		}
+		now := s.now()
+		res = Reservation{Order: o.ID, Method: o.Method, Lines: lines, Allocations: allocs, Status: Open, Created: now}
+		if o.TTL > 0 {
+			res.Deadline = now.Add(o.TTL)
+		}
+		return tx.PutReservation(ctx, res)
+	})
+	if err != nil {
+		return Reservation{}, err
+	}
+	return res, nil
+}
+
+// allocate places lines (summed, sorted) on outlets, or says why it cannot.
+func (s *Service) allocate(snap Snapshot, lines []Line, methodID string) ([]Allocation, error) {
+	q := Evaluate(snap, Cart{Lines: lines}, QuoteOptions{HideOrphanedMethods: s.cfg.HideOrphanedMethods})
+	if !q.Purchasable {
+		short := &InsufficientStockError{}
+		for _, p := range q.Products {
+			if p.Status != LineOK {
+				short.Shortfalls = append(short.Shortfalls, Shortfall{Product: p.Product, Requested: p.Requested, Available: p.Available})
+			}
+		}
+		return nil, short
+	}
+	preferred := ""
+	if methodID != "" {
+		k, ok := slices.BinarySearchFunc(q.Methods, methodID, func(m MethodQuote, id string) int { return cmp.Compare(m.Method.ID, id) })
+		if !ok {
+			return nil, notFound("method", methodID)
+		}
+		mq := q.Methods[k]
+		switch {
+		case mq.Reason == ReasonHidden:
+			return nil, fmt.Errorf("method %q is orphaned and hidden: %w", methodID, ErrNotFound)
+		case mq.Reason == ReasonOutletShort:
+			return nil, &InsufficientStockError{Outlet: mq.Method.Outlet, Shortfalls: mq.Shortfalls}
+		case !mq.Orphaned && mq.Method.Outlet != "":
+			preferred = mq.Method.Outlet
+		}
+	}
+
+	connected := make([]Outlet, 0, len(snap.Outlets))
+	for _, o := range snap.Outlets {
+		if o.Connected {
+			connected = append(connected, o)
+		}
+	}
+	req := AllocationRequest{Lines: lines, Outlets: connected, Products: snap.Products, Primary: snap.Primary}
+	order := s.outletOrder(req, preferred)
+	return place(req, preferred, order), nil
+}
+
+// place allocates lines that the connected outlets are known to cover:
+// preferred first, then one outlet of order that can fill all the rest if
+// there is one, else repeatedly the outlet that can give the most.
+func place(req AllocationRequest, preferred string, order []string) []Allocation {
+	// left[i] is what line i still needs; avail[i][j] what outlet order[j]
+	// can still give of it.
+	left := make([]int64, len(req.Lines))
+	avail := make([][]int64, len(req.Lines))
+	for i, l := range req.Lines {
+		left[i] = l.Quantity
+		avail[i] = make([]int64, len(order))
+		for j, o := range order {
+			avail[i][j] = req.Available(l.Product, o)
+		}
+	}
+	var allocs []Allocation
+	take := func(j int) {
+		for i := range left {
+			if n := min(left[i], avail[i][j]); n > 0 {
+				allocs = append(allocs, Allocation{Product: req.Lines[i].Product, Outlet: order[j], Quantity: n})
+				left[i] -= n
+				avail[i][j] -= n
+			}
+		}
+	}
+	gives := func(j int) (units int64, all bool) {
+		all = true
+		for i := range left {
+			units += min(left[i], avail[i][j])
+			all = all && avail[i][j] >= left[i]
+		}
+		return units, all
+	}
+	if j := slices.Index(order, preferred); preferred != "" && j >= 0 {
+		take(j)
+	}
+	for j := range order {
+		if units, all := gives(j); all && units > 0 {
+			take(j)
+			break
+		}
+	}
+	for {
+		best, bestUnits := -1, int64(0)
+		for j := range order {
+			if units, _ := gives(j); units > bestUnits {
+				best, bestUnits = j, units
+			}
+		}
+		if best < 0 {
+			break
+		}
+		take(best)
+	}
+	slices.SortFunc(allocs, func(a, b Allocation) int {
+		if c := cmp.Compare(a.Product, b.Product); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Outlet, b.Outlet)
+	})
+	return allocs
+}
+
+// outletOrder asks the allocator for its order of the connected outlets and
+// completes it: unknown and repeated outlets are dropped, missing ones
+// appended in the default order.
+func (s *Service) outletOrder(req AllocationRequest, preferred string) []string {
+	asked := s.cfg.Allocator.OutletOrder(req)
+	order := make([]string, 0, len(req.Outlets))
+	seen := make(map[string]bool, len(req.Outlets))
+	add := func(id string) {
+		if _, ok := findOutlet(req.Outlets, id); ok && !seen[id] {
+			seen[id] = true
+			order = append(order, id)
+		}
+	}
+	for _, id := range asked {
+		add(id)
+	}
+	for _, id := range (FewestShipments{}).OutletOrder(req) {
+		add(id)
+	}
+	return order
+}
+
+// moveStock changes the levels under allocs by reservedSign and onHandSign
+// times each allocation's quantity, one version step per allocation, and
+// writes the availability events. products must hold every allocated
+// product with its levels.
+func (s *Service) moveStock(ctx context.Context, tx Tx, outlets []Outlet, products []Product, allocs []Allocation, reservedSign, onHandSign int64) error {
+	var writes []Level
+	var events []Event
+	now := s.now()
+	for _, p := range products {
+		after := slices.Clone(p.Levels)
+		touched := false
+		for _, a := range allocs {
+			if a.Product != p.ID {
+				continue
+			}
+			k, ok := slices.BinarySearchFunc(after, a.Outlet, func(l Level, id string) int { return cmp.Compare(l.Outlet, id) })
+			if !ok {
+				return fmt.Errorf("allocation of %q at outlet %q has no level: %w", a.Product, a.Outlet, ErrConflict)
+			}
+			after[k].Reserved += reservedSign * a.Quantity
+			after[k].OnHand += onHandSign * a.Quantity
+			after[k].Version++
+			touched = true
+		}
+		if !touched {
+			continue
+		}
+		for _, l := range after {
+			if l.Version != levelVersion(p.Levels, l.Outlet) {
+				writes = append(writes, l)
+			}
+		}
+		before := s.availability(p, outlets)
+		if after := s.availability(Product{ID: p.ID, Enabled: p.Enabled, Levels: after}, outlets); after != before {
+			events = append(events, availabilityEvent(now, p.ID, before, after))
+		}
+	}
+	if len(writes) > 0 {
+		if err := tx.PutLevels(ctx, writes); err != nil {
+			return err
+		}
+	}
+	if len(events) > 0 {
+		return tx.AppendEvents(ctx, events)
+	}
+	return nil
+}
+
+func levelVersion(levels []Level, outlet string) int64 {
+	k, ok := slices.BinarySearchFunc(levels, outlet, func(l Level, id string) int { return cmp.Compare(l.Outlet, id) })
+	if !ok {
+		return -1
+	}
+	return levels[k].Version
+}
+
+// Reservation returns an order's reservation; an unknown order is
+// ErrNotFound.
+func (s *Service) Reservation(ctx context.Context, order string) (Reservation, error) {
+	if err := checkID("order", order); err != nil {
+		return Reservation{}, err
+	}
+	var res Reservation
+	err := s.store.View(ctx, func(tx Tx) error {
+		r, ok, err := tx.Reservation(ctx, order)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return notFound("order", order)
+		}
+		res = r
+		return nil
+	})
+	return res, err
+}
+
+// Release cancels an order's reservation: its units go back to the outlets
+// they came from, even an outlet disconnected since. Releasing a released or
+// expired reservation is a no-op; a fulfilled one is ErrConflict; an unknown
+// order ErrNotFound. It returns the reservation as it now stands.
+func (s *Service) Release(ctx context.Context, order string) (Reservation, error) {
+	return s.close(ctx, order, Released, -1, 0)
+}
+
+// Fulfill records an order's sale: at each allocated outlet, Reserved and
+// OnHand drop together by the allocated units. Fulfilling a fulfilled
+// reservation is a no-op; a released or expired one is ErrConflict; an
+// unknown order ErrNotFound. It returns the reservation as it now stands.
+func (s *Service) Fulfill(ctx context.Context, order string) (Reservation, error) {
+	return s.close(ctx, order, Fulfilled, -1, -1)
+}
+
+func (s *Service) close(ctx context.Context, order string, to ReservationStatus, reservedSign, onHandSign int64) (Reservation, error) {
+	if err := checkID("order", order); err != nil {
+		return Reservation{}, err
+	}
+	var res Reservation
+	err := s.store.Update(ctx, func(tx Tx) error {
+		setup, err := tx.Setup(ctx)
+		if err != nil {
+			return err
+		}
+		r, ok, err := tx.Reservation(ctx, order)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return notFound("order", order)
+		}
+		res = r
+		if r.Status == to || (to == Released && r.Status == Expired) {
+			return nil
+		}
+		if r.Status != Open {
+			return fmt.Errorf("order %q is %s, cannot become %s: %w", order, r.Status, to, ErrConflict)
+		}
+		products, err := tx.Products(ctx, allocatedProducts(r.Allocations))
+		if err != nil {
+			return err
+		}
+		if err := s.moveStock(ctx, tx, setup.Outlets, products, r.Allocations, reservedSign, onHandSign); err != nil {
+			return err
+		}
+		res.Status = to
+		return tx.PutReservation(ctx, res)
+	})
+	if err != nil {
+		return Reservation{}, err
+	}
+	return res, nil
+}
+
+func allocatedProducts(allocs []Allocation) []string {
+	ids := make([]string, len(allocs))
+	for i, a := range allocs {
+		ids[i] = a.Product
+	}
+	return sortedUnique(ids)
+}
+
+// ExpireReservations releases every open reservation whose deadline is not
+// after now, as [Service.Release] would, and returns their order IDs,
+// sorted. Call it periodically with the current time.
+func (s *Service) ExpireReservations(ctx context.Context, now time.Time) ([]string, error) {
+	var expired []string
+	err := s.store.Update(ctx, func(tx Tx) error {
+		expired = nil
+		setup, err := tx.Setup(ctx)
+		if err != nil {
+			return err
+		}
+		due, err := tx.DueReservations(ctx, now)
+		if err != nil || len(due) == 0 {
+			return err
+		}
+		var all []Allocation
+		var closed []Reservation
+		for _, order := range due {
+			r, ok, err := tx.Reservation(ctx, order)
+			if err != nil {
+				return err
+			}
+			if !ok || r.Status != Open {
+				continue
+			}
+			all = append(all, r.Allocations...)
+			r.Status = Expired
+			closed = append(closed, r)
+		}
+		products, err := tx.Products(ctx, allocatedProducts(all))
+		if err != nil {
+			return err
+		}
+		if err := s.moveStock(ctx, tx, setup.Outlets, products, all, -1, 0); err != nil {
+			return err
+		}
+		for _, r := range closed {
+			if err := tx.PutReservation(ctx, r); err != nil {
+				return err
+			}
+			expired = append(expired, r.Order)
+		}
+		return nil
+	})
+	return expired, err
+}

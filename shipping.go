@@ -1,0 +1,403 @@
+package onlinestock
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+)
+
+// MethodKind is how a customer receives an order.
+type MethodKind string
+
+// Method kinds.
+const (
+	Shipping MethodKind = "shipping" // sent by carrier
+	Delivery MethodKind = "delivery" // brought by the retailer
+	Pickup   MethodKind = "pickup"   // collected at an outlet
+)
+
+// Rule says when a method linked to an outlet is offered.
+type Rule string
+
+// Rules.
+const (
+	// AllowAll offers the method whenever online stock covers the cart; the
+	// order may be filled from any connected outlet. It is the default.
+	AllowAll Rule = "allow_all"
+	// Restrict offers the method only when its outlet alone covers the whole
+	// cart. It needs a linked outlet.
+	Restrict Rule = "restrict"
+)
+
+// Method is a shipping, delivery or pickup method offered at checkout.
+type Method struct {
+	ID   string
+	Name string
+	Kind MethodKind
+	// Outlet is the outlet the method is linked to, or "" for none.
+	Outlet string
+	// Rule is AllowAll or Restrict; "" means AllowAll.
+	Rule Rule
+}
+
+func (m *Method) normalizeAndValidate() error {
+	if err := checkID("method", m.ID); err != nil {
+		return err
+	}
+	if m.Name == "" {
+		return invalid("method name", "empty")
+	}
+	if err := checkName("method name", m.Name); err != nil {
+		return err
+	}
+	switch m.Kind {
+	case Shipping, Delivery, Pickup:
+	default:
+		return invalid("method kind", "%q is not shipping, delivery or pickup", m.Kind)
+	}
+	if m.Rule == "" {
+		m.Rule = AllowAll
+	}
+	switch m.Rule {
+	case AllowAll:
+	case Restrict:
+		if m.Outlet == "" {
+			return invalid("method outlet", "a Restrict method needs a linked outlet")
+		}
+	default:
+		return invalid("method rule", "%q is not allow_all or restrict", m.Rule)
+	}
+	if m.Outlet != "" {
+		return checkID("method outlet", m.Outlet)
+	}
+	return nil
+}
+
+// orphaned reports whether m is linked to an outlet that is not connected.
+func orphaned(m Method, outlets []Outlet) bool {
+	if m.Outlet == "" {
+		return false
+	}
+	o, _ := findOutlet(outlets, m.Outlet)
+	return !o.Connected
+}
+
+// SaveMethod creates or replaces a method. A linked outlet must exist
+// (ErrNotFound); it need not be connected, in which case the method is
+// orphaned from the start.
+func (s *Service) SaveMethod(ctx context.Context, m Method) error {
+	if err := m.normalizeAndValidate(); err != nil {
+		return err
+	}
+	return s.store.Update(ctx, func(tx Tx) error {
+		setup, err := tx.LockSetup(ctx)
+		if err != nil {
+			return err
+		}
+		if _, ok := setup.Outlet(m.Outlet); m.Outlet != "" && !ok {
+			return notFound("outlet", m.Outlet)
+		}
+		return tx.PutMethod(ctx, m)
+	})
+}
+
+// DeleteMethod deletes a method; an unknown one is ErrNotFound.
+func (s *Service) DeleteMethod(ctx context.Context, id string) error {
+	if err := checkID("method", id); err != nil {
+		return err
+	}
+	return s.store.Update(ctx, func(tx Tx) error {
+		if _, err := tx.LockSetup(ctx); err != nil {
+			return err
+		}
+		methods, err := tx.Methods(ctx)
+		if err != nil {
+			return err
+		}
+		if _, ok := slices.BinarySearchFunc(methods, id, byMethodID); !ok {
+			return notFound("method", id)
+		}
+		return tx.DeleteMethod(ctx, id)
+	})
+}
+
+func byMethodID(m Method, id string) int { return cmp.Compare(m.ID, id) }
+
+// Methods returns every method, sorted by ID.
+func (s *Service) Methods(ctx context.Context) ([]Method, error) {
+	return s.methods(ctx, func(Method, []Outlet) bool { return true })
+}
+
+// OrphanedMethods returns the methods linked to an outlet that is not
+// connected, sorted by ID: candidates for the merchant to delete.
+func (s *Service) OrphanedMethods(ctx context.Context) ([]Method, error) {
+	return s.methods(ctx, orphaned)
+}
+
+func (s *Service) methods(ctx context.Context, keep func(Method, []Outlet) bool) ([]Method, error) {
+	out := []Method{}
+	err := s.store.View(ctx, func(tx Tx) error {
+		setup, err := tx.Setup(ctx)
+		if err != nil {
+			return err
+		}
+		methods, err := tx.Methods(ctx)
+		if err != nil {
+			return err
+		}
+		for _, m := range methods {
+			if keep(m, setup.Outlets) {
+				out = append(out, m)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Line is a product and a quantity in a cart or an order.
+type Line struct {
+	Product  string
+	Quantity int64
+}
+
+// Cart is what a customer is checking out. Lines for the same product are
+// summed.
+type Cart struct {
+	Lines []Line
+}
+
+// totals validates the lines and sums them per product, sorted by product.
+func totals(lines []Line) ([]Line, error) {
+	if len(lines) == 0 {
+		return nil, invalid("lines", "empty")
+	}
+	if len(lines) > MaxBatch {
+		return nil, invalid("lines", "%d lines, more than %d", len(lines), MaxBatch)
+	}
+	for i, l := range lines {
+		if err := checkID(fmt.Sprintf("lines[%d].product", i), l.Product); err != nil {
+			return nil, err
+		}
+		if err := checkRange(fmt.Sprintf("lines[%d].quantity", i), l.Quantity, 1, MaxLineQuantity); err != nil {
+			return nil, err
+		}
+	}
+	return sumLines(lines), nil
+}
+
+func lineProducts(lines []Line) []string {
+	ids := make([]string, len(lines))
+	for i, l := range lines {
+		ids[i] = l.Product
+	}
+	return ids
+}
+
+// Snapshot is the state a checkout is evaluated on: the outlets, the
+// products of the cart with their levels, and the methods.
+type Snapshot struct {
+	Outlets  []Outlet  // sorted by ID
+	Products []Product // sorted by ID; a product missing is not for sale
+	Methods  []Method  // in the order the quote lists them
+	Primary  string    // the primary outlet, first in allocation by default
+}
+
+// QuoteOptions tune [Evaluate].
+type QuoteOptions struct {
+	// HideOrphanedMethods: see [Config.HideOrphanedMethods].
+	HideOrphanedMethods bool
+}
+
+// LineStatus says whether online stock covers one product of a cart.
+type LineStatus string
+
+// Line statuses.
+const (
+	LineOK         LineStatus = "ok"
+	LineNotForSale LineStatus = "not_for_sale" // not enabled online, or unknown
+	LineShort      LineStatus = "short"        // enabled, but online stock is short
+)
+
+// ProductQuote is the verdict on one product of a cart.
+type ProductQuote struct {
+	Product   string
+	Requested int64 // the cart's lines summed
+	Available int64 // online stock
+	Status    LineStatus
+}
+
+// Reason says why a method is not offered.
+type Reason string
+
+// Reasons.
+const (
+	ReasonNone           Reason = ""
+	ReasonNotPurchasable Reason = "cart_not_purchasable" // online stock does not cover the cart
+	ReasonOutletShort    Reason = "outlet_short"         // Restrict: its outlet alone does not cover the cart
+	ReasonHidden         Reason = "orphaned_hidden"      // orphaned, and orphaned methods are hidden
+)
+
+// MethodQuote is the verdict on one method for a cart.
+type MethodQuote struct {
+	Method  Method
+	Offered bool
+	// Orphaned says the method's outlet is not connected. An orphaned
+	// method is evaluated as AllowAll, since its outlet's stock is not online.
+	Orphaned bool
+	Reason   Reason
+	// Shortfalls lists, for ReasonOutletShort, what the outlet lacks.
+	Shortfalls []Shortfall
+}
+
+// Quote is the verdict on a cart at checkout.
+type Quote struct {
+	// Purchasable says online stock covers every product of the cart.
+	Purchasable bool
+	Products    []ProductQuote // one per product, sorted by product
+	Methods     []MethodQuote  // every method, in the snapshot's order
+}
+
+// Offered returns the methods offered, in order.
+func (q Quote) Offered() []Method {
+	var out []Method
+	for _, m := range q.Methods {
+		if m.Offered {
+			out = append(out, m.Method)
+		}
+	}
+	return out
+}
+
+// Evaluate is the shipping-rule evaluator: a pure function from a snapshot
+// and a cart to a [Quote]. A product is OK when it is enabled and its online
+// stock covers the cart's lines summed; the cart is purchasable when every
+// product is OK. A method is offered when the cart is purchasable and, for a
+// Restrict method whose outlet is connected, when that outlet's contribution
+// covers each product. An orphaned method is treated as AllowAll, or hidden
+// when opts say so. Lines must be valid; [Service.Quote] checks them.
+func Evaluate(snap Snapshot, cart Cart, opts QuoteOptions) Quote {
+	lines := sumLines(cart.Lines)
+	q := Quote{Purchasable: true, Products: make([]ProductQuote, len(lines)), Methods: make([]MethodQuote, len(snap.Methods))}
+	// contrib[i*len(outlets)+j] is what outlet j offers of product i.
+	contrib := make([]int64, len(lines)*len(snap.Outlets))
+	for i, l := range lines {
+		pq := ProductQuote{Product: l.Product, Requested: l.Quantity, Status: LineNotForSale}
+		if p, ok := findProduct(snap.Products, l.Product); ok && p.Enabled {
+			row := contrib[i*len(snap.Outlets) : (i+1)*len(snap.Outlets)]
+			for _, lv := range p.Levels {
+				if j, ok := outletIndex(snap.Outlets, lv.Outlet); ok {
+					row[j] = Contribution(lv, snap.Outlets[j])
+					pq.Available += row[j]
+				}
+			}
+			pq.Status = LineOK
+			if pq.Available < l.Quantity {
+				pq.Status = LineShort
+			}
+		}
+		if pq.Status != LineOK {
+			q.Purchasable = false
+		}
+		q.Products[i] = pq
+	}
+	for k, m := range snap.Methods {
+		mq := MethodQuote{Method: m, Orphaned: orphaned(m, snap.Outlets)}
+		switch {
+		case mq.Orphaned && opts.HideOrphanedMethods:
+			mq.Reason = ReasonHidden
+		case !q.Purchasable:
+			mq.Reason = ReasonNotPurchasable
+		case m.Rule == Restrict && !mq.Orphaned:
+			j, _ := outletIndex(snap.Outlets, m.Outlet)
+			for i, l := range lines {
+				if have := contrib[i*len(snap.Outlets)+j]; have < l.Quantity {
+					mq.Shortfalls = append(mq.Shortfalls, Shortfall{Product: l.Product, Requested: l.Quantity, Available: have})
+				}
+			}
+			if len(mq.Shortfalls) > 0 {
+				mq.Reason = ReasonOutletShort
+			}
+		}
+		mq.Offered = mq.Reason == ReasonNone
+		q.Methods[k] = mq
+	}
+	return q
+}
+
+// sumLines sums lines per product, sorted by product, without validating.
+func sumLines(lines []Line) []Line {
+	out := slices.Clone(lines)
+	slices.SortFunc(out, func(a, b Line) int { return cmp.Compare(a.Product, b.Product) })
+	n := 0
+	for _, l := range out {
+		if n > 0 && out[n-1].Product == l.Product {
+			out[n-1].Quantity += l.Quantity
+			continue
+		}
+		out[n] = l
+		n++
+	}
+	return out[:n]
+}
+
+func outletIndex(outlets []Outlet, id string) (int, bool) {
+	if i, ok := slices.BinarySearchFunc(outlets, id, func(o Outlet, id string) int { return cmp.Compare(o.ID, id) }); ok {
+		return i, true
+	}
+	i := slices.IndexFunc(outlets, func(o Outlet) bool { return o.ID == id })
+	return i, i >= 0
+}
+
+func findProduct(products []Product, id string) (Product, bool) {
+	if i, ok := slices.BinarySearchFunc(products, id, byProductID); ok {
+		return products[i], true
+	}
+	i := slices.IndexFunc(products, func(p Product) bool { return p.ID == id })
+	if i < 0 {
+		return Product{}, false
+	}
+	return products[i], true
+}
+
+// Quote evaluates a cart at checkout: read-only, one Store transaction. The
+// cart needs at least one line; each line a valid product ID and a quantity
+// in [1, MaxLineQuantity] (ErrInvalid). Before activation it is ErrNotActive.
+func (s *Service) Quote(ctx context.Context, cart Cart) (Quote, error) {
+	lines, err := totals(cart.Lines)
+	if err != nil {
+		return Quote{}, err
+	}
+	var q Quote
+	err = s.store.View(ctx, func(tx Tx) error {
+		setup, err := tx.Setup(ctx)
+		if err != nil {
+			return err
+		}
+		snap, err := s.snapshot(ctx, tx, setup, lines)
+		if err != nil {
+			return err
+		}
+		q = Evaluate(snap, Cart{Lines: lines}, QuoteOptions{HideOrphanedMethods: s.cfg.HideOrphanedMethods})
+		return nil
+	})
+	return q, err
+}
+
+// snapshot reads what a checkout is evaluated on, for lines summed by
+// product; the products' levels belong to tx.
+func (s *Service) snapshot(ctx context.Context, tx Tx, setup *Setup, lines []Line) (Snapshot, error) {
+	if _, err := requirePrimary(setup); err != nil {
+		return Snapshot{}, err
+	}
+	methods, err := tx.Methods(ctx)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	products, err := tx.Products(ctx, lineProducts(lines))
+	if err != nil {
+		return Snapshot{}, err
+	}
+	return Snapshot{Outlets: setup.Outlets, Products: products, Methods: methods, Primary: setup.Primary()}, nil
+}

@@ -1,0 +1,136 @@
+package onlinestock
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps the library's state. The [Service] holds every rule and calls
+// a Store for nothing but reads and writes, one transaction per Service call,
+// so a Store stays a thin layer over its storage: [memstore] in memory,
+// [pgstore] in PostgreSQL. Every Store must pass the conformance suite in
+// package storetest.
+//
+// Implementations must be safe for concurrent use.
+type Store interface {
+	// Update runs fn in a read-write transaction. If fn returns nil the
+	// transaction commits; if fn returns an error, or the commit fails,
+	// nothing fn wrote is kept and that error is returned. Update may run fn
+	// more than once when the transaction has to be retried (a serialization
+	// failure or a deadlock in a database), so fn must have no effects
+	// outside the Tx other than values it overwrites on each run. Concurrent
+	// Updates are serializable: their outcome is that of some serial order.
+	Update(ctx context.Context, fn func(Tx) error) error
+
+	// View runs fn in a read-only transaction that sees one consistent state.
+	// The Tx's write methods fail. It returns fn's error.
+	View(ctx context.Context, fn func(Tx) error) error
+
+	// EventsSince returns committed events with a sequence number greater
+	// than after, in sequence order, at most limit of them (limit <= 0 means
+	// a default of 1000). It returns an empty slice, not an error, when there
+	// are none. Events are never changed once committed.
+	EventsSince(ctx context.Context, after uint64, limit int) ([]Event, error)
+
+	// Cursor returns the sequence number of the last event the named consumer
+	// acknowledged, or 0 for a consumer never seen.
+	Cursor(ctx context.Context, consumer string) (uint64, error)
+	// SetCursor records that the consumer has handled every event up to seq.
+	// A cursor never moves back: a seq lower than the current one is ignored.
+	SetCursor(ctx context.Context, consumer string, seq uint64) error
+
+	// PutDeadLetter records that the consumer gave up on event d.Seq. Putting
+	// the same seq again replaces the record.
+	PutDeadLetter(ctx context.Context, consumer string, d DeadLetter) error
+	// DeadLetters lists the consumer's dead letters in sequence order; an
+	// empty slice when there are none.
+	DeadLetters(ctx context.Context, consumer string) ([]DeadLetter, error)
+	// DeleteDeadLetter removes one dead letter; removing a missing one is
+	// not an error.
+	DeleteDeadLetter(ctx context.Context, consumer string, seq uint64) error
+}
+
+// Tx is one Store transaction, handed to the function given to
+// [Store.Update] or [Store.View].
+//
+// Reads return the committed state as of the start of the transaction;
+// writes are buffered and take effect together at commit, so a read after a
+// write in the same transaction does not see it. Slices returned by reads
+// belong to the transaction: callers must not modify them or keep them after
+// the function returns.
+//
+// In an Update, reads lock what they return against concurrent Updates
+// until commit: [Tx.Setup] takes a shared lock on the setup and
+// [Tx.LockSetup] an exclusive one; [Tx.Products], [Tx.ProductsAt] and
+// [Tx.Reservation] lock what they return; Reservation locks the order ID
+// even when it has no reservation yet, so concurrent transactions on one
+// order serialize. The Service always reads the setup first, then
+// reservations in order ID order, then products in ID order, so Stores that
+// lock rows do so in one global order.
+type Tx interface {
+	// Setup returns the outlets, registers and order register. The Setup and
+	// its slices must not be modified.
+	Setup(ctx context.Context) (*Setup, error)
+	// LockSetup is Setup for a transaction that will change the setup: it
+	// takes an exclusive lock at once, instead of a shared one that would
+	// have to be upgraded.
+	LockSetup(ctx context.Context) (*Setup, error)
+	// PutOutlet creates or replaces an outlet, matched by ID.
+	PutOutlet(ctx context.Context, o Outlet) error
+	// PutRegister creates or replaces a register, matched by ID.
+	PutRegister(ctx context.Context, r Register) error
+	// SetOrderRegister records the order register. The Service checks that
+	// it exists.
+	SetOrderRegister(ctx context.Context, register string) error
+
+	// Methods returns every shipping method, sorted by ID.
+	Methods(ctx context.Context) ([]Method, error)
+	// PutMethod creates or replaces a method, matched by ID.
+	PutMethod(ctx context.Context, m Method) error
+	// DeleteMethod deletes a method; deleting a missing one is not an error.
+	DeleteMethod(ctx context.Context, id string) error
+
+	// Products returns the products among ids that exist, sorted by ID, each
+	// with all its levels sorted by outlet ID. ids are sorted and unique.
+	Products(ctx context.Context, ids []string) ([]Product, error)
+	// ProductsAt returns every product that has a level at any of the given
+	// outlets, sorted by ID, each with all its levels (at every outlet)
+	// sorted by outlet ID.
+	ProductsAt(ctx context.Context, outlets []string) ([]Product, error)
+	// PutLevels creates or replaces levels, matched by (Product, Outlet). A
+	// level of an unknown product creates the product, not enabled. Each
+	// (Product, Outlet) appears at most once.
+	PutLevels(ctx context.Context, levels []Level) error
+	// SetEnabled sets whether the products are enabled for online sale. The
+	// Service checks that they exist.
+	SetEnabled(ctx context.Context, ids []string, enabled bool) error
+
+	// ClaimKeys records idempotency keys as used at now and reports, for each
+	// key, whether it had already been claimed at or after notBefore (a
+	// duplicate). Keys claimed before notBefore have expired and are claimed
+	// afresh. keys are unique. A claim by a concurrent transaction that has
+	// not committed yet must be waited for, not missed: of two transactions
+	// claiming one key, at most one sees it as new.
+	ClaimKeys(ctx context.Context, keys []string, now, notBefore time.Time) (duplicate []bool, err error)
+
+	// AppendEvents adds events to the outbox. The Store assigns each a
+	// sequence number at commit, one greater than the last committed event's,
+	// in the order given; the Seq field passed in is ignored.
+	AppendEvents(ctx context.Context, events []Event) error
+
+	// Reservation returns the reservation of an order, and false if there
+	// is none.
+	Reservation(ctx context.Context, order string) (Reservation, bool, error)
+	// PutReservation creates or replaces a reservation, matched by Order.
+	PutReservation(ctx context.Context, r Reservation) error
+	// DueReservations returns the orders of open reservations whose deadline
+	// is set and not after now, sorted by order ID.
+	DueReservations(ctx context.Context, now time.Time) ([]string, error)
+}
+
+// DeadLetter records an event a consumer could not deliver and gave up on.
+type DeadLetter struct {
+	Seq    uint64
+	Reason string
+	Time   time.Time
+}
