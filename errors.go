@@ -135,8 +135,8 @@ func checkIDs(field string, ids []string) error {
 		return invalid(field, "%d IDs, more than %d", len(ids), MaxBatch)
 	}
 	for i, id := range ids {
-		if err := checkID(fmt.Sprintf("%s[%d]", field, i), id); err != nil {
-			return err
+		if err := checkID(field, id); err != nil {
+			return fmt.Errorf("%s[%d]: %w", field, i, err)
 		}
 	}
 	return nil

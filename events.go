@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 )
@@ -306,15 +307,24 @@ func (d *Dispatcher) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
 }
 
 // Redeliver tries a dead-lettered event again, once, and removes the dead
-// letter when it is delivered. It returns the Notifier's error otherwise.
+// letter when it is delivered. A seq that is not a dead letter of this
+// consumer is ErrNotFound; a failed delivery returns the Notifier's error
+// and keeps the dead letter.
 func (d *Dispatcher) Redeliver(ctx context.Context, seq uint64) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	dead, err := d.store.DeadLetters(ctx, d.cfg.Consumer)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(dead, func(l DeadLetter) bool { return l.Seq == seq }) {
+		return notFound("dead letter", fmt.Sprint(seq))
+	}
 	events, err := d.store.EventsSince(ctx, seq-1, 1)
 	if err != nil {
 		return err
 	}
-	if seq == 0 || len(events) == 0 || events[0].Seq != seq {
+	if len(events) == 0 || events[0].Seq != seq {
 		return notFound("event", fmt.Sprint(seq))
 	}
 	if err := d.notifier.Notify(ctx, events); err != nil {

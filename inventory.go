@@ -53,7 +53,9 @@ var Unlisted = Availability{Quantity: 0, Label: NotForSale}
 // Contribution is what one outlet adds to a product's online stock: its
 // on-hand count less what is reserved and the outlet's online buffer, never
 // below zero, and nothing at all when the outlet is not connected.
-func Contribution(l Level, o Outlet) int64 {
+func Contribution(l Level, o Outlet) int64 { return contribution(&l, &o) }
+
+func contribution(l *Level, o *Outlet) int64 {
 	if !o.Connected {
 		return 0
 	}
@@ -67,32 +69,36 @@ func Contribution(l Level, o Outlet) int64 {
 // return them, but gives the same answer when they are not.
 func OnlineStock(levels []Level, outlets []Outlet) int64 {
 	var total int64
-	j := 0
-	for _, l := range levels {
-		for j < len(outlets) && outlets[j].ID < l.Outlet {
-			j++
-		}
-		if j < len(outlets) && outlets[j].ID == l.Outlet {
-			total += Contribution(l, outlets[j])
-			continue
-		}
-		if o, ok := findOutlet(outlets, l.Outlet); ok {
-			total += Contribution(l, o)
+	hint := 0
+	for i := range levels {
+		if k, ok := locate(outlets, levels[i].Outlet, &hint); ok {
+			total += contribution(&levels[i], &outlets[k])
 		}
 	}
 	return total
 }
 
+// locate finds outlet id in outlets. Walking the levels of a product in
+// outlet order, each outlet is at or just after the previous one found, so
+// locate starts at *hint and moves it on; when the slices are not sorted it
+// falls back to a search.
+func locate(outlets []Outlet, id string, hint *int) (int, bool) {
+	j := *hint
+	for j < len(outlets) && outlets[j].ID != id && outlets[j].ID < id {
+		j++
+	}
+	if j < len(outlets) && outlets[j].ID == id {
+		*hint = j + 1
+		return j, true
+	}
+	return outletIndex(outlets, id)
+}
+
 // findOutlet looks an outlet up by ID, by binary search when outlets are
 // sorted and by a scan when they are not.
 func findOutlet(outlets []Outlet, id string) (Outlet, bool) {
-	if i, ok := slices.BinarySearchFunc(outlets, id, func(o Outlet, id string) int { return cmp.Compare(o.ID, id) }); ok {
+	if i, ok := outletIndex(outlets, id); ok {
 		return outlets[i], true
-	}
-	for _, o := range outlets {
-		if o.ID == id {
-			return o, true
-		}
 	}
 	return Outlet{}, false
 }
@@ -505,7 +511,7 @@ func (sc *applyScratch) apply(tx Tx) error {
 		sc.after = append(sc.after[:0], current.Levels...)
 		for g < len(sc.order) && changes[sc.order[g]].Product == product {
 			outlet := changes[sc.order[g]].Outlet
-			k, ok := slices.BinarySearchFunc(sc.after, outlet, func(l Level, o string) int { return cmp.Compare(l.Outlet, o) })
+			k, ok := slices.BinarySearchFunc(sc.after, outlet, byOutlet)
 			if !ok {
 				sc.after = slices.Insert(sc.after, k, Level{Product: product, Outlet: outlet})
 			}

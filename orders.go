@@ -67,7 +67,7 @@ func (r AllocationRequest) Available(product, outlet string) int64 {
 	if !ok {
 		return 0
 	}
-	i, ok := slices.BinarySearchFunc(p.Levels, outlet, func(l Level, id string) int { return cmp.Compare(l.Outlet, id) })
+	i, ok := slices.BinarySearchFunc(p.Levels, outlet, byOutlet)
 	if !ok {
 		return 0
 	}
@@ -91,16 +91,19 @@ type FewestShipments struct{}
 
 // OutletOrder implements [Allocator].
 func (FewestShipments) OutletOrder(r AllocationRequest) []string {
-	outlets := slices.Clone(r.Outlets)
-	slices.SortStableFunc(outlets, func(a, b Outlet) int { return compareDefault(a, b, r.Primary) })
-	ids := make([]string, len(outlets))
-	for i, o := range outlets {
-		ids[i] = o.ID
+	idx := make([]int, len(r.Outlets))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return compareDefault(&r.Outlets[a], &r.Outlets[b], r.Primary) })
+	ids := make([]string, len(idx))
+	for i, k := range idx {
+		ids[i] = r.Outlets[k].ID
 	}
 	return ids
 }
 
-func compareDefault(a, b Outlet, primary string) int {
+func compareDefault(a, b *Outlet, primary string) int {
 	if (a.ID == primary) != (b.ID == primary) {
 		if a.ID == primary {
 			return -1
@@ -141,7 +144,7 @@ func (MostStockFirst) OutletOrder(r AllocationRequest) []string {
 		if c := cmp.Compare(b.stock, a.stock); c != 0 {
 			return c
 		}
-		return compareDefault(a.o, b.o, r.Primary)
+		return compareDefault(&a.o, &b.o, r.Primary)
 	})
 	ids := make([]string, len(rs))
 	for i, x := range rs {
@@ -272,13 +275,24 @@ func (s *Service) allocate(snap Snapshot, lines []Line, methodID string) ([]Allo
 func place(req AllocationRequest, preferred string, order []string) []Allocation {
 	// left[i] is what line i still needs; avail[i][j] what outlet order[j]
 	// can still give of it.
+	// rank[k] is the place in order of req.Outlets[k].
+	rank := make([]int, len(req.Outlets))
+	for j, id := range order {
+		k, _ := outletIndex(req.Outlets, id)
+		rank[k] = j
+	}
 	left := make([]int64, len(req.Lines))
+	matrix := make([]int64, len(req.Lines)*len(order))
 	avail := make([][]int64, len(req.Lines))
 	for i, l := range req.Lines {
 		left[i] = l.Quantity
-		avail[i] = make([]int64, len(order))
-		for j, o := range order {
-			avail[i][j] = req.Available(l.Product, o)
+		avail[i] = matrix[i*len(order) : (i+1)*len(order)]
+		p, _ := findProduct(req.Products, l.Product)
+		hint := 0
+		for k := range p.Levels {
+			if o, ok := locate(req.Outlets, p.Levels[k].Outlet, &hint); ok {
+				avail[i][rank[o]] = contribution(&p.Levels[k], &req.Outlets[o])
+			}
 		}
 	}
 	var allocs []Allocation
@@ -335,18 +349,20 @@ func place(req AllocationRequest, preferred string, order []string) []Allocation
 func (s *Service) outletOrder(req AllocationRequest, preferred string) []string {
 	asked := s.cfg.Allocator.OutletOrder(req)
 	order := make([]string, 0, len(req.Outlets))
-	seen := make(map[string]bool, len(req.Outlets))
+	seen := make([]bool, len(req.Outlets))
 	add := func(id string) {
-		if _, ok := findOutlet(req.Outlets, id); ok && !seen[id] {
-			seen[id] = true
-			order = append(order, id)
+		if k, ok := outletIndex(req.Outlets, id); ok && !seen[k] {
+			seen[k] = true
+			order = append(order, req.Outlets[k].ID)
 		}
 	}
 	for _, id := range asked {
 		add(id)
 	}
-	for _, id := range (FewestShipments{}).OutletOrder(req) {
-		add(id)
+	if len(order) < len(req.Outlets) {
+		for _, id := range (FewestShipments{}).OutletOrder(req) {
+			add(id)
+		}
 	}
 	return order
 }
@@ -356,35 +372,44 @@ func (s *Service) outletOrder(req AllocationRequest, preferred string) []string 
 // writes the availability events. products must hold every allocated
 // product with its levels.
 func (s *Service) moveStock(ctx context.Context, tx Tx, outlets []Outlet, products []Product, allocs []Allocation, reservedSign, onHandSign int64) error {
-	var writes []Level
+	writes := make([]Level, 0, len(allocs))
 	var events []Event
 	now := s.now()
 	for _, p := range products {
-		after := slices.Clone(p.Levels)
-		touched := false
+		first := len(writes) // p's moved levels are writes[first:]
 		for _, a := range allocs {
 			if a.Product != p.ID {
 				continue
 			}
-			k, ok := slices.BinarySearchFunc(after, a.Outlet, func(l Level, id string) int { return cmp.Compare(l.Outlet, id) })
-			if !ok {
-				return fmt.Errorf("allocation of %q at outlet %q has no level: %w", a.Product, a.Outlet, ErrConflict)
+			moved := writes[first:]
+			i := slices.IndexFunc(moved, func(l Level) bool { return l.Outlet == a.Outlet })
+			if i < 0 {
+				k, ok := slices.BinarySearchFunc(p.Levels, a.Outlet, byOutlet)
+				if !ok {
+					return fmt.Errorf("allocation of %q at outlet %q has no level: %w", a.Product, a.Outlet, ErrConflict)
+				}
+				writes = append(writes, p.Levels[k])
+				i = len(moved)
 			}
-			after[k].Reserved += reservedSign * a.Quantity
-			after[k].OnHand += onHandSign * a.Quantity
-			after[k].Version++
-			touched = true
+			l := &writes[first+i]
+			l.Reserved += reservedSign * a.Quantity
+			l.OnHand += onHandSign * a.Quantity
+			l.Version++
 		}
-		if !touched {
+		if len(writes) == first || !p.Enabled {
 			continue
 		}
-		for _, l := range after {
-			if l.Version != levelVersion(p.Levels, l.Outlet) {
-				writes = append(writes, l)
+		// Online stock is a sum over levels, so only the moved terms change.
+		online := OnlineStock(p.Levels, outlets)
+		next := online
+		for _, l := range writes[first:] {
+			if o, ok := findOutlet(outlets, l.Outlet); ok {
+				k, _ := slices.BinarySearchFunc(p.Levels, l.Outlet, byOutlet)
+				next += contribution(&l, &o) - contribution(&p.Levels[k], &o)
 			}
 		}
-		before := s.availability(p, outlets)
-		if after := s.availability(Product{ID: p.ID, Enabled: p.Enabled, Levels: after}, outlets); after != before {
+		before := Classify(true, online, s.cfg.LowStockThreshold)
+		if after := Classify(true, next, s.cfg.LowStockThreshold); after != before {
 			events = append(events, availabilityEvent(now, p.ID, before, after))
 		}
 	}
@@ -399,13 +424,7 @@ func (s *Service) moveStock(ctx context.Context, tx Tx, outlets []Outlet, produc
 	return nil
 }
 
-func levelVersion(levels []Level, outlet string) int64 {
-	k, ok := slices.BinarySearchFunc(levels, outlet, func(l Level, id string) int { return cmp.Compare(l.Outlet, id) })
-	if !ok {
-		return -1
-	}
-	return levels[k].Version
-}
+func byOutlet(l Level, outlet string) int { return cmp.Compare(l.Outlet, outlet) }
 
 // Reservation returns an order's reservation; an unknown order is
 // ErrNotFound.

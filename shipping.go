@@ -177,11 +177,11 @@ func totals(lines []Line) ([]Line, error) {
 		return nil, invalid("lines", "%d lines, more than %d", len(lines), MaxBatch)
 	}
 	for i, l := range lines {
-		if err := checkID(fmt.Sprintf("lines[%d].product", i), l.Product); err != nil {
-			return nil, err
+		if err := checkID("product", l.Product); err != nil {
+			return nil, fmt.Errorf("lines[%d]: %w", i, err)
 		}
-		if err := checkRange(fmt.Sprintf("lines[%d].quantity", i), l.Quantity, 1, MaxLineQuantity); err != nil {
-			return nil, err
+		if err := checkRange("quantity", l.Quantity, 1, MaxLineQuantity); err != nil {
+			return nil, fmt.Errorf("lines[%d]: %w", i, err)
 		}
 	}
 	return sumLines(lines), nil
@@ -286,9 +286,10 @@ func Evaluate(snap Snapshot, cart Cart, opts QuoteOptions) Quote {
 		pq := ProductQuote{Product: l.Product, Requested: l.Quantity, Status: LineNotForSale}
 		if p, ok := findProduct(snap.Products, l.Product); ok && p.Enabled {
 			row := contrib[i*len(snap.Outlets) : (i+1)*len(snap.Outlets)]
-			for _, lv := range p.Levels {
-				if j, ok := outletIndex(snap.Outlets, lv.Outlet); ok {
-					row[j] = Contribution(lv, snap.Outlets[j])
+			hint := 0
+			for k := range p.Levels {
+				if j, ok := locate(snap.Outlets, p.Levels[k].Outlet, &hint); ok {
+					row[j] = contribution(&p.Levels[k], &snap.Outlets[j])
 					pq.Available += row[j]
 				}
 			}

@@ -7,8 +7,8 @@ import (
 
 // Store keeps the library's state. The [Service] holds every rule and calls
 // a Store for nothing but reads and writes, one transaction per Service call,
-// so a Store stays a thin layer over its storage: [memstore] in memory,
-// [pgstore] in PostgreSQL. Every Store must pass the conformance suite in
+// so a Store stays a thin layer over its storage: package memstore in
+// memory, package pgstore in PostgreSQL. Every Store must pass the conformance suite in
 // package storetest.
 //
 // Implementations must be safe for concurrent use.

@@ -30,7 +30,7 @@ type Store struct {
 	products     map[string]*product
 	keys         map[string]time.Time
 	keyLog       []claim // keys in claim order, to forget expired ones
-	events       []onlinestock.Event
+	events       eventLog
 	reservations map[string]onlinestock.Reservation
 	deadlines    map[string]time.Time // open reservations that expire
 	cursors      map[string]uint64
@@ -112,16 +112,46 @@ func (s *Store) EventsSince(ctx context.Context, after uint64, limit int) ([]onl
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	// Sequence numbers start at 1 and have no gaps: event seq is at index seq-1.
-	if after >= uint64(len(s.events)) {
-		return []onlinestock.Event{}, nil
-	}
-	page := s.events[after:min(uint64(len(s.events)), after+uint64(limit))]
-	out := slices.Clone(page)
+	out := s.events.since(after, limit)
 	for i := range out {
 		out[i].Methods = slices.Clone(out[i].Methods)
 	}
 	return out, nil
+}
+
+// eventLog is the outbox: events in fixed-size chunks, so appending never
+// copies what is already there.
+type eventLog struct {
+	chunks [][]onlinestock.Event
+	n      uint64
+}
+
+const chunkSize = 4096
+
+func (l *eventLog) append(e onlinestock.Event) {
+	if l.n%chunkSize == 0 {
+		l.chunks = append(l.chunks, make([]onlinestock.Event, 0, chunkSize))
+	}
+	l.n++
+	e.Seq = l.n
+	last := &l.chunks[len(l.chunks)-1]
+	*last = append(*last, e)
+}
+
+// since copies up to limit events after seq. Sequence numbers start at 1
+// and have no gaps, so event seq sits at position seq-1.
+func (l *eventLog) since(after uint64, limit int) []onlinestock.Event {
+	if after >= l.n {
+		return []onlinestock.Event{}
+	}
+	out := make([]onlinestock.Event, 0, min(uint64(limit), l.n-after))
+	for i := after; i < l.n && len(out) < limit; {
+		chunk := l.chunks[i/chunkSize][i%chunkSize:]
+		chunk = chunk[:min(len(chunk), limit-len(out))]
+		out = append(out, chunk...)
+		i += uint64(len(chunk))
+	}
+	return out
 }
 
 // Cursor implements [onlinestock.Store].

@@ -258,8 +258,7 @@ func (t *tx) commit() {
 		s.keyLog = s.keyLog[n:]
 	}
 	for _, e := range t.events {
-		e.Seq = uint64(len(s.events)) + 1
-		s.events = append(s.events, e)
+		s.events.append(e)
 	}
 	for _, r := range t.reservations {
 		s.reservations[r.Order] = r

@@ -1,0 +1,93 @@
+// Package onlinestock lets a point-of-sale system sell its outlets' stock
+// online. A retailer has several outlets; the online store sells the stock of
+// the outlets connected to it, combined: the online stock. The package keeps
+// that view consistent with the POS, decides which shipping, delivery and
+// pickup methods a checkout may offer, reserves stock for online orders
+// without ever overselling, and announces every change.
+//
+// Everything goes through a [Service] over a [Store]: package memstore keeps
+// the state in memory, package pgstore in PostgreSQL. Each Service call is
+// one Store transaction, and the events it causes are written in that same
+// transaction.
+//
+// # Outlets and the order register
+//
+// Outlets and registers mirror the POS ([Service.SaveOutlet],
+// [Service.SaveRegister]). The online store is activated by choosing the
+// order register, the till that records online orders ([Service.Activate]);
+// its outlet is the primary outlet, always connected: disconnecting it is
+// [ErrPrimaryOutlet]. To stop selling an outlet's stock online, choose an
+// order register elsewhere first. [Service.Connect], [Service.Disconnect] and
+// [Service.SaveSelection] change the connected outlets, and
+// [Service.PreviewSelection] tells what a selection would change before it is
+// saved. Calls that need an active online store fail with [ErrNotActive]
+// before activation.
+//
+// # Online stock
+//
+// The POS reports stock with [Service.Apply]: batches of [Set] and [Adjust]
+// changes, all or nothing. A Set may carry the version it was based on
+// ([Change.WithVersion]) so that a web sale landing between the POS read and
+// its write is not lost ([ErrConflict]); an Adjust may carry an idempotency
+// key ([Change.WithKey]) so that a batch replayed any number of times, even
+// concurrently, changes stock once. Keys are remembered for
+// [Config.KeyRetention].
+//
+// A product's online stock is the sum over connected outlets of each
+// outlet's [Contribution]: on hand, less what is reserved for online orders,
+// less the outlet's online buffer ([Service.SetBuffer]), and never below zero,
+// so a negative outlet never cancels another's stock. [OnlineStock] computes
+// it; [Classify] turns it into what the storefront sees ([Availability]):
+// NotForSale until the product is enabled with [Service.EnableOnline] (new
+// products are not), SoldOut at zero, LowStock at or under
+// [Config.LowStockThreshold], InStock above. [Service.Availability] reads a
+// page of products in one Store read.
+//
+// # Shipping rules
+//
+// A [Method] is a shipping, delivery or pickup method, optionally linked to
+// an outlet. Its [Rule] is [AllowAll] (offered whenever online stock covers
+// the cart) or [Restrict] (offered only when its outlet alone covers the whole
+// cart). Disconnecting an outlet does not delete its methods: they become
+// orphaned, are reported by [Service.Disconnect], in the event and by
+// [Service.OrphanedMethods], and are still offered, flagged, unless
+// [Config.HideOrphanedMethods] is set. [Service.Quote] evaluates a cart;
+// [Evaluate] is the same rule as a pure function over a [Snapshot].
+//
+// # Orders
+//
+// [Service.Reserve] holds stock for an order, allocating every line to
+// connected outlets: a Restrict method's outlet gives everything, an AllowAll
+// method's outlet gives first, and otherwise one outlet fills the order when
+// one can, else it is split. An [Allocator] ranks outlets ([FewestShipments],
+// the default, or [MostStockFirst]). An order that cannot be filled is an
+// [*InsufficientStockError] and reserves nothing. [Service.Release] returns
+// the units, [Service.Fulfill] records the sale, and
+// [Service.ExpireReservations] releases reservations past their TTL. All are
+// idempotent by order ID.
+//
+// # Events
+//
+// Every committed change is an [Event] in the Store's outbox: availability
+// changed (with [Event.SoldOut] and [Event.BackInStock]), outlet connected or
+// disconnected, primary outlet changed, product enabled or disabled. A call
+// writes at most one availability event per product, only when what the
+// storefront sees changed, and each product's events form a chain: each
+// Before is the previous After. A [Dispatcher] delivers events in order, at
+// least once, to a [Notifier] such as package webhook or a [NotifierFunc],
+// and dead-letters those refused for good; [Service.EventsSince] lets
+// consumers poll instead.
+//
+// # Stores
+//
+// A [Store] holds no rules: it reads and writes in transactions ([Tx]) and
+// keeps the outbox. Package storetest is the conformance suite every Store
+// passes, a model-based property test included.
+//
+// # Errors
+//
+// Bad input is rejected with an error matching [ErrInvalid] that names the
+// field, and changes nothing. Other sentinels: [ErrNotFound], [ErrConflict],
+// [ErrInsufficientStock], [ErrPrimaryOutlet], [ErrNotActive]. Test with
+// [errors.Is].
+package onlinestock

@@ -1,0 +1,148 @@
+package onlinestock_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/onlinestock/onlinestock"
+	"github.com/onlinestock/onlinestock/memstore"
+)
+
+// newShop returns a Service with two connected outlets, the order register
+// in "north", and a tee stocked at both, enabled online.
+func newShop() *onlinestock.Service {
+	ctx := context.Background()
+	svc, err := onlinestock.New(memstore.New(), onlinestock.Config{})
+	if err != nil {
+		panic(err)
+	}
+	check := func(err error) {
+		if err != nil {
+			panic(err)
+		}
+	}
+	check(svc.SaveOutlet(ctx, "north", "North"))
+	check(svc.SaveOutlet(ctx, "south", "South"))
+	check(svc.SaveRegister(ctx, "till", "north", ""))
+	_, err = svc.Activate(ctx, "till")
+	check(err)
+	_, err = svc.Connect(ctx, "south")
+	check(err)
+	_, err = svc.Apply(ctx, []onlinestock.Change{
+		onlinestock.Set("tee", "north", 2),
+		onlinestock.Set("tee", "south", 3),
+	})
+	check(err)
+	check(svc.EnableOnline(ctx, "tee"))
+	return svc
+}
+
+func Example() {
+	ctx := context.Background()
+	svc := newShop()
+
+	avail, _ := svc.Availability(ctx, "tee")
+	fmt.Println("online:", avail[0].Quantity, avail[0].Label)
+
+	// Disconnecting an outlet takes its stock off line.
+	res, _ := svc.Disconnect(ctx, "south")
+	for _, c := range res.Changes {
+		fmt.Printf("%s: %d -> %d\n", c.Product, c.Before.Quantity, c.After.Quantity)
+	}
+	// Output:
+	// online: 5 in_stock
+	// tee: 5 -> 2
+}
+
+func ExampleService_Apply() {
+	ctx := context.Background()
+	svc := newShop()
+
+	// A sale at the till, sent twice by a retrying POS: applied once.
+	sale := onlinestock.Adjust("tee", "north", -1).WithKey("receipt-77")
+	for range 2 {
+		res, _ := svc.Apply(ctx, []onlinestock.Change{sale})
+		fmt.Println(res[0].Status, res[0].Level.OnHand)
+	}
+
+	// A count based on a stale read is refused.
+	_, err := svc.Apply(ctx, []onlinestock.Change{onlinestock.Set("tee", "north", 9).WithVersion(1)})
+	fmt.Println(errors.Is(err, onlinestock.ErrConflict))
+	// Output:
+	// applied 1
+	// duplicate 1
+	// true
+}
+
+func ExampleService_Quote() {
+	ctx := context.Background()
+	svc := newShop()
+	_ = svc.SaveMethod(ctx, onlinestock.Method{ID: "courier", Name: "Courier", Kind: onlinestock.Shipping})
+	_ = svc.SaveMethod(ctx, onlinestock.Method{
+		ID: "pickup-north", Name: "Pick up north", Kind: onlinestock.Pickup,
+		Outlet: "north", Rule: onlinestock.Restrict,
+	})
+
+	q, _ := svc.Quote(ctx, onlinestock.Cart{Lines: []onlinestock.Line{{Product: "tee", Quantity: 3}}})
+	for _, m := range q.Methods {
+		fmt.Printf("%s offered=%v reason=%q\n", m.Method.ID, m.Offered, m.Reason)
+	}
+	// Output:
+	// courier offered=true reason=""
+	// pickup-north offered=false reason="outlet_short"
+}
+
+func ExampleService_Reserve() {
+	ctx := context.Background()
+	svc := newShop()
+
+	r, _ := svc.Reserve(ctx, onlinestock.Order{ID: "web-1", Lines: []onlinestock.Line{{Product: "tee", Quantity: 4}}})
+	for _, a := range r.Allocations {
+		fmt.Println(a.Outlet, a.Quantity)
+	}
+	_, err := svc.Reserve(ctx, onlinestock.Order{ID: "web-2", Lines: []onlinestock.Line{{Product: "tee", Quantity: 2}}})
+	var short *onlinestock.InsufficientStockError
+	if errors.As(err, &short) {
+		fmt.Println("short:", short.Shortfalls[0].Available, "available")
+	}
+	_, _ = svc.Fulfill(ctx, "web-1")
+	avail, _ := svc.Availability(ctx, "tee")
+	fmt.Println("online:", avail[0].Quantity)
+	// Output:
+	// north 1
+	// south 3
+	// short: 1 available
+	// online: 1
+}
+
+func ExampleEvaluate() {
+	snap := onlinestock.Snapshot{
+		Outlets: []onlinestock.Outlet{{ID: "a", Connected: true}, {ID: "b", Connected: false}},
+		Products: []onlinestock.Product{{ID: "mug", Enabled: true, Levels: []onlinestock.Level{
+			{Product: "mug", Outlet: "a", OnHand: 1},
+			{Product: "mug", Outlet: "b", OnHand: 9},
+		}}},
+		Methods: []onlinestock.Method{{ID: "pickup-b", Name: "Pickup B", Kind: onlinestock.Pickup, Outlet: "b", Rule: onlinestock.Restrict}},
+	}
+	q := onlinestock.Evaluate(snap, onlinestock.Cart{Lines: []onlinestock.Line{{Product: "mug", Quantity: 1}}}, onlinestock.QuoteOptions{})
+	m := q.Methods[0]
+	fmt.Println(q.Purchasable, m.Offered, m.Orphaned)
+	// Output:
+	// true true true
+}
+
+func ExampleOnlineStock() {
+	outlets := []onlinestock.Outlet{
+		{ID: "a", Connected: true, Buffer: 1},
+		{ID: "b", Connected: true},
+		{ID: "c", Connected: false},
+	}
+	levels := []onlinestock.Level{
+		{Outlet: "a", OnHand: 4, Reserved: 1}, // 4 - 1 reserved - 1 buffer = 2
+		{Outlet: "b", OnHand: -3},             // negative: counts as 0
+		{Outlet: "c", OnHand: 50},             // not connected: 0
+	}
+	fmt.Println(onlinestock.OnlineStock(levels, outlets))
+	// Output: 2
+}
