@@ -170,12 +170,23 @@ func BenchmarkQuote20Lines50Outlets100Methods(b *testing.B) {
 	}
 }
 
+// BenchmarkReserveRelease5Lines50Outlets reserves and releases a 5-line
+// order that the primary outlet fills alone, the common case.
 func BenchmarkReserveRelease5Lines50Outlets(b *testing.B) {
+	benchReserveRelease(b, 10)
+}
+
+// BenchmarkReserveRelease5Lines50OutletsSplit does the same when every
+// outlet holds 2 units and each line wants 5, so every line is split.
+func BenchmarkReserveRelease5Lines50OutletsSplit(b *testing.B) {
+	benchReserveRelease(b, 2)
+}
+
+func benchReserveRelease(b *testing.B, stock int64) {
 	ctx := context.Background()
-	svc := benchService(b, 50, 100, 2)
+	svc := benchService(b, 50, 100, stock)
 	order := onlinestock.Order{ID: "order"}
 	for i := range 5 {
-		// 5 units of each: no single outlet (2 each) fills a line, so it splits.
 		order.Lines = append(order.Lines, onlinestock.Line{Product: benchProduct(i * 7), Quantity: 5})
 	}
 	b.ReportAllocs()

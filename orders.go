@@ -52,7 +52,7 @@ type Reservation struct {
 // AllocationRequest is what an [Allocator] ranks outlets for.
 type AllocationRequest struct {
 	Lines    []Line    // what is still to allocate, sorted by product
-	Outlets  []Outlet  // the connected outlets, sorted by ID
+	Outlets  []Outlet  // every outlet, sorted by ID; only connected ones fill orders
 	Products []Product // the order's products with their levels, sorted by ID
 	Primary  string    // the primary outlet
 }
@@ -231,10 +231,10 @@ func (s *Service) Reserve(ctx context.Context, o Order) (Reservation, error) {
 
 // allocate places lines (summed, sorted) on outlets, or says why it cannot.
 func (s *Service) allocate(snap Snapshot, lines []Line, methodID string) ([]Allocation, error) {
-	q := Evaluate(snap, Cart{Lines: lines}, QuoteOptions{HideOrphanedMethods: s.cfg.HideOrphanedMethods})
-	if !q.Purchasable {
+	cs := newCartStock(snap, lines)
+	if !cs.purchasable {
 		short := &InsufficientStockError{}
-		for _, p := range q.Products {
+		for _, p := range cs.products {
 			if p.Status != LineOK {
 				short.Shortfalls = append(short.Shortfalls, Shortfall{Product: p.Product, Requested: p.Requested, Available: p.Available})
 			}
@@ -243,11 +243,11 @@ func (s *Service) allocate(snap Snapshot, lines []Line, methodID string) ([]Allo
 	}
 	preferred := ""
 	if methodID != "" {
-		k, ok := slices.BinarySearchFunc(q.Methods, methodID, func(m MethodQuote, id string) int { return cmp.Compare(m.Method.ID, id) })
+		k, ok := slices.BinarySearchFunc(snap.Methods, methodID, byMethodID)
 		if !ok {
 			return nil, notFound("method", methodID)
 		}
-		mq := q.Methods[k]
+		mq := cs.quoteMethod(snap.Methods[k], QuoteOptions{HideOrphanedMethods: s.cfg.HideOrphanedMethods})
 		switch {
 		case mq.Reason == ReasonHidden:
 			return nil, fmt.Errorf("method %q is orphaned and hidden: %w", methodID, ErrNotFound)
@@ -258,48 +258,38 @@ func (s *Service) allocate(snap Snapshot, lines []Line, methodID string) ([]Allo
 		}
 	}
 
-	connected := make([]Outlet, 0, len(snap.Outlets))
-	for _, o := range snap.Outlets {
-		if o.Connected {
-			connected = append(connected, o)
-		}
-	}
-	req := AllocationRequest{Lines: lines, Outlets: connected, Products: snap.Products, Primary: snap.Primary}
-	order := s.outletOrder(req, preferred)
-	return place(req, preferred, order), nil
+	req := AllocationRequest{Lines: lines, Outlets: snap.Outlets, Products: snap.Products, Primary: snap.Primary}
+	return place(&cs, preferred, s.outletOrder(req)), nil
 }
 
-// place allocates lines that the connected outlets are known to cover:
-// preferred first, then one outlet of order that can fill all the rest if
-// there is one, else repeatedly the outlet that can give the most.
-func place(req AllocationRequest, preferred string, order []string) []Allocation {
+// place allocates the cart's lines, which the connected outlets are known to
+// cover: preferred first, then one outlet of order that can fill all the
+// rest if there is one, else repeatedly the outlet that can give the most.
+// A Restrict method's outlet is preferred and covers everything, so it
+// fills the order alone.
+func place(cs *cartStock, preferred string, order []string) []Allocation {
 	// left[i] is what line i still needs; avail[i][j] what outlet order[j]
 	// can still give of it.
-	// rank[k] is the place in order of req.Outlets[k].
-	rank := make([]int, len(req.Outlets))
+	column := make([]int, len(order))
 	for j, id := range order {
-		k, _ := outletIndex(req.Outlets, id)
-		rank[k] = j
+		column[j], _ = outletIndex(cs.outlets, id)
 	}
-	left := make([]int64, len(req.Lines))
-	matrix := make([]int64, len(req.Lines)*len(order))
-	avail := make([][]int64, len(req.Lines))
-	for i, l := range req.Lines {
+	left := make([]int64, len(cs.lines))
+	matrix := make([]int64, len(cs.lines)*len(order))
+	avail := make([][]int64, len(cs.lines))
+	for i, l := range cs.lines {
 		left[i] = l.Quantity
 		avail[i] = matrix[i*len(order) : (i+1)*len(order)]
-		p, _ := findProduct(req.Products, l.Product)
-		hint := 0
-		for k := range p.Levels {
-			if o, ok := locate(req.Outlets, p.Levels[k].Outlet, &hint); ok {
-				avail[i][rank[o]] = contribution(&p.Levels[k], &req.Outlets[o])
-			}
+		row := cs.row(i)
+		for j, k := range column {
+			avail[i][j] = row[k]
 		}
 	}
 	var allocs []Allocation
 	take := func(j int) {
 		for i := range left {
 			if n := min(left[i], avail[i][j]); n > 0 {
-				allocs = append(allocs, Allocation{Product: req.Lines[i].Product, Outlet: order[j], Quantity: n})
+				allocs = append(allocs, Allocation{Product: cs.lines[i].Product, Outlet: order[j], Quantity: n})
 				left[i] -= n
 				avail[i][j] -= n
 			}
@@ -344,14 +334,21 @@ func place(req AllocationRequest, preferred string, order []string) []Allocation
 }
 
 // outletOrder asks the allocator for its order of the connected outlets and
-// completes it: unknown and repeated outlets are dropped, missing ones
-// appended in the default order.
-func (s *Service) outletOrder(req AllocationRequest, preferred string) []string {
+// completes it: unknown, disconnected and repeated outlets are dropped,
+// missing connected ones appended in the default order.
+func (s *Service) outletOrder(req AllocationRequest) []string {
 	asked := s.cfg.Allocator.OutletOrder(req)
-	order := make([]string, 0, len(req.Outlets))
+	connected := 0
+	for _, o := range req.Outlets {
+		if o.Connected {
+			connected++
+		}
+	}
+	order := make([]string, 0, connected)
 	seen := make([]bool, len(req.Outlets))
+	hint := 0
 	add := func(id string) {
-		if k, ok := outletIndex(req.Outlets, id); ok && !seen[k] {
+		if k, ok := locate(req.Outlets, id, &hint); ok && !seen[k] && req.Outlets[k].Connected {
 			seen[k] = true
 			order = append(order, req.Outlets[k].ID)
 		}
@@ -359,7 +356,7 @@ func (s *Service) outletOrder(req AllocationRequest, preferred string) []string 
 	for _, id := range asked {
 		add(id)
 	}
-	if len(order) < len(req.Outlets) {
+	if len(order) < connected {
 		for _, id := range (FewestShipments{}).OutletOrder(req) {
 			add(id)
 		}

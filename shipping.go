@@ -278,14 +278,37 @@ func (q Quote) Offered() []Method {
 // covers each product. An orphaned method is treated as AllowAll, or hidden
 // when opts say so. Lines must be valid; [Service.Quote] checks them.
 func Evaluate(snap Snapshot, cart Cart, opts QuoteOptions) Quote {
-	lines := sumLines(cart.Lines)
-	q := Quote{Purchasable: true, Products: make([]ProductQuote, len(lines)), Methods: make([]MethodQuote, len(snap.Methods))}
-	// contrib[i*len(outlets)+j] is what outlet j offers of product i.
-	contrib := make([]int64, len(lines)*len(snap.Outlets))
+	cs := newCartStock(snap, sumLines(cart.Lines))
+	q := Quote{Purchasable: cs.purchasable, Products: cs.products, Methods: make([]MethodQuote, len(snap.Methods))}
+	for k, m := range snap.Methods {
+		q.Methods[k] = cs.quoteMethod(m, opts)
+	}
+	return q
+}
+
+// cartStock is what a snapshot's outlets offer of each product of a cart:
+// the part of the evaluator that [Service.Reserve] shares, so that a method
+// is offered exactly when reserving with it succeeds.
+type cartStock struct {
+	lines       []Line // summed per product, sorted
+	outlets     []Outlet
+	contrib     []int64 // contrib[i*len(outlets)+j]: what outlet j gives of line i
+	products    []ProductQuote
+	purchasable bool
+}
+
+func newCartStock(snap Snapshot, lines []Line) cartStock {
+	cs := cartStock{
+		lines:       lines,
+		outlets:     snap.Outlets,
+		contrib:     make([]int64, len(lines)*len(snap.Outlets)),
+		products:    make([]ProductQuote, len(lines)),
+		purchasable: true,
+	}
 	for i, l := range lines {
 		pq := ProductQuote{Product: l.Product, Requested: l.Quantity, Status: LineNotForSale}
 		if p, ok := findProduct(snap.Products, l.Product); ok && p.Enabled {
-			row := contrib[i*len(snap.Outlets) : (i+1)*len(snap.Outlets)]
+			row := cs.row(i)
 			hint := 0
 			for k := range p.Levels {
 				if j, ok := locate(snap.Outlets, p.Levels[k].Outlet, &hint); ok {
@@ -298,33 +321,38 @@ func Evaluate(snap Snapshot, cart Cart, opts QuoteOptions) Quote {
 				pq.Status = LineShort
 			}
 		}
-		if pq.Status != LineOK {
-			q.Purchasable = false
-		}
-		q.Products[i] = pq
+		cs.purchasable = cs.purchasable && pq.Status == LineOK
+		cs.products[i] = pq
 	}
-	for k, m := range snap.Methods {
-		mq := MethodQuote{Method: m, Orphaned: orphaned(m, snap.Outlets)}
-		switch {
-		case mq.Orphaned && opts.HideOrphanedMethods:
-			mq.Reason = ReasonHidden
-		case !q.Purchasable:
-			mq.Reason = ReasonNotPurchasable
-		case m.Rule == Restrict && !mq.Orphaned:
-			j, _ := outletIndex(snap.Outlets, m.Outlet)
-			for i, l := range lines {
-				if have := contrib[i*len(snap.Outlets)+j]; have < l.Quantity {
-					mq.Shortfalls = append(mq.Shortfalls, Shortfall{Product: l.Product, Requested: l.Quantity, Available: have})
-				}
-			}
-			if len(mq.Shortfalls) > 0 {
-				mq.Reason = ReasonOutletShort
+	return cs
+}
+
+// row returns what each outlet gives of line i.
+func (cs *cartStock) row(i int) []int64 {
+	n := len(cs.outlets)
+	return cs.contrib[i*n : (i+1)*n]
+}
+
+func (cs *cartStock) quoteMethod(m Method, opts QuoteOptions) MethodQuote {
+	mq := MethodQuote{Method: m, Orphaned: orphaned(m, cs.outlets)}
+	switch {
+	case mq.Orphaned && opts.HideOrphanedMethods:
+		mq.Reason = ReasonHidden
+	case !cs.purchasable:
+		mq.Reason = ReasonNotPurchasable
+	case m.Rule == Restrict && !mq.Orphaned:
+		j, _ := outletIndex(cs.outlets, m.Outlet)
+		for i, l := range cs.lines {
+			if have := cs.row(i)[j]; have < l.Quantity {
+				mq.Shortfalls = append(mq.Shortfalls, Shortfall{Product: l.Product, Requested: l.Quantity, Available: have})
 			}
 		}
-		mq.Offered = mq.Reason == ReasonNone
-		q.Methods[k] = mq
+		if len(mq.Shortfalls) > 0 {
+			mq.Reason = ReasonOutletShort
+		}
 	}
-	return q
+	mq.Offered = mq.Reason == ReasonNone
+	return mq
 }
 
 // sumLines sums lines per product, sorted by product, without validating.
