@@ -91,6 +91,20 @@ type FewestShipments struct{}
 
 // OutletOrder implements [Allocator].
 func (FewestShipments) OutletOrder(r AllocationRequest) []string {
+	if !slices.ContainsFunc(r.Outlets, func(o Outlet) bool { return o.Rank != 0 }) {
+		// Without ranks the order is the primary, then the rest by ID, as
+		// the outlets already are: no sort needed.
+		ids := make([]string, 0, len(r.Outlets))
+		if _, ok := findOutlet(r.Outlets, r.Primary); ok {
+			ids = append(ids, r.Primary)
+		}
+		for _, o := range r.Outlets {
+			if o.ID != r.Primary {
+				ids = append(ids, o.ID)
+			}
+		}
+		return ids
+	}
 	idx := make([]int, len(r.Outlets))
 	for i := range idx {
 		idx[i] = i
@@ -209,11 +223,11 @@ func (s *Service) Reserve(ctx context.Context, o Order) (Reservation, error) {
 		if err != nil {
 			return err
 		}
-		allocs, err := s.allocate(snap, lines, o.Method)
+		allocs, online, err := s.allocate(snap, lines, o.Method)
 		if err != nil {
 			return err
 		}
-		if err := s.moveStock(ctx, tx, snap.Outlets, snap.Products, allocs, +1, 0); err != nil {
+		if err := s.moveStock(ctx, tx, snap.Outlets, snap.Products, allocs, +1, 0, online); err != nil {
 			return err
 		}
 		now := s.now()
@@ -230,7 +244,8 @@ func (s *Service) Reserve(ctx context.Context, o Order) (Reservation, error) {
 }
 
 // allocate places lines (summed, sorted) on outlets, or says why it cannot.
-func (s *Service) allocate(snap Snapshot, lines []Line, methodID string) ([]Allocation, error) {
+// It also returns the online stock of each product, as the evaluator saw it.
+func (s *Service) allocate(snap Snapshot, lines []Line, methodID string) ([]Allocation, []ProductQuote, error) {
 	cs := newCartStock(snap, lines)
 	if !cs.purchasable {
 		short := &InsufficientStockError{}
@@ -239,27 +254,27 @@ func (s *Service) allocate(snap Snapshot, lines []Line, methodID string) ([]Allo
 				short.Shortfalls = append(short.Shortfalls, Shortfall{Product: p.Product, Requested: p.Requested, Available: p.Available})
 			}
 		}
-		return nil, short
+		return nil, nil, short
 	}
 	preferred := ""
 	if methodID != "" {
 		k, ok := slices.BinarySearchFunc(snap.Methods, methodID, byMethodID)
 		if !ok {
-			return nil, notFound("method", methodID)
+			return nil, nil, notFound("method", methodID)
 		}
 		mq := cs.quoteMethod(snap.Methods[k], QuoteOptions{HideOrphanedMethods: s.cfg.HideOrphanedMethods})
 		switch {
 		case mq.Reason == ReasonHidden:
-			return nil, fmt.Errorf("method %q is orphaned and hidden: %w", methodID, ErrNotFound)
+			return nil, nil, fmt.Errorf("method %q is orphaned and hidden: %w", methodID, ErrNotFound)
 		case mq.Reason == ReasonOutletShort:
-			return nil, &InsufficientStockError{Outlet: mq.Method.Outlet, Shortfalls: mq.Shortfalls}
+			return nil, nil, &InsufficientStockError{Outlet: mq.Method.Outlet, Shortfalls: mq.Shortfalls}
 		case !mq.Orphaned && mq.Method.Outlet != "":
 			preferred = mq.Method.Outlet
 		}
 	}
 
 	req := AllocationRequest{Lines: lines, Outlets: snap.Outlets, Products: snap.Products, Primary: snap.Primary}
-	return place(&cs, preferred, s.outletOrder(req)), nil
+	return place(&cs, preferred, s.outletOrder(req)), cs.products, nil
 }
 
 // place allocates the cart's lines, which the connected outlets are known to
@@ -267,13 +282,9 @@ func (s *Service) allocate(snap Snapshot, lines []Line, methodID string) ([]Allo
 // rest if there is one, else repeatedly the outlet that can give the most.
 // A Restrict method's outlet is preferred and covers everything, so it
 // fills the order alone.
-func place(cs *cartStock, preferred string, order []string) []Allocation {
+func place(cs *cartStock, preferred string, order []int) []Allocation {
 	// left[i] is what line i still needs; avail[i][j] what outlet order[j]
-	// can still give of it.
-	column := make([]int, len(order))
-	for j, id := range order {
-		column[j], _ = outletIndex(cs.outlets, id)
-	}
+	// (an index into cs.outlets) can still give of it.
 	left := make([]int64, len(cs.lines))
 	matrix := make([]int64, len(cs.lines)*len(order))
 	avail := make([][]int64, len(cs.lines))
@@ -281,7 +292,7 @@ func place(cs *cartStock, preferred string, order []string) []Allocation {
 		left[i] = l.Quantity
 		avail[i] = matrix[i*len(order) : (i+1)*len(order)]
 		row := cs.row(i)
-		for j, k := range column {
+		for j, k := range order {
 			avail[i][j] = row[k]
 		}
 	}
@@ -289,7 +300,7 @@ func place(cs *cartStock, preferred string, order []string) []Allocation {
 	take := func(j int) {
 		for i := range left {
 			if n := min(left[i], avail[i][j]); n > 0 {
-				allocs = append(allocs, Allocation{Product: cs.lines[i].Product, Outlet: order[j], Quantity: n})
+				allocs = append(allocs, Allocation{Product: cs.lines[i].Product, Outlet: cs.outlets[order[j]].ID, Quantity: n})
 				left[i] -= n
 				avail[i][j] -= n
 			}
@@ -303,7 +314,7 @@ func place(cs *cartStock, preferred string, order []string) []Allocation {
 		}
 		return units, all
 	}
-	if j := slices.Index(order, preferred); preferred != "" && j >= 0 {
+	if j := slices.IndexFunc(order, func(k int) bool { return cs.outlets[k].ID == preferred }); preferred != "" && j >= 0 {
 		take(j)
 	}
 	for j := range order {
@@ -336,7 +347,8 @@ func place(cs *cartStock, preferred string, order []string) []Allocation {
 // outletOrder asks the allocator for its order of the connected outlets and
 // completes it: unknown, disconnected and repeated outlets are dropped,
 // missing connected ones appended in the default order.
-func (s *Service) outletOrder(req AllocationRequest) []string {
+// The order is returned as indexes into req.Outlets.
+func (s *Service) outletOrder(req AllocationRequest) []int {
 	asked := s.cfg.Allocator.OutletOrder(req)
 	connected := 0
 	for _, o := range req.Outlets {
@@ -344,13 +356,13 @@ func (s *Service) outletOrder(req AllocationRequest) []string {
 			connected++
 		}
 	}
-	order := make([]string, 0, connected)
+	order := make([]int, 0, connected)
 	seen := make([]bool, len(req.Outlets))
 	hint := 0
 	add := func(id string) {
 		if k, ok := locate(req.Outlets, id, &hint); ok && !seen[k] && req.Outlets[k].Connected {
 			seen[k] = true
-			order = append(order, req.Outlets[k].ID)
+			order = append(order, k)
 		}
 	}
 	for _, id := range asked {
@@ -367,8 +379,9 @@ func (s *Service) outletOrder(req AllocationRequest) []string {
 // moveStock changes the levels under allocs by reservedSign and onHandSign
 // times each allocation's quantity, one version step per allocation, and
 // writes the availability events. products must hold every allocated
-// product with its levels.
-func (s *Service) moveStock(ctx context.Context, tx Tx, outlets []Outlet, products []Product, allocs []Allocation, reservedSign, onHandSign int64) error {
+// product with its levels. known, when not nil, holds the products' online
+// stock already worked out, sorted by product.
+func (s *Service) moveStock(ctx context.Context, tx Tx, outlets []Outlet, products []Product, allocs []Allocation, reservedSign, onHandSign int64, known []ProductQuote) error {
 	writes := make([]Level, 0, len(allocs))
 	var events []Event
 	now := s.now()
@@ -397,7 +410,12 @@ func (s *Service) moveStock(ctx context.Context, tx Tx, outlets []Outlet, produc
 			continue
 		}
 		// Online stock is a sum over levels, so only the moved terms change.
-		online := OnlineStock(p.Levels, outlets)
+		var online int64
+		if i, ok := slices.BinarySearchFunc(known, p.ID, func(q ProductQuote, id string) int { return cmp.Compare(q.Product, id) }); ok {
+			online = known[i].Available
+		} else {
+			online = OnlineStock(p.Levels, outlets)
+		}
 		next := online
 		for _, l := range writes[first:] {
 			if o, ok := findOutlet(outlets, l.Outlet); ok {
@@ -488,7 +506,7 @@ func (s *Service) close(ctx context.Context, order string, to ReservationStatus,
 		if err != nil {
 			return err
 		}
-		if err := s.moveStock(ctx, tx, setup.Outlets, products, r.Allocations, reservedSign, onHandSign); err != nil {
+		if err := s.moveStock(ctx, tx, setup.Outlets, products, r.Allocations, reservedSign, onHandSign, nil); err != nil {
 			return err
 		}
 		res.Status = to
@@ -541,7 +559,7 @@ func (s *Service) ExpireReservations(ctx context.Context, now time.Time) ([]stri
 		if err != nil {
 			return err
 		}
-		if err := s.moveStock(ctx, tx, setup.Outlets, products, all, -1, 0); err != nil {
+		if err := s.moveStock(ctx, tx, setup.Outlets, products, all, -1, 0, nil); err != nil {
 			return err
 		}
 		for _, r := range closed {
