@@ -1,0 +1,433 @@
+package storetest
+
+import (
+	"cmp"
+	"slices"
+	"sort"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/onlinestock/onlinestock"
+)
+
+// model is the plain-Go picture of a store that the model-based test keeps
+// beside the real one. Every rule is computed here the obvious way, from
+// SPEC, never by calling the library's own rules.
+type model struct {
+	lowStock  int64
+	hide      bool
+	retention time.Duration
+
+	outlets       map[string]*modelOutlet
+	registers     map[string]string // register → outlet
+	orderRegister string
+	products      map[string]bool // products reported so far → enabled
+	levels        map[levelKey]*onlinestock.Level
+	keys          map[string]time.Time // idempotency key → when claimed
+	methods       map[string]onlinestock.Method
+	reservations  map[string]*onlinestock.Reservation
+}
+
+type modelOutlet struct {
+	name      string
+	connected bool
+	buffer    int64
+	rank      int
+}
+
+type levelKey struct{ product, outlet string }
+
+func newModel(lowStock int64, hide bool, retention time.Duration) *model {
+	return &model{
+		lowStock:     lowStock,
+		hide:         hide,
+		retention:    retention,
+		outlets:      map[string]*modelOutlet{},
+		registers:    map[string]string{},
+		products:     map[string]bool{},
+		levels:       map[levelKey]*onlinestock.Level{},
+		keys:         map[string]time.Time{},
+		methods:      map[string]onlinestock.Method{},
+		reservations: map[string]*onlinestock.Reservation{},
+	}
+}
+
+// validID is SPEC §2's rule for identifiers.
+func validID(id string) bool {
+	if id == "" || len(id) > 128 || !utf8.ValidString(id) {
+		return false
+	}
+	for _, r := range id {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func (m *model) primary() string {
+	if m.orderRegister == "" {
+		return ""
+	}
+	return m.registers[m.orderRegister]
+}
+
+func (m *model) connected(outlet string) bool {
+	o := m.outlets[outlet]
+	return o != nil && o.connected
+}
+
+func (m *model) level(product, outlet string) onlinestock.Level {
+	if l := m.levels[levelKey{product, outlet}]; l != nil {
+		return *l
+	}
+	return onlinestock.Level{Product: product, Outlet: outlet}
+}
+
+// contribution is SPEC §5: what a connected outlet offers of a product.
+func (m *model) contribution(product, outlet string) int64 {
+	o := m.outlets[outlet]
+	if o == nil || !o.connected {
+		return 0
+	}
+	l := m.level(product, outlet)
+	return max(0, l.OnHand-l.Reserved-o.buffer)
+}
+
+// online is SPEC §5: the sum over connected outlets of their contributions.
+func (m *model) online(product string) int64 {
+	var total int64
+	for id := range m.outlets {
+		total += m.contribution(product, id)
+	}
+	return total
+}
+
+// availability is SPEC §5's label rules.
+func (m *model) availability(product string) onlinestock.Availability {
+	if !m.products[product] {
+		return onlinestock.Availability{Quantity: 0, Label: onlinestock.NotForSale}
+	}
+	q := m.online(product)
+	switch {
+	case q == 0:
+		return onlinestock.Availability{Quantity: 0, Label: onlinestock.SoldOut}
+	case q <= m.lowStock:
+		return onlinestock.Availability{Quantity: q, Label: onlinestock.LowStock}
+	default:
+		return onlinestock.Availability{Quantity: q, Label: onlinestock.InStock}
+	}
+}
+
+func (m *model) availabilities(products []string) map[string]onlinestock.Availability {
+	out := make(map[string]onlinestock.Availability, len(products))
+	for _, p := range products {
+		out[p] = m.availability(p)
+	}
+	return out
+}
+
+func (m *model) setup() *onlinestock.Setup {
+	s := &onlinestock.Setup{OrderRegister: m.orderRegister, Outlets: []onlinestock.Outlet{}, Registers: []onlinestock.Register{}}
+	for _, id := range sortedKeys(m.outlets) {
+		o := m.outlets[id]
+		s.Outlets = append(s.Outlets, onlinestock.Outlet{ID: id, Name: o.name, Connected: o.connected, Buffer: o.buffer, Rank: o.rank})
+	}
+	for _, id := range sortedKeys(m.registers) {
+		s.Registers = append(s.Registers, onlinestock.Register{ID: id, Outlet: m.registers[id]})
+	}
+	return s
+}
+
+func (m *model) productLevels(product string) []onlinestock.Level {
+	var out []onlinestock.Level
+	for k, l := range m.levels {
+		if k.product == product {
+			out = append(out, *l)
+		}
+	}
+	slices.SortFunc(out, func(a, b onlinestock.Level) int { return cmp.Compare(a.Outlet, b.Outlet) })
+	return out
+}
+
+func (m *model) sortedMethods(keep func(onlinestock.Method) bool) []onlinestock.Method {
+	out := []onlinestock.Method{}
+	for _, id := range sortedKeys(m.methods) {
+		if keep(m.methods[id]) {
+			out = append(out, m.methods[id])
+		}
+	}
+	return out
+}
+
+func (m *model) orphaned(meth onlinestock.Method) bool {
+	return meth.Outlet != "" && !m.connected(meth.Outlet)
+}
+
+// selection is what moving to the connected set next does (SPEC §3, §6, §10):
+// outlets connected and disconnected, methods orphaned and restored, and
+// products whose availability changes. It changes nothing.
+func (m *model) selection(next map[string]bool, products []string) onlinestock.SelectionResult {
+	var res onlinestock.SelectionResult
+	for _, id := range sortedKeys(m.outlets) {
+		was, now := m.outlets[id].connected, next[id]
+		switch {
+		case now && !was:
+			res.Connected = append(res.Connected, id)
+		case was && !now:
+			res.Disconnected = append(res.Disconnected, id)
+		}
+	}
+	for _, meth := range m.sortedMethods(func(onlinestock.Method) bool { return true }) {
+		if slices.Contains(res.Connected, meth.Outlet) {
+			res.Restored = append(res.Restored, meth)
+		}
+		if slices.Contains(res.Disconnected, meth.Outlet) {
+			res.Orphaned = append(res.Orphaned, meth)
+		}
+	}
+	before := m.availabilities(products)
+	saved := m.connectedSet()
+	m.setConnected(next)
+	after := m.availabilities(products)
+	m.setConnected(saved)
+	for _, p := range products {
+		if before[p] != after[p] {
+			res.Changes = append(res.Changes, onlinestock.AvailabilityChange{Product: p, Before: before[p], After: after[p]})
+		}
+	}
+	return res
+}
+
+func (m *model) connectedSet() map[string]bool {
+	set := map[string]bool{}
+	for id, o := range m.outlets {
+		set[id] = o.connected
+	}
+	return set
+}
+
+func (m *model) setConnected(set map[string]bool) {
+	for id, o := range m.outlets {
+		o.connected = set[id]
+	}
+}
+
+// outletEvents are the OutletConnected and OutletDisconnected events of a
+// selection result.
+func outletEvents(res onlinestock.SelectionResult) []onlinestock.Event {
+	var events []onlinestock.Event
+	ids := func(methods []onlinestock.Method, outlet string) []string {
+		var out []string
+		for _, meth := range methods {
+			if meth.Outlet == outlet {
+				out = append(out, meth.ID)
+			}
+		}
+		return out
+	}
+	for _, id := range res.Connected {
+		events = append(events, onlinestock.Event{Kind: onlinestock.OutletConnected, Outlet: id, Methods: ids(res.Restored, id)})
+	}
+	for _, id := range res.Disconnected {
+		events = append(events, onlinestock.Event{Kind: onlinestock.OutletDisconnected, Outlet: id, Methods: ids(res.Orphaned, id)})
+	}
+	return events
+}
+
+// sumLines sums lines per product, sorted by product.
+func sumLines(lines []onlinestock.Line) []onlinestock.Line {
+	totals := map[string]int64{}
+	for _, l := range lines {
+		totals[l.Product] += l.Quantity
+	}
+	out := []onlinestock.Line{}
+	for _, p := range sortedKeys(totals) {
+		out = append(out, onlinestock.Line{Product: p, Quantity: totals[p]})
+	}
+	return out
+}
+
+// quote is the brute-force reference for Service.Quote (SPEC §6–7).
+func (m *model) quote(lines []onlinestock.Line) onlinestock.Quote {
+	summed := sumLines(lines)
+	q := onlinestock.Quote{Purchasable: true, Products: []onlinestock.ProductQuote{}, Methods: []onlinestock.MethodQuote{}}
+	for _, l := range summed {
+		pq := onlinestock.ProductQuote{Product: l.Product, Requested: l.Quantity, Status: onlinestock.LineNotForSale}
+		if m.products[l.Product] {
+			pq.Available = m.online(l.Product)
+			pq.Status = onlinestock.LineOK
+			if pq.Available < l.Quantity {
+				pq.Status = onlinestock.LineShort
+			}
+		}
+		if pq.Status != onlinestock.LineOK {
+			q.Purchasable = false
+		}
+		q.Products = append(q.Products, pq)
+	}
+	for _, meth := range m.sortedMethods(func(onlinestock.Method) bool { return true }) {
+		mq := onlinestock.MethodQuote{Method: meth, Orphaned: m.orphaned(meth)}
+		switch {
+		case mq.Orphaned && m.hide:
+			mq.Reason = onlinestock.ReasonHidden
+		case !q.Purchasable:
+			mq.Reason = onlinestock.ReasonNotPurchasable
+		case meth.Rule == onlinestock.Restrict && !mq.Orphaned:
+			for _, l := range summed {
+				if have := m.contribution(l.Product, meth.Outlet); have < l.Quantity {
+					mq.Shortfalls = append(mq.Shortfalls, onlinestock.Shortfall{Product: l.Product, Requested: l.Quantity, Available: have})
+				}
+			}
+			if len(mq.Shortfalls) > 0 {
+				mq.Reason = onlinestock.ReasonOutletShort
+			}
+		}
+		mq.Offered = mq.Reason == onlinestock.ReasonNone
+		q.Methods = append(q.Methods, mq)
+	}
+	return q
+}
+
+// defaultOrder is the FewestShipments outlet order of the connected
+// outlets: the primary first, then ranked outlets by rank, then the rest,
+// each group by ID.
+func (m *model) defaultOrder() []string {
+	var ids []string
+	for id, o := range m.outlets {
+		if o.connected {
+			ids = append(ids, id)
+		}
+	}
+	group := func(id string) int {
+		switch {
+		case id == m.primary():
+			return 0
+		case m.outlets[id].rank > 0:
+			return 1
+		}
+		return 2
+	}
+	sort.Slice(ids, func(i, j int) bool {
+		a, b := ids[i], ids[j]
+		if ga, gb := group(a), group(b); ga != gb {
+			return ga < gb
+		}
+		if ra, rb := m.outlets[a].rank, m.outlets[b].rank; ra != rb {
+			return ra < rb
+		}
+		return a < b
+	})
+	return ids
+}
+
+// applyBatch runs a batch of changes on the model (SPEC §4). It returns the
+// per-change results, or the errors the batch may fail with: the library
+// reports one of them.
+func (m *model) applyBatch(changes []onlinestock.Change, now time.Time) ([]onlinestock.ChangeResult, []error) {
+	for _, c := range changes {
+		switch {
+		case c.Kind != onlinestock.SetOnHand && c.Kind != onlinestock.AdjustOnHand,
+			!validID(c.Product), !validID(c.Outlet),
+			c.Quantity < -onlinestock.MaxOnHand || c.Quantity > onlinestock.MaxOnHand,
+			c.CheckVersion && c.IfVersion < 0,
+			c.Key != "" && !validID(c.Key):
+			return nil, []error{onlinestock.ErrInvalid}
+		}
+	}
+	for _, c := range changes {
+		if m.outlets[c.Outlet] == nil {
+			return nil, []error{onlinestock.ErrNotFound}
+		}
+	}
+	results := make([]onlinestock.ChangeResult, len(changes))
+	work := map[levelKey]onlinestock.Level{}
+	failed := map[levelKey]bool{}
+	seen := map[string]bool{}
+	var claims []string
+	var errs []error
+	for i, c := range changes {
+		k := levelKey{c.Product, c.Outlet}
+		if _, ok := work[k]; !ok {
+			work[k] = m.level(c.Product, c.Outlet)
+		}
+		dup := false
+		if c.Key != "" {
+			at, claimed := m.keys[c.Key]
+			dup = seen[c.Key] || (claimed && !at.Before(now.Add(-m.retention)))
+			if !seen[c.Key] && !dup {
+				claims = append(claims, c.Key)
+			}
+			seen[c.Key] = true
+		}
+		if failed[k] {
+			continue
+		}
+		l := work[k]
+		if dup {
+			results[i] = onlinestock.ChangeResult{Status: onlinestock.Duplicate, Level: l}
+			continue
+		}
+		if c.CheckVersion && c.IfVersion != l.Version {
+			failed[k] = true
+			errs = append(errs, onlinestock.ErrConflict)
+			continue
+		}
+		onHand := c.Quantity
+		if c.Kind == onlinestock.AdjustOnHand {
+			onHand += l.OnHand
+		}
+		if onHand < -onlinestock.MaxOnHand || onHand > onlinestock.MaxOnHand {
+			failed[k] = true
+			errs = append(errs, onlinestock.ErrInvalid)
+			continue
+		}
+		l.OnHand = onHand
+		l.Version++
+		work[k] = l
+		results[i] = onlinestock.ChangeResult{Status: onlinestock.Applied, Level: l}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	for k, l := range work {
+		if l.Version == m.level(k.product, k.outlet).Version {
+			continue // only duplicates: nothing written
+		}
+		l := l
+		m.levels[k] = &l
+		if _, ok := m.products[k.product]; !ok {
+			m.products[k.product] = false
+		}
+	}
+	for _, key := range claims {
+		m.keys[key] = now
+	}
+	return results, nil
+}
+
+// moveStock moves Reserved (and OnHand when sold) by the allocations, one
+// version step per allocation.
+func (m *model) moveStock(allocs []onlinestock.Allocation, reserved, onHand int64) {
+	for _, a := range allocs {
+		l := m.levels[levelKey{a.Product, a.Outlet}]
+		l.Reserved += reserved * a.Quantity
+		l.OnHand += onHand * a.Quantity
+		l.Version++
+	}
+}
+
+// reservedByOrders sums the open reservations' allocations per level.
+func (m *model) reservedByOrders() map[levelKey]int64 {
+	out := map[levelKey]int64{}
+	for _, r := range m.reservations {
+		if r.Status != onlinestock.Open {
+			continue
+		}
+		for _, a := range r.Allocations {
+			out[levelKey{a.Product, a.Outlet}] += a.Quantity
+		}
+	}
+	return out
+}
