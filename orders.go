@@ -51,7 +51,7 @@ type Reservation struct {
 
 // AllocationRequest is what an [Allocator] ranks outlets for.
 type AllocationRequest struct {
-	Lines    []Line    // what is still to allocate, sorted by product
+	Lines    []Line    // the order's lines, summed per product, sorted by product
 	Outlets  []Outlet  // every outlet, sorted by ID; only connected ones fill orders
 	Products []Product // the order's products with their levels, sorted by ID
 	Primary  string    // the primary outlet
@@ -247,6 +247,20 @@ func (s *Service) Reserve(ctx context.Context, o Order) (Reservation, error) {
 // It also returns the online stock of each product, as the evaluator saw it.
 func (s *Service) allocate(snap Snapshot, lines []Line, methodID string) ([]Allocation, []ProductQuote, error) {
 	cs := newCartStock(snap, lines)
+	// A method the checkout cannot show is an error of the caller's, whatever
+	// the stock; then the stock decides.
+	var method *MethodQuote
+	if methodID != "" {
+		k, ok := slices.BinarySearchFunc(snap.Methods, methodID, byMethodID)
+		if !ok {
+			return nil, nil, notFound("method", methodID)
+		}
+		mq := cs.quoteMethod(snap.Methods[k], QuoteOptions{HideOrphanedMethods: s.cfg.HideOrphanedMethods})
+		if mq.Reason == ReasonHidden {
+			return nil, nil, fmt.Errorf("method %q is orphaned and hidden: %w", methodID, ErrNotFound)
+		}
+		method = &mq
+	}
 	if !cs.purchasable {
 		short := &InsufficientStockError{}
 		for _, p := range cs.products {
@@ -257,20 +271,12 @@ func (s *Service) allocate(snap Snapshot, lines []Line, methodID string) ([]Allo
 		return nil, nil, short
 	}
 	preferred := ""
-	if methodID != "" {
-		k, ok := slices.BinarySearchFunc(snap.Methods, methodID, byMethodID)
-		if !ok {
-			return nil, nil, notFound("method", methodID)
-		}
-		mq := cs.quoteMethod(snap.Methods[k], QuoteOptions{HideOrphanedMethods: s.cfg.HideOrphanedMethods})
-		switch {
-		case mq.Reason == ReasonHidden:
-			return nil, nil, fmt.Errorf("method %q is orphaned and hidden: %w", methodID, ErrNotFound)
-		case mq.Reason == ReasonOutletShort:
-			return nil, nil, &InsufficientStockError{Outlet: mq.Method.Outlet, Shortfalls: mq.Shortfalls}
-		case !mq.Orphaned && mq.Method.Outlet != "":
-			preferred = mq.Method.Outlet
-		}
+	switch {
+	case method == nil:
+	case method.Reason == ReasonOutletShort:
+		return nil, nil, &InsufficientStockError{Outlet: method.Method.Outlet, Shortfalls: method.Shortfalls}
+	case !method.Orphaned && method.Method.Outlet != "":
+		preferred = method.Method.Outlet
 	}
 
 	req := AllocationRequest{Lines: lines, Outlets: snap.Outlets, Products: snap.Products, Primary: snap.Primary}

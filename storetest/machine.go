@@ -634,6 +634,14 @@ func (mc *machine) reserved(t *rapid.T, call string, o onlinestock.Order, got on
 	}
 	q := m.quote(lines)
 	var short *onlinestock.InsufficientStockError
+	if o.Method != "" {
+		// An unknown or hidden method is the caller's error, whatever the stock.
+		k := slices.IndexFunc(q.Methods, func(mq onlinestock.MethodQuote) bool { return mq.Method.ID == o.Method })
+		if k < 0 || q.Methods[k].Reason == onlinestock.ReasonHidden {
+			mc.expect(t, call, err, onlinestock.ErrNotFound)
+			return false
+		}
+	}
 	if !q.Purchasable {
 		want := &onlinestock.InsufficientStockError{}
 		for _, p := range q.Products {
