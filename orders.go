@@ -389,7 +389,7 @@ func (s *Service) outletOrder(req AllocationRequest) []int {
 // stock already worked out, sorted by product.
 func (s *Service) moveStock(ctx context.Context, tx Tx, outlets []Outlet, products []Product, allocs []Allocation, reservedSign, onHandSign int64, known []ProductQuote) error {
 	writes := make([]Level, 0, len(allocs))
-	var events []Event
+	events := make([]Event, 0, len(products))
 	now := s.now()
 	for _, p := range products {
 		first := len(writes) // p's moved levels are writes[first:]
