@@ -302,7 +302,7 @@ func place(cs *cartStock, preferred string, order []int) []Allocation {
 			avail[i][j] = row[k]
 		}
 	}
-	var allocs []Allocation
+	allocs := make([]Allocation, 0, len(cs.lines))
 	take := func(j int) {
 		for i := range left {
 			if n := min(left[i], avail[i][j]); n > 0 {
