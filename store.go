@@ -53,9 +53,12 @@ type Store interface {
 // Tx is one Store transaction, handed to the function given to
 // [Store.Update] or [Store.View].
 //
-// Reads return the committed state as of the start of the transaction;
-// writes are buffered and take effect together at commit, so a read after a
-// write in the same transaction does not see it. Slices returned by reads
+// Reads return committed state that stays stable under the locks they take
+// (in a View, one consistent snapshot); writes are buffered and take effect
+// together at commit, so a read after a write in the same transaction does
+// not see it. ClaimKeys is the one exception: its claims take effect at once
+// within the transaction, since concurrent claimers must see them, and are
+// undone with it. Slices returned by reads
 // belong to the transaction: callers must not modify them or keep them after
 // the function returns.
 //

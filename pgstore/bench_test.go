@@ -1,0 +1,301 @@
+package pgstore_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/onlinestock/onlinestock"
+)
+
+// workers runs op b.N times in total, spread over n goroutines; op gets its
+// goroutine's number.
+func workers(b *testing.B, n int, op func(worker int) error) {
+	b.Helper()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var failed atomic.Pointer[error]
+	for w := range n {
+		wg.Go(func() {
+			for next.Add(1) <= int64(b.N) {
+				if err := op(w); err != nil {
+					failed.CompareAndSwap(nil, &err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := failed.Load(); err != nil {
+		b.Fatal(*err)
+	}
+}
+
+// throwaway creates a table for a baseline, dropped when b ends.
+func throwaway(b *testing.B, pool *pgxpool.Pool, columns string) string {
+	b.Helper()
+	name := pgx.Identifier{newTenant(b, pool)}.Sanitize()
+	if _, err := pool.Exec(context.Background(), "CREATE TABLE "+name+" ("+columns+")"); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _, _ = pool.Exec(context.Background(), "DROP TABLE "+name) })
+	return name
+}
+
+// BenchmarkApplyOneAdjust compares Apply of a single Adjust with the
+// smallest transaction PostgreSQL can do: BEGIN, one single-row UPDATE,
+// COMMIT. Each worker has its own product and row.
+func BenchmarkApplyOneAdjust(b *testing.B) {
+	for _, n := range []int{1, 16} {
+		b.Run(fmt.Sprintf("raw-update/workers=%d", n), func(b *testing.B) {
+			ctx := context.Background()
+			pool := newPool(b, int32(n)+2)
+			table := throwaway(b, pool, "id int PRIMARY KEY, qty bigint NOT NULL")
+			if _, err := pool.Exec(ctx, "INSERT INTO "+table+" SELECT g, 0 FROM generate_series(0, $1) g", n); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			workers(b, n, func(w int) error {
+				return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+					_, err := tx.Exec(ctx, "UPDATE "+table+" SET qty = qty + 1 WHERE id = $1", w)
+					return err
+				})
+			})
+		})
+		// Listed products: each call also takes a sequence number and writes
+		// an availability event. Unlisted ones: the change alone.
+		for _, listed := range []bool{true, false} {
+			name := "apply"
+			if !listed {
+				name = "apply-unlisted"
+			}
+			b.Run(fmt.Sprintf("%s/workers=%d", name, n), func(b *testing.B) {
+				benchApplyOne(b, n, listed)
+			})
+		}
+	}
+}
+
+func benchApplyOne(b *testing.B, n int, listed bool) {
+	ctx := context.Background()
+	pool := newPool(b, int32(n)+2)
+	svc := newService(b, newStore(b, pool), onlinestock.Config{})
+	benchOutlets(b, svc, 1)
+	products := productIDs(n)
+	var stock []onlinestock.Change
+	for _, p := range products {
+		stock = append(stock, onlinestock.Set(p, "o000", 1_000_000))
+	}
+	if _, err := svc.Apply(ctx, stock); err != nil {
+		b.Fatal(err)
+	}
+	if listed {
+		if err := svc.EnableOnline(ctx, products...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	changes := make([][]onlinestock.Change, n)
+	for w := range changes {
+		changes[w] = []onlinestock.Change{onlinestock.Adjust(products[w], "o000", 1)}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	workers(b, n, func(w int) error {
+		_, err := svc.Apply(ctx, changes[w])
+		return err
+	})
+}
+
+// benchOutlets gives svc n outlets o000, o001, … all connected, o000 the
+// primary.
+func benchOutlets(b *testing.B, svc *onlinestock.Service, n int) []string {
+	b.Helper()
+	ctx := context.Background()
+	var ids []string
+	for i := range n {
+		id := fmt.Sprintf("o%03d", i)
+		ids = append(ids, id)
+		if err := svc.SaveOutlet(ctx, id, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := svc.SaveRegister(ctx, "r", "o000", ""); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := svc.Activate(ctx, "r"); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := svc.SaveSelection(ctx, ids); err != nil {
+		b.Fatal(err)
+	}
+	return ids
+}
+
+// BenchmarkApplyBatch applies one batch of 10,000 Adjusts (5,000 enabled
+// products at two outlets, so 5,000 availability events) per op. The
+// baseline upserts 10,000 rows from arrays in one transaction.
+func BenchmarkApplyBatch(b *testing.B) {
+	const size = 10_000
+	b.Run("raw-upsert", func(b *testing.B) {
+		ctx := context.Background()
+		pool := newPool(b, 2)
+		table := throwaway(b, pool, "product text, outlet text, qty bigint, PRIMARY KEY (product, outlet)")
+		products, outlets, qty := make([]string, size), make([]string, size), make([]int64, size)
+		for i := range size {
+			products[i], outlets[i], qty[i] = fmt.Sprintf("p%05d", i/2), fmt.Sprintf("o%03d", i%2), 1
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+				_, err := tx.Exec(ctx, "INSERT INTO "+table+" SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) "+
+					"ON CONFLICT (product, outlet) DO UPDATE SET qty = "+table+".qty + excluded.qty", products, outlets, qty)
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(size*b.N)/b.Elapsed().Seconds(), "changes/s")
+	})
+	b.Run("apply", func(b *testing.B) {
+		ctx := context.Background()
+		pool := newPool(b, 2)
+		svc := newService(b, newStore(b, pool), onlinestock.Config{})
+		benchOutlets(b, svc, 2)
+		changes := make([]onlinestock.Change, size)
+		var products []string
+		for i := range changes {
+			p := fmt.Sprintf("p%05d", i/2)
+			if i%2 == 0 {
+				products = append(products, p)
+			}
+			changes[i] = onlinestock.Adjust(p, fmt.Sprintf("o%03d", i%2), 1)
+		}
+		if _, err := svc.Apply(ctx, changes); err != nil {
+			b.Fatal(err)
+		}
+		if err := svc.EnableOnline(ctx, products...); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			if _, err := svc.Apply(ctx, changes); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(size*b.N)/b.Elapsed().Seconds(), "changes/s")
+	})
+}
+
+// BenchmarkAvailabilityPage reads the availability of a page of 100
+// products, each stocked at all of 50 connected outlets. The baseline
+// selects the same 5,000 levels in one query.
+func BenchmarkAvailabilityPage(b *testing.B) {
+	const page, outletCount = 100, 50
+	ctx := context.Background()
+	pool := newPool(b, 2)
+	store := newStore(b, pool)
+	svc := newService(b, store, onlinestock.Config{})
+	outlets := benchOutlets(b, svc, outletCount)
+	products := productIDs(page)
+	var stock []onlinestock.Change
+	for _, p := range products {
+		for _, o := range outlets {
+			stock = append(stock, onlinestock.Set(p, o, 3))
+		}
+	}
+	if _, err := svc.Apply(ctx, stock); err != nil {
+		b.Fatal(err)
+	}
+	if err := svc.EnableOnline(ctx, products...); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("raw-select", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			rows, err := pool.Query(ctx, `SELECT product, outlet, on_hand, reserved FROM onlinestock_levels
+				WHERE tenant = $1 AND product = ANY($2)`, store.Tenant(), products)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var n int
+			for rows.Next() {
+				n++
+			}
+			if rows.Err() != nil || n != page*outletCount {
+				b.Fatal(rows.Err(), n)
+			}
+		}
+	})
+	b.Run("availability", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			got, err := svc.Availability(ctx, products...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if got[0].Quantity != 3*outletCount {
+				b.Fatal(got[0])
+			}
+		}
+	})
+}
+
+// BenchmarkConnectDisconnect connects and disconnects (one of each per op)
+// an outlet that holds 100,000 enabled products, each also stocked at the
+// primary outlet, so both calls change and announce the availability of
+// every product. The baseline counts the outlet's levels.
+func BenchmarkConnectDisconnect(b *testing.B) {
+	const size, chunk = 100_000, 10_000
+	ctx := context.Background()
+	pool := newPool(b, 2)
+	store := newStore(b, pool)
+	svc := newService(b, store, onlinestock.Config{})
+	benchOutlets(b, svc, 1)
+	if err := svc.SaveOutlet(ctx, "big", "Warehouse"); err != nil {
+		b.Fatal(err)
+	}
+	products := productIDs(size)
+	for start := 0; start < size; start += chunk {
+		var stock []onlinestock.Change
+		for _, p := range products[start : start+chunk] {
+			stock = append(stock, onlinestock.Set(p, "o000", 1), onlinestock.Set(p, "big", 5))
+		}
+		if _, err := svc.Apply(ctx, stock); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := svc.EnableOnline(ctx, products...); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("raw-count", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			var n int
+			if err := pool.QueryRow(ctx, `SELECT count(*) FROM onlinestock_levels WHERE tenant = $1 AND outlet = 'big'`,
+				store.Tenant()).Scan(&n); err != nil || n != size {
+				b.Fatal(err, n)
+			}
+		}
+	})
+	b.Run("connect+disconnect", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			res, err := svc.Connect(ctx, "big")
+			if err != nil || len(res.Changes) != size {
+				b.Fatal(err, len(res.Changes))
+			}
+			if res, err = svc.Disconnect(ctx, "big"); err != nil || len(res.Changes) != size {
+				b.Fatal(err, len(res.Changes))
+			}
+		}
+	})
+}

@@ -1,0 +1,239 @@
+package pgstore
+
+import (
+	"context"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/onlinestock/onlinestock"
+)
+
+// commit sends the buffered writes and the COMMIT in one batch. Lists that
+// may be long (levels, products, events) are written set-based, from
+// arrays, in one statement each. The event sequence numbers are taken last,
+// just before the COMMIT, so the tenant's counter row stays locked for as
+// short a time as possible.
+func (t *tx) commit(ctx context.Context) error {
+	if !t.dirty() {
+		if !t.begun {
+			return nil
+		}
+		if err := t.finish(ctx); err != nil {
+			return err
+		}
+		t.committed(ctx)
+		return nil
+	}
+	b := t.batch()
+	n := len(b.QueuedQueries) // statements whose results are not checked one by one
+	tenant := t.tenant()
+	for _, o := range t.outlets {
+		b.Queue(`INSERT INTO onlinestock_outlets (tenant, id, name, connected, buffer, rank) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (tenant, id) DO UPDATE SET name = excluded.name, connected = excluded.connected,
+			buffer = excluded.buffer, rank = excluded.rank`, tenant, o.ID, o.Name, o.Connected, o.Buffer, int64(o.Rank))
+	}
+	for _, r := range t.registers {
+		b.Queue(`INSERT INTO onlinestock_registers (tenant, id, outlet, name) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (tenant, id) DO UPDATE SET outlet = excluded.outlet, name = excluded.name`, tenant, r.ID, r.Outlet, r.Name)
+	}
+	if t.orderRegister != nil {
+		b.Queue(`INSERT INTO onlinestock_setup (tenant, order_register) VALUES ($1, $2)
+			ON CONFLICT (tenant) DO UPDATE SET order_register = excluded.order_register`, tenant, *t.orderRegister)
+	}
+	for _, m := range t.methods {
+		b.Queue(`INSERT INTO onlinestock_methods (tenant, id, name, kind, outlet, rule) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (tenant, id) DO UPDATE SET name = excluded.name, kind = excluded.kind,
+			outlet = excluded.outlet, rule = excluded.rule`, tenant, m.ID, m.Name, string(m.Kind), m.Outlet, string(m.Rule))
+	}
+	if len(t.deleted) > 0 {
+		b.Queue(`DELETE FROM onlinestock_methods WHERE tenant = $1 AND id = ANY($2)`, tenant, t.deleted)
+	}
+	if len(t.levels) > 0 {
+		t.queueLevels(b)
+	}
+	if len(t.placeholders) > 0 {
+		unused := make([]string, 0, len(t.placeholders))
+		for id := range t.placeholders {
+			unused = append(unused, id)
+		}
+		b.Queue(`DELETE FROM onlinestock_products WHERE tenant = $1 AND id = ANY($2)`, tenant, unused)
+	}
+	if len(t.enabled) > 0 {
+		b.Queue(`UPDATE onlinestock_products SET enabled = true WHERE tenant = $1 AND id = ANY($2)`, tenant, t.enabled)
+	}
+	if len(t.disabled) > 0 {
+		b.Queue(`UPDATE onlinestock_products SET enabled = false WHERE tenant = $1 AND id = ANY($2)`, tenant, t.disabled)
+	}
+	for _, r := range t.reservations {
+		if err := queueReservation(b, tenant, r); err != nil {
+			t.rollback(ctx)
+			return err
+		}
+	}
+	if len(t.events) > 0 {
+		if err := t.queueEvents(b); err != nil {
+			t.rollback(ctx)
+			return err
+		}
+	}
+	b.Queue("COMMIT")
+
+	br, err := t.send(ctx, b)
+	if err != nil {
+		t.rollback(ctx)
+		return err
+	}
+	for range len(b.QueuedQueries) - n {
+		if _, err = br.Exec(); err != nil {
+			break
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		// A failed statement leaves the transaction aborted, not ended.
+		t.rollback(ctx)
+		return interpretError(ctx, err)
+	}
+	t.committed(ctx)
+	return nil
+}
+
+// committed runs after a successful commit.
+func (t *tx) committed(ctx context.Context) {
+	if t.createdSetup {
+		t.s.setupExists.Store(true)
+	}
+	if t.claimed {
+		t.sweepKeys(ctx)
+	}
+}
+
+func (t *tx) dirty() bool {
+	return len(t.placeholders) > 0 || len(t.outlets)+len(t.registers)+len(t.methods)+len(t.deleted)+len(t.levels)+
+		len(t.enabled)+len(t.disabled)+len(t.events)+len(t.reservations) > 0 || t.orderRegister != nil
+}
+
+// queueLevels writes the levels, creating the products not seen in this
+// transaction first.
+func (t *tx) queueLevels(b *pgx.Batch) {
+	n := len(t.levels)
+	products, outlets := make([]string, n), make([]string, n)
+	onHand, reserved, version := make([]int64, n), make([]int64, n), make([]int64, n)
+	var unread []string
+	for i, l := range t.levels {
+		products[i], outlets[i] = l.Product, l.Outlet
+		onHand[i], reserved[i], version[i] = l.OnHand, l.Reserved, l.Version
+		delete(t.placeholders, l.Product) // it now has a level: keep the row
+		if !t.wasRead(l.Product) {
+			unread = append(unread, l.Product)
+		}
+	}
+	// Products read by this transaction exist or have their placeholder;
+	// this creates any other.
+	if len(unread) > 0 {
+		b.Queue(`INSERT INTO onlinestock_products (tenant, id)
+			SELECT DISTINCT $1, id FROM unnest($2::text[]) AS id ON CONFLICT DO NOTHING`, t.tenant(), unread)
+	}
+	b.Queue(`INSERT INTO onlinestock_levels (tenant, product, outlet, on_hand, reserved, version)
+		SELECT $1, l.* FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) AS l
+		ON CONFLICT (tenant, product, outlet) DO UPDATE
+		SET on_hand = excluded.on_hand, reserved = excluded.reserved, version = excluded.version`,
+		t.tenant(), products, outlets, onHand, reserved, version)
+}
+
+func queueReservation(b *pgx.Batch, tenant string, r onlinestock.Reservation) error {
+	created, err := toNanos(r.Created)
+	if err != nil {
+		return err
+	}
+	deadline, err := toNanos(r.Deadline)
+	if err != nil {
+		return err
+	}
+	var lineProducts, allocProducts, allocOutlets []string
+	var lineQuantities, allocQuantities []int64
+	if r.Lines != nil {
+		lineProducts, lineQuantities = make([]string, len(r.Lines)), make([]int64, len(r.Lines))
+		for i, l := range r.Lines {
+			lineProducts[i], lineQuantities[i] = l.Product, l.Quantity
+		}
+	}
+	if r.Allocations != nil {
+		n := len(r.Allocations)
+		allocProducts, allocOutlets, allocQuantities = make([]string, n), make([]string, n), make([]int64, n)
+		for i, a := range r.Allocations {
+			allocProducts[i], allocOutlets[i], allocQuantities[i] = a.Product, a.Outlet, a.Quantity
+		}
+	}
+	b.Queue(`INSERT INTO onlinestock_reservations (tenant, order_id, method, line_products, line_quantities,
+		alloc_products, alloc_outlets, alloc_quantities, status, created_ns, deadline_ns)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		ON CONFLICT (tenant, order_id) DO UPDATE SET method = excluded.method,
+		line_products = excluded.line_products, line_quantities = excluded.line_quantities,
+		alloc_products = excluded.alloc_products, alloc_outlets = excluded.alloc_outlets,
+		alloc_quantities = excluded.alloc_quantities, status = excluded.status,
+		created_ns = excluded.created_ns, deadline_ns = excluded.deadline_ns`,
+		tenant, r.Order, r.Method, lineProducts, lineQuantities, allocProducts, allocOutlets, allocQuantities,
+		string(r.Status), created, deadline)
+	return nil
+}
+
+// queueEvents takes len(t.events) sequence numbers from the tenant's
+// counter and inserts the events under them, in one statement. The counter
+// row stays locked until COMMIT, so transactions take their numbers in
+// commit order and a rolled-back transaction gives its numbers back: the
+// committed events have no gaps.
+func (t *tx) queueEvents(b *pgx.Batch) error {
+	n := len(t.events)
+	kinds, products, beforeLabels, afterLabels := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	outlets, previous := make([]string, n), make([]string, n)
+	methods := make([]*string, n)
+	times := make([]*int64, n)
+	beforeQty, afterQty := make([]int64, n), make([]int64, n)
+	for i, e := range t.events {
+		at, err := toNanos(e.Time)
+		if err != nil {
+			return err
+		}
+		times[i] = at
+		kinds[i], products[i], outlets[i], previous[i] = string(e.Kind), e.Product, e.Outlet, e.Previous
+		beforeQty[i], beforeLabels[i] = e.Before.Quantity, string(e.Before.Label)
+		afterQty[i], afterLabels[i] = e.After.Quantity, string(e.After.Label)
+		if e.Methods != nil {
+			joined := strings.Join(e.Methods, idSeparator)
+			methods[i] = &joined
+		}
+	}
+	b.Queue(`WITH counter AS (
+			INSERT INTO onlinestock_event_counter AS c (tenant, last_seq) VALUES ($1, $2)
+			ON CONFLICT (tenant) DO UPDATE SET last_seq = c.last_seq + excluded.last_seq
+			RETURNING last_seq
+		)
+		INSERT INTO onlinestock_events (tenant, seq, kind, time_ns, product, before_quantity, before_label,
+			after_quantity, after_label, outlet, previous, methods)
+		SELECT $1, counter.last_seq - $2 + e.ord, e.kind, e.time_ns, e.product, e.bq, e.bl, e.aq, e.al,
+			e.outlet, e.previous, string_to_array(e.methods, $3)
+		FROM counter, unnest($4::text[], $5::bigint[], $6::text[], $7::bigint[], $8::text[], $9::bigint[],
+			$10::text[], $11::text[], $12::text[], $13::text[])
+			WITH ORDINALITY AS e(kind, time_ns, product, bq, bl, aq, al, outlet, previous, methods, ord)`,
+		t.tenant(), int64(n), idSeparator, kinds, times, products, beforeQty, beforeLabels, afterQty, afterLabels,
+		outlets, previous, methods)
+	return nil
+}
+
+// sweepKeys deletes some expired idempotency keys, every KeySweepEvery-th
+// time a transaction that claimed keys commits. It runs after the commit,
+// in its own statement, and ignores failure: an expired key left behind is
+// claimed afresh anyway.
+func (t *tx) sweepKeys(ctx context.Context) {
+	every := t.s.cfg.KeySweepEvery
+	if every < 0 || (t.s.claims.Add(1)-1)%uint64(every) != 0 {
+		return
+	}
+	_, _ = t.conn.Exec(ctx, `DELETE FROM onlinestock_keys WHERE tenant = $1 AND key IN (
+		SELECT key FROM onlinestock_keys WHERE tenant = $1 AND claimed_ns < $2 LIMIT $3)
+		AND claimed_ns < $2`, t.tenant(), clampNanos(t.claimBefore), KeySweepBatch)
+}

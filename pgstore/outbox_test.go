@@ -1,0 +1,128 @@
+package pgstore_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/onlinestock/onlinestock"
+	"github.com/onlinestock/onlinestock/pgstore"
+)
+
+func TestOutboxIsDurable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	first := openPool(t, 4)
+	tenant := newTenant(t, sharedPool(t))
+	open := func(pool *pgxpool.Pool) (*pgstore.Store, *onlinestock.Service) {
+		store, err := pgstore.New(pool, pgstore.Config{Tenant: tenant})
+		must(t, err)
+		return store, newService(t, store, onlinestock.Config{})
+	}
+	var delivered []uint64
+	refuse := uint64(0) // a seq the notifier refuses for good
+	notifier := onlinestock.NotifierFunc(func(ctx context.Context, events []onlinestock.Event) error {
+		for _, e := range events {
+			if e.Seq == refuse {
+				return onlinestock.Permanent(errors.New("receiver refuses it"))
+			}
+		}
+		for _, e := range events {
+			delivered = append(delivered, e.Seq)
+		}
+		return nil
+	})
+	dispatcher := func(store onlinestock.Store) *onlinestock.Dispatcher {
+		d, err := onlinestock.NewDispatcher(store, notifier, onlinestock.DispatcherConfig{Consumer: "hook", BatchSize: 2, Logger: slog.New(slog.DiscardHandler)})
+		must(t, err)
+		return d
+	}
+
+	store, svc := open(first)
+	setUpRetailer(t, svc)
+	_, err := svc.Disconnect(ctx, "b")
+	must(t, err)
+	before := allEvents(t, store)
+	n, err := dispatcher(store).Flush(ctx)
+	must(t, err)
+	if n != len(before) {
+		t.Fatalf("Flush() handed on %d events, want %d", n, len(before))
+	}
+	first.Close() // the process "restarts"
+
+	second := newPool(t, 4)
+	store, svc = open(second)
+	if diff := cmp.Diff(before, allEvents(t, store)); diff != "" {
+		t.Errorf("events read through a new pool mismatch (-want +got):\n%s", diff)
+	}
+	hasMethods := slices.ContainsFunc(before, func(e onlinestock.Event) bool { return e.Kind == onlinestock.OutletDisconnected && len(e.Methods) == 1 })
+	if !hasMethods {
+		t.Errorf("no OutletDisconnected event with its orphaned method among %v", before)
+	}
+
+	_, err = svc.Connect(ctx, "b")
+	must(t, err)
+	_, err = svc.Apply(ctx, []onlinestock.Change{onlinestock.Adjust("p", "a", 3)})
+	must(t, err)
+	all := allEvents(t, store)
+	refuse = all[len(before)].Seq // the first event after the restart
+	delivered = nil
+	d := dispatcher(store)
+	_, err = d.Flush(ctx)
+	must(t, err)
+	var want []uint64
+	for _, e := range all[len(before)+1:] {
+		want = append(want, e.Seq)
+	}
+	if diff := cmp.Diff(want, delivered); diff != "" {
+		t.Errorf("delivered after the restart mismatch (-want +got):\n%s", diff)
+	}
+	dead, err := d.DeadLetters(ctx)
+	must(t, err)
+	if len(dead) != 1 || dead[0].Seq != refuse || dead[0].Reason == "" || dead[0].Time.IsZero() {
+		t.Errorf("DeadLetters() = %+v, want seq %d", dead, refuse)
+	}
+	refuse = 0
+	must(t, d.Redeliver(ctx, dead[0].Seq))
+	if dead, err := d.DeadLetters(ctx); err != nil || len(dead) != 0 {
+		t.Errorf("DeadLetters() after Redeliver = %v, %v; want none", dead, err)
+	}
+	cursor, err := store.Cursor(ctx, "hook")
+	must(t, err)
+	if cursor != all[len(all)-1].Seq {
+		t.Errorf("Cursor() = %d, want %d", cursor, all[len(all)-1].Seq)
+	}
+	must(t, store.SetCursor(ctx, "hook", 1))
+	if c, _ := store.Cursor(ctx, "hook"); c != cursor {
+		t.Errorf("Cursor() after setting it back = %d, want it kept at %d", c, cursor)
+	}
+}
+
+func TestMigrateConcurrentlyAndTwice(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := newPool(t, 8)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if err := pgstore.Migrate(ctx, pool); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	migrations, err := pgstore.Migrations()
+	must(t, err)
+	var count, latest int
+	must(t, pool.QueryRow(ctx, `SELECT count(*), max(version) FROM onlinestock_migrations`).Scan(&count, &latest))
+	if count != len(migrations) || latest != migrations[len(migrations)-1].Version {
+		t.Errorf("onlinestock_migrations holds %d rows up to version %d, want %d up to %d",
+			count, latest, len(migrations), migrations[len(migrations)-1].Version)
+	}
+}

@@ -1,0 +1,351 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/onlinestock/onlinestock"
+)
+
+var _ onlinestock.Store = (*Store)(nil)
+
+// Config configures a [Store].
+type Config struct {
+	// Tenant names the retailer whose data the Store reads and writes.
+	// Required: non-empty, at most [onlinestock.MaxIDBytes] bytes, valid
+	// UTF-8, no control characters. Stores with different tenants share a
+	// database without seeing each other's data.
+	Tenant string
+
+	// MaxRetries is how many times [Store.Update] runs its function again
+	// after a serialization failure or a deadlock. Zero means
+	// [DefaultMaxRetries]; a negative value turns retries off.
+	MaxRetries int
+
+	// KeySweepEvery makes every KeySweepEvery-th committed transaction that
+	// claimed idempotency keys also delete up to [KeySweepBatch] expired
+	// keys of the tenant, after its commit. Zero means
+	// [DefaultKeySweepEvery]; a negative value turns the sweep off.
+	KeySweepEvery int
+}
+
+// Defaults for the zero values of [Config].
+const (
+	DefaultMaxRetries    = 10
+	DefaultKeySweepEvery = 64
+	// KeySweepBatch is the most expired keys one sweep deletes.
+	KeySweepBatch = 1000
+)
+
+func (c Config) withDefaults() Config {
+	if c.MaxRetries == 0 {
+		c.MaxRetries = DefaultMaxRetries
+	}
+	c.MaxRetries = max(c.MaxRetries, 0)
+	if c.KeySweepEvery == 0 {
+		c.KeySweepEvery = DefaultKeySweepEvery
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	t := c.Tenant
+	switch {
+	case t == "":
+		return fmt.Errorf("pgstore: Config.Tenant: empty: %w", onlinestock.ErrInvalid)
+	case len(t) > onlinestock.MaxIDBytes:
+		return fmt.Errorf("pgstore: Config.Tenant: %d bytes, longer than %d: %w", len(t), onlinestock.MaxIDBytes, onlinestock.ErrInvalid)
+	case !utf8.ValidString(t):
+		return fmt.Errorf("pgstore: Config.Tenant: invalid UTF-8: %w", onlinestock.ErrInvalid)
+	case strings.ContainsFunc(t, unicode.IsControl):
+		return fmt.Errorf("pgstore: Config.Tenant: control character: %w", onlinestock.ErrInvalid)
+	}
+	return nil
+}
+
+// Store is the PostgreSQL [onlinestock.Store] of one tenant. It is safe for
+// concurrent use, and any number of Stores, in any number of processes, may
+// share a database and a tenant.
+type Store struct {
+	pool *pgxpool.Pool
+	cfg  Config
+
+	setupExists atomic.Bool   // the tenant's setup row is known to exist
+	claims      atomic.Uint64 // committed transactions that claimed keys, for the sweep
+}
+
+// New returns the Store of cfg.Tenant over pool. The schema must be up to
+// date: call [Migrate] first. The pool is the caller's to close, after the
+// Store is no longer used.
+func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
+	if pool == nil {
+		return nil, fmt.Errorf("pgstore: nil pool: %w", onlinestock.ErrInvalid)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Store{pool: pool, cfg: cfg.withDefaults()}, nil
+}
+
+// Tenant returns the tenant the Store is scoped to.
+func (s *Store) Tenant() string { return s.cfg.Tenant }
+
+// Update implements [onlinestock.Store]. It runs fn in one READ COMMITTED
+// transaction whose reads take the locks the Tx contract describes, and
+// flushes fn's buffered writes and the COMMIT in one round trip. When the
+// database aborts the transaction with a serialization failure or a
+// deadlock, fn runs again in a new transaction, up to Config.MaxRetries
+// times, after a short randomized backoff.
+func (s *Store) Update(ctx context.Context, fn func(onlinestock.Tx) error) error {
+	backoff := time.Millisecond
+	for attempt := 0; ; attempt++ {
+		err := s.run(ctx, fn, false)
+		if err == nil || !retryable(err) || attempt >= s.cfg.MaxRetries || ctx.Err() != nil {
+			return err
+		}
+		wait := backoff/2 + rand.N(backoff/2+1)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		backoff = min(backoff*2, 64*time.Millisecond)
+	}
+}
+
+// View implements [onlinestock.Store]. It runs fn in one REPEATABLE READ,
+// READ ONLY transaction, which takes no locks and sees one snapshot.
+func (s *Store) View(ctx context.Context, fn func(onlinestock.Tx) error) error {
+	return s.run(ctx, fn, true)
+}
+
+func (s *Store) run(ctx context.Context, fn func(onlinestock.Tx) error, readOnly bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return interpretError(ctx, err)
+	}
+	defer conn.Release() // a connection left inside a transaction is destroyed, not reused
+	t := &tx{s: s, conn: conn, readOnly: readOnly}
+	if err := fn(t); err != nil {
+		t.rollback(ctx)
+		return err
+	}
+	if readOnly {
+		return t.finish(ctx)
+	}
+	return t.commit(ctx)
+}
+
+// EventsSince implements [onlinestock.Store].
+func (s *Store) EventsSince(ctx context.Context, after uint64, limit int) ([]onlinestock.Event, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	out := []onlinestock.Event{}
+	if after >= math.MaxInt64 {
+		return out, ctx.Err()
+	}
+	rows, err := s.pool.Query(ctx, `SELECT seq, kind, time_ns, product, before_quantity, before_label,
+		after_quantity, after_label, outlet, previous, methods
+		FROM onlinestock_events WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+		s.cfg.Tenant, int64(after), limit)
+	if err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e onlinestock.Event
+		var seq int64
+		var at *int64
+		var kind, beforeLabel, afterLabel string
+		if err := rows.Scan(&seq, &kind, &at, &e.Product, &e.Before.Quantity, &beforeLabel,
+			&e.After.Quantity, &afterLabel, &e.Outlet, &e.Previous, &e.Methods); err != nil {
+			return nil, interpretError(ctx, err)
+		}
+		e.Seq, e.Kind, e.Time = uint64(seq), onlinestock.EventKind(kind), fromNanos(at)
+		e.Before.Label, e.After.Label = onlinestock.Label(beforeLabel), onlinestock.Label(afterLabel)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	return out, nil
+}
+
+// Cursor implements [onlinestock.Store].
+func (s *Store) Cursor(ctx context.Context, consumer string) (uint64, error) {
+	var seq int64
+	err := s.pool.QueryRow(ctx, `SELECT seq FROM onlinestock_cursors WHERE tenant = $1 AND consumer = $2`,
+		s.cfg.Tenant, consumer).Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, interpretError(ctx, err)
+	}
+	return uint64(seq), nil
+}
+
+// SetCursor implements [onlinestock.Store]. The cursor only moves forward,
+// also when several processes set it at once. Sequence numbers above
+// math.MaxInt64 are ErrInvalid.
+func (s *Store) SetCursor(ctx context.Context, consumer string, seq uint64) error {
+	if seq > math.MaxInt64 {
+		return fmt.Errorf("pgstore: cursor %d out of range: %w", seq, onlinestock.ErrInvalid)
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO onlinestock_cursors AS c (tenant, consumer, seq) VALUES ($1, $2, $3)
+		ON CONFLICT (tenant, consumer) DO UPDATE SET seq = excluded.seq WHERE c.seq < excluded.seq`,
+		s.cfg.Tenant, consumer, int64(seq))
+	return interpretError(ctx, err)
+}
+
+// PutDeadLetter implements [onlinestock.Store].
+func (s *Store) PutDeadLetter(ctx context.Context, consumer string, d onlinestock.DeadLetter) error {
+	if d.Seq > math.MaxInt64 {
+		return fmt.Errorf("pgstore: dead letter seq %d out of range: %w", d.Seq, onlinestock.ErrInvalid)
+	}
+	at, err := toNanos(d.Time)
+	if err != nil {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO onlinestock_dead_letters (tenant, consumer, seq, reason, time_ns) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (tenant, consumer, seq) DO UPDATE SET reason = excluded.reason, time_ns = excluded.time_ns`,
+		s.cfg.Tenant, consumer, int64(d.Seq), d.Reason, at)
+	return interpretError(ctx, err)
+}
+
+// DeadLetters implements [onlinestock.Store].
+func (s *Store) DeadLetters(ctx context.Context, consumer string) ([]onlinestock.DeadLetter, error) {
+	rows, err := s.pool.Query(ctx, `SELECT seq, reason, time_ns FROM onlinestock_dead_letters
+		WHERE tenant = $1 AND consumer = $2 ORDER BY seq`, s.cfg.Tenant, consumer)
+	if err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	defer rows.Close()
+	out := []onlinestock.DeadLetter{}
+	for rows.Next() {
+		var d onlinestock.DeadLetter
+		var seq int64
+		var at *int64
+		if err := rows.Scan(&seq, &d.Reason, &at); err != nil {
+			return nil, interpretError(ctx, err)
+		}
+		d.Seq, d.Time = uint64(seq), fromNanos(at)
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	return out, nil
+}
+
+// DeleteDeadLetter implements [onlinestock.Store].
+func (s *Store) DeleteDeadLetter(ctx context.Context, consumer string, seq uint64) error {
+	if seq > math.MaxInt64 {
+		return nil
+	}
+	_, err := s.pool.Exec(ctx, `DELETE FROM onlinestock_dead_letters WHERE tenant = $1 AND consumer = $2 AND seq = $3`,
+		s.cfg.Tenant, consumer, int64(seq))
+	return interpretError(ctx, err)
+}
+
+// PostgreSQL error codes the Store treats specially.
+const (
+	codeSerializationFailure     = "40001"
+	codeDeadlockDetected         = "40P01"
+	codeUniqueViolation          = "23505"
+	codeCharacterNotInRepertoire = "22021"
+	codeUntranslatableCharacter  = "22P05"
+	codeProgramLimitExceeded     = "54000"
+	codeQueryCanceled            = "57014"
+)
+
+// interpretError maps a driver error to what callers of a Store test for:
+// the context's error when ctx is done, [onlinestock.ErrInvalid] for values
+// PostgreSQL cannot store, [onlinestock.ErrConflict] for a unique
+// violation. The driver error stays in the chain, so a serialization failure
+// or deadlock is still recognized for a retry.
+func interpretError(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+		return fmt.Errorf("pgstore: %w (%w)", ctxErr, err)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case codeSerializationFailure, codeDeadlockDetected:
+			return fmt.Errorf("pgstore: transaction aborted, retry: %w", err)
+		case codeUniqueViolation:
+			return fmt.Errorf("pgstore: %w: %w", onlinestock.ErrConflict, err)
+		case codeCharacterNotInRepertoire, codeUntranslatableCharacter, codeProgramLimitExceeded:
+			return fmt.Errorf("pgstore: %w: %w", onlinestock.ErrInvalid, err)
+		case codeQueryCanceled:
+			return fmt.Errorf("pgstore: %w: %w", context.Canceled, err)
+		}
+	}
+	if strings.HasPrefix(err.Error(), "pgstore:") {
+		return err
+	}
+	return fmt.Errorf("pgstore: %w", err)
+}
+
+// retryable reports whether err aborted a transaction that may succeed when
+// run again.
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == codeSerializationFailure || pgErr.Code == codeDeadlockDetected)
+}
+
+// Times are stored as Unix nanoseconds so they round-trip exactly; the zero
+// time is NULL.
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+func toNanos(t time.Time) (*int64, error) {
+	if t.IsZero() {
+		return nil, nil
+	}
+	if t.Before(minTime) || t.After(maxTime) {
+		return nil, fmt.Errorf("pgstore: time %v outside the years 1678 to 2262: %w", t, onlinestock.ErrInvalid)
+	}
+	n := t.UnixNano()
+	return &n, nil
+}
+
+// clampNanos is toNanos for a bound in a comparison, where clamping keeps
+// the comparison's result.
+func clampNanos(t time.Time) int64 {
+	switch {
+	case t.Before(minTime):
+		return math.MinInt64
+	case t.After(maxTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n *int64) time.Time {
+	if n == nil {
+		return time.Time{}
+	}
+	return time.Unix(0, *n)
+}

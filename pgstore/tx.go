@@ -1,0 +1,666 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/onlinestock/onlinestock"
+)
+
+var errReadOnly = errors.New("pgstore: write in a read-only transaction")
+
+const (
+	beginUpdate = `BEGIN ISOLATION LEVEL READ COMMITTED`
+	beginView   = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`
+	// Seeds of the advisory-lock hashes, one per kind of locked name.
+	seedOrder   = 1
+	seedProduct = 2
+)
+
+// idSeparator joins a tenant and an ID into one lock name, and a method
+// list into one text: IDs never contain control characters.
+const idSeparator = "\x1f"
+
+// tx is one transaction on one pooled connection. Its BEGIN is sent with its
+// first query and its writes are buffered, then sent with the COMMIT in one
+// batch.
+type tx struct {
+	s        *Store
+	conn     *pgxpool.Conn
+	readOnly bool
+	begun    bool
+
+	setup        *onlinestock.Setup
+	exclusive    bool // LockSetup taken
+	createdSetup bool // this transaction inserted the setup row
+	// placeholders are the product rows Products inserted to lock products
+	// that did not exist; commit deletes those that got no level.
+	placeholders map[string]struct{}
+	read         [][]string // the sorted ID lists Products was called with
+
+	outlets       []onlinestock.Outlet
+	registers     []onlinestock.Register
+	orderRegister *string
+	methods       []onlinestock.Method
+	deleted       []string
+	levels        []onlinestock.Level
+	enabled       []string
+	disabled      []string
+	claimed       bool
+	claimBefore   time.Time
+	events        []onlinestock.Event
+	reservations  []onlinestock.Reservation
+}
+
+// batch returns a batch that starts the transaction if it has not started.
+func (t *tx) batch() *pgx.Batch {
+	b := &pgx.Batch{}
+	if !t.begun {
+		if t.readOnly {
+			b.Queue(beginView)
+		} else {
+			b.Queue(beginUpdate)
+		}
+	}
+	return b
+}
+
+// send sends b and consumes the result of the BEGIN it may start with.
+func (t *tx) send(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, error) {
+	br := t.conn.SendBatch(ctx, b)
+	if !t.begun {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, interpretError(ctx, err)
+		}
+		t.begun = true
+	}
+	return br, nil
+}
+
+func (t *tx) tenant() string { return t.s.cfg.Tenant }
+
+func (t *tx) rollback(ctx context.Context) {
+	if !t.begun || t.conn.Conn().PgConn().TxStatus() == 'I' {
+		return
+	}
+	// A cancelled ctx must not leave the transaction open on a connection
+	// the pool would reuse; if this fails the pool destroys the connection.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_, _ = t.conn.Exec(rctx, "ROLLBACK")
+}
+
+// finish ends a read-only transaction.
+func (t *tx) finish(ctx context.Context) error {
+	if !t.begun {
+		return nil
+	}
+	if _, err := t.conn.Exec(ctx, "COMMIT"); err != nil {
+		t.rollback(ctx)
+		return interpretError(ctx, err)
+	}
+	return nil
+}
+
+func (t *tx) writable() error {
+	if t.readOnly {
+		return errReadOnly
+	}
+	return nil
+}
+
+func (t *tx) Setup(ctx context.Context) (*onlinestock.Setup, error) {
+	return t.readSetup(ctx, false)
+}
+
+func (t *tx) LockSetup(ctx context.Context) (*onlinestock.Setup, error) {
+	return t.readSetup(ctx, true)
+}
+
+func (t *tx) readSetup(ctx context.Context, exclusive bool) (*onlinestock.Setup, error) {
+	if t.setup != nil && (t.exclusive || !exclusive || t.readOnly) {
+		return t.setup, nil
+	}
+	b := t.batch()
+	lock := ""
+	create := !t.readOnly && !t.s.setupExists.Load()
+	if !t.readOnly {
+		if create {
+			// Create the row to lock on first use. DO NOTHING waits for a
+			// concurrent insert of it to commit.
+			b.Queue(`INSERT INTO onlinestock_setup (tenant) VALUES ($1) ON CONFLICT DO NOTHING`, t.tenant())
+		}
+		lock = " FOR SHARE"
+		if exclusive {
+			lock = " FOR UPDATE"
+		}
+	}
+	b.Queue(`SELECT order_register FROM onlinestock_setup WHERE tenant = $1`+lock, t.tenant())
+	// Read after the lock is granted, so under READ COMMITTED these see the
+	// state the last setup writer committed.
+	b.Queue(`SELECT id, name, connected, buffer, rank FROM onlinestock_outlets WHERE tenant = $1 ORDER BY id`, t.tenant())
+	b.Queue(`SELECT id, outlet, name FROM onlinestock_registers WHERE tenant = $1 ORDER BY id`, t.tenant())
+	br, err := t.send(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	defer br.Close()
+	if create {
+		if _, err := br.Exec(); err != nil {
+			return nil, interpretError(ctx, err)
+		}
+	}
+	setup := &onlinestock.Setup{}
+	err = br.QueryRow().Scan(&setup.OrderRegister)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows) && t.readOnly:
+		// A tenant never written: the empty setup.
+	case err != nil:
+		return nil, interpretError(ctx, err)
+	case create:
+		t.createdSetup = true // known to exist once this transaction commits
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	for rows.Next() {
+		var o onlinestock.Outlet
+		var rank int64
+		if err := rows.Scan(&o.ID, &o.Name, &o.Connected, &o.Buffer, &rank); err != nil {
+			rows.Close()
+			return nil, interpretError(ctx, err)
+		}
+		o.Rank = int(rank)
+		setup.Outlets = append(setup.Outlets, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	rows, err = br.Query()
+	if err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	for rows.Next() {
+		var r onlinestock.Register
+		if err := rows.Scan(&r.ID, &r.Outlet, &r.Name); err != nil {
+			rows.Close()
+			return nil, interpretError(ctx, err)
+		}
+		setup.Registers = append(setup.Registers, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	if err := br.Close(); err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	t.setup = setup
+	t.exclusive = t.exclusive || (exclusive && !t.readOnly)
+	return setup, nil
+}
+
+func (t *tx) PutOutlet(ctx context.Context, o onlinestock.Outlet) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	t.outlets = append(t.outlets, o)
+	return nil
+}
+
+func (t *tx) PutRegister(ctx context.Context, r onlinestock.Register) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	t.registers = append(t.registers, r)
+	return nil
+}
+
+func (t *tx) SetOrderRegister(ctx context.Context, register string) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	t.orderRegister = &register
+	return nil
+}
+
+func (t *tx) Methods(ctx context.Context) ([]onlinestock.Method, error) {
+	b := t.batch()
+	b.Queue(`SELECT id, name, kind, outlet, rule FROM onlinestock_methods WHERE tenant = $1 ORDER BY id`, t.tenant())
+	br, err := t.send(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	defer br.Close()
+	rows, err := br.Query()
+	if err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	defer rows.Close()
+	var out []onlinestock.Method
+	for rows.Next() {
+		var m onlinestock.Method
+		var kind, rule string
+		if err := rows.Scan(&m.ID, &m.Name, &kind, &m.Outlet, &rule); err != nil {
+			return nil, interpretError(ctx, err)
+		}
+		m.Kind, m.Rule = onlinestock.MethodKind(kind), onlinestock.Rule(rule)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	return out, nil
+}
+
+func (t *tx) PutMethod(ctx context.Context, m onlinestock.Method) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	t.methods = append(t.methods, m)
+	t.deleted = slices.DeleteFunc(t.deleted, func(id string) bool { return id == m.ID })
+	return nil
+}
+
+func (t *tx) DeleteMethod(ctx context.Context, id string) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	t.methods = slices.DeleteFunc(t.methods, func(m onlinestock.Method) bool { return m.ID == id })
+	t.deleted = append(t.deleted, id)
+	return nil
+}
+
+// lockClause is the row lock reads of products take: none in a View, none
+// under the exclusive setup lock (every writer of products holds the setup
+// lock shared, so they are already excluded), FOR UPDATE otherwise. Products
+// use it through their placeholder insert.
+func (t *tx) lockClause(of string) string {
+	if t.readOnly || t.exclusive {
+		return ""
+	}
+	return " FOR UPDATE" + of
+}
+
+func (t *tx) Products(ctx context.Context, ids []string) ([]onlinestock.Product, error) {
+	if len(ids) == 0 {
+		return []onlinestock.Product{}, nil
+	}
+	b := t.batch()
+	lock := !t.readOnly && !t.exclusive
+	if lock {
+		// Lock every product in ID order, in one pass: an existing row is
+		// locked by the conflict (WHERE false locks without writing), a
+		// missing one is inserted as a placeholder, whose uncommitted key
+		// makes a concurrent transaction creating the same product wait for
+		// this one. RETURNING lists the placeholders. Because existing and
+		// new products are locked in the same order, transactions cannot
+		// deadlock on products.
+		b.Queue(`INSERT INTO onlinestock_products AS p (tenant, id)
+			SELECT $1, id FROM unnest($2::text[]) AS id ORDER BY id COLLATE "C"
+			ON CONFLICT (tenant, id) DO UPDATE SET enabled = p.enabled WHERE false
+			RETURNING id`, t.tenant(), ids)
+	}
+	// Read after the locks are granted, so under READ COMMITTED this sees
+	// what the last writer of these products committed.
+	b.Queue(`SELECT p.id, p.enabled, l.outlet, l.on_hand, l.reserved, l.version
+		FROM onlinestock_products p LEFT JOIN onlinestock_levels l ON l.tenant = p.tenant AND l.product = p.id
+		WHERE p.tenant = $1 AND p.id = ANY($2) ORDER BY p.id, l.outlet`, t.tenant(), ids)
+	br, err := t.send(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	defer br.Close()
+	if lock {
+		if err := t.scanPlaceholders(ctx, br); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	defer rows.Close()
+	var products []onlinestock.Product
+	var levels []onlinestock.Level
+	// Scanned as the driver's bytes, valid until the next row, so a
+	// product's ID is allocated once, not once per level, and each outlet's
+	// ID once per call.
+	var id, outlet pgtype.DriverBytes
+	var enabled bool
+	var onHand, reserved, version pgtype.Int8
+	outletIDs := map[string]string{}
+	dest := []any{&id, &enabled, &outlet, &onHand, &reserved, &version} // one allocation, not one per row
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, interpretError(ctx, err)
+		}
+		if len(products) == 0 || products[len(products)-1].ID != string(id) {
+			if _, ok := t.placeholders[string(id)]; ok {
+				continue
+			}
+			products = append(products, onlinestock.Product{ID: string(id), Enabled: enabled})
+		}
+		if outlet != nil {
+			o, ok := outletIDs[string(outlet)]
+			if !ok {
+				o = string(outlet)
+				outletIDs[o] = o
+			}
+			levels = append(levels, onlinestock.Level{Product: products[len(products)-1].ID, Outlet: o,
+				OnHand: onHand.Int64, Reserved: reserved.Int64, Version: version.Int64})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	rows.Close()
+	if err := br.Close(); err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	t.read = append(t.read, ids)
+	return joinLevels(products, levels), nil
+}
+
+// scanPlaceholders reads which products the placeholder insert created.
+func (t *tx) scanPlaceholders(ctx context.Context, br pgx.BatchResults) error {
+	rows, err := br.Query()
+	if err != nil {
+		return interpretError(ctx, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return interpretError(ctx, err)
+		}
+		if t.placeholders == nil {
+			t.placeholders = map[string]struct{}{}
+		}
+		t.placeholders[id] = struct{}{}
+	}
+	return interpretError(ctx, rows.Err())
+}
+
+// wasRead reports whether Products was asked for product in this
+// transaction, which then either exists or has a placeholder row.
+func (t *tx) wasRead(product string) bool {
+	for _, ids := range t.read {
+		if _, ok := slices.BinarySearch(ids, product); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *tx) ProductsAt(ctx context.Context, outlets []string) ([]onlinestock.Product, error) {
+	if len(outlets) == 0 {
+		return []onlinestock.Product{}, nil
+	}
+	b := t.batch()
+	b.Queue(`SELECT p.id, p.enabled FROM onlinestock_products p
+		WHERE p.tenant = $1 AND p.id IN (SELECT product FROM onlinestock_levels WHERE tenant = $1 AND outlet = ANY($2))
+		ORDER BY p.id`+t.lockClause(" OF p"), t.tenant(), outlets)
+	b.Queue(`SELECT l.product, l.outlet, l.on_hand, l.reserved, l.version FROM onlinestock_levels l
+		WHERE l.tenant = $1 AND l.product IN (SELECT product FROM onlinestock_levels WHERE tenant = $1 AND outlet = ANY($2))
+		ORDER BY l.product, l.outlet`, t.tenant(), outlets)
+	return t.queryProducts(ctx, b)
+}
+
+// queryProducts runs a batch whose two queries read products and their
+// levels, both sorted by product ID, and joins them.
+func (t *tx) queryProducts(ctx context.Context, b *pgx.Batch) ([]onlinestock.Product, error) {
+	br, err := t.send(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	defer br.Close()
+	var products []onlinestock.Product
+	rows, err := br.Query()
+	if err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	for rows.Next() {
+		var p onlinestock.Product
+		if err := rows.Scan(&p.ID, &p.Enabled); err != nil {
+			rows.Close()
+			return nil, interpretError(ctx, err)
+		}
+		products = append(products, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	var levels []onlinestock.Level
+	rows, err = br.Query()
+	if err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	for rows.Next() {
+		var l onlinestock.Level
+		if err := rows.Scan(&l.Product, &l.Outlet, &l.OnHand, &l.Reserved, &l.Version); err != nil {
+			rows.Close()
+			return nil, interpretError(ctx, err)
+		}
+		levels = append(levels, l)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	if err := br.Close(); err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	return joinLevels(products, levels), nil
+}
+
+// joinLevels hands each product its run of levels; both lists are sorted
+// by product ID.
+func joinLevels(products []onlinestock.Product, levels []onlinestock.Level) []onlinestock.Product {
+	j := 0
+	for i := range products {
+		for j < len(levels) && levels[j].Product < products[i].ID {
+			j++
+		}
+		start := j
+		for j < len(levels) && levels[j].Product == products[i].ID {
+			j++
+		}
+		products[i].Levels = levels[start:j:j]
+	}
+	if products == nil {
+		products = []onlinestock.Product{}
+	}
+	return products
+}
+
+func (t *tx) PutLevels(ctx context.Context, levels []onlinestock.Level) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	t.levels = append(t.levels, levels...)
+	return nil
+}
+
+func (t *tx) SetEnabled(ctx context.Context, ids []string, enabled bool) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	if enabled {
+		t.enabled = append(t.enabled, ids...)
+	} else {
+		t.disabled = append(t.disabled, ids...)
+	}
+	return nil
+}
+
+func (t *tx) ClaimKeys(ctx context.Context, keys []string, now, notBefore time.Time) ([]bool, error) {
+	if err := t.writable(); err != nil {
+		return nil, err
+	}
+	dup := make([]bool, len(keys))
+	if len(keys) == 0 {
+		return dup, nil
+	}
+	at, err := toNanos(now)
+	if err != nil {
+		return nil, err
+	}
+	if at == nil {
+		zero := int64(0) // the zero time as a claim time: expired for any real notBefore
+		at = &zero
+	}
+	// The claim is written now, not at commit, so that a concurrent claim of
+	// the same key waits for this transaction and then sees its outcome. A
+	// key comes back when it was inserted or its old claim had expired;
+	// keys are inserted in order so that two batches cannot deadlock on them.
+	b := t.batch()
+	b.Queue(`INSERT INTO onlinestock_keys AS k (tenant, key, claimed_ns)
+		SELECT $1, key, $3 FROM unnest($2::text[]) AS key ORDER BY key COLLATE "C"
+		ON CONFLICT (tenant, key) DO UPDATE SET claimed_ns = excluded.claimed_ns WHERE k.claimed_ns < $4
+		RETURNING key`, t.tenant(), keys, *at, clampNanos(notBefore))
+	br, err := t.send(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	defer br.Close()
+	rows, err := br.Query()
+	if err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	fresh := make(map[string]struct{}, len(keys))
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			rows.Close()
+			return nil, interpretError(ctx, err)
+		}
+		fresh[k] = struct{}{}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	if err := br.Close(); err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	for i, k := range keys {
+		_, isNew := fresh[k]
+		dup[i] = !isNew
+	}
+	t.claimed, t.claimBefore = true, notBefore
+	return dup, nil
+}
+
+func (t *tx) AppendEvents(ctx context.Context, events []onlinestock.Event) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	t.events = slices.Grow(t.events, len(events))
+	for _, e := range events {
+		e.Methods = slices.Clone(e.Methods)
+		t.events = append(t.events, e)
+	}
+	return nil
+}
+
+func (t *tx) Reservation(ctx context.Context, order string) (onlinestock.Reservation, bool, error) {
+	b := t.batch()
+	if !t.readOnly {
+		// Lock the order ID, whether or not it has a reservation yet, so that
+		// concurrent transactions on one order run one after the other.
+		b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1 || $2 || $3, $4))`, t.tenant(), idSeparator, order, seedOrder)
+	}
+	b.Queue(`SELECT method, line_products, line_quantities, alloc_products, alloc_outlets, alloc_quantities,
+		status, created_ns, deadline_ns FROM onlinestock_reservations WHERE tenant = $1 AND order_id = $2`, t.tenant(), order)
+	br, err := t.send(ctx, b)
+	if err != nil {
+		return onlinestock.Reservation{}, false, err
+	}
+	defer br.Close()
+	if !t.readOnly {
+		if _, err := br.Exec(); err != nil {
+			return onlinestock.Reservation{}, false, interpretError(ctx, err)
+		}
+	}
+	r := onlinestock.Reservation{Order: order}
+	var lineProducts, allocProducts, allocOutlets []string
+	var lineQuantities, allocQuantities []int64
+	var status string
+	var created, deadline *int64
+	err = br.QueryRow().Scan(&r.Method, &lineProducts, &lineQuantities, &allocProducts, &allocOutlets, &allocQuantities,
+		&status, &created, &deadline)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return onlinestock.Reservation{}, false, nil
+	}
+	if err != nil {
+		return onlinestock.Reservation{}, false, interpretError(ctx, err)
+	}
+	if len(lineProducts) != len(lineQuantities) || len(allocProducts) != len(allocOutlets) || len(allocProducts) != len(allocQuantities) {
+		return onlinestock.Reservation{}, false, fmt.Errorf("pgstore: reservation %q: corrupt row", order)
+	}
+	if lineProducts != nil {
+		r.Lines = make([]onlinestock.Line, len(lineProducts))
+		for i := range lineProducts {
+			r.Lines[i] = onlinestock.Line{Product: lineProducts[i], Quantity: lineQuantities[i]}
+		}
+	}
+	if allocProducts != nil {
+		r.Allocations = make([]onlinestock.Allocation, len(allocProducts))
+		for i := range allocProducts {
+			r.Allocations[i] = onlinestock.Allocation{Product: allocProducts[i], Outlet: allocOutlets[i], Quantity: allocQuantities[i]}
+		}
+	}
+	r.Status, r.Created, r.Deadline = onlinestock.ReservationStatus(status), fromNanos(created), fromNanos(deadline)
+	return r, true, nil
+}
+
+func (t *tx) PutReservation(ctx context.Context, r onlinestock.Reservation) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	r.Lines = slices.Clone(r.Lines)
+	r.Allocations = slices.Clone(r.Allocations)
+	t.reservations = append(t.reservations, r)
+	return nil
+}
+
+func (t *tx) DueReservations(ctx context.Context, now time.Time) ([]string, error) {
+	b := t.batch()
+	b.Queue(`SELECT order_id FROM onlinestock_reservations
+		WHERE tenant = $1 AND status = 'open' AND deadline_ns IS NOT NULL AND deadline_ns <= $2 ORDER BY order_id`,
+		t.tenant(), clampNanos(now))
+	br, err := t.send(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	defer br.Close()
+	rows, err := br.Query()
+	if err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	defer rows.Close()
+	var due []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, interpretError(ctx, err)
+		}
+		due = append(due, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	return due, nil
+}

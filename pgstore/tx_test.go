@@ -1,0 +1,260 @@
+package pgstore_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/onlinestock/onlinestock"
+	"github.com/onlinestock/onlinestock/pgstore"
+)
+
+// seed creates products p1 and p2 at outlet a.
+func seed(t *testing.T, store onlinestock.Store) {
+	t.Helper()
+	svc := newService(t, store, onlinestock.Config{})
+	must(t, svc.SaveOutlet(context.Background(), "a", "A"))
+	_, err := svc.Apply(context.Background(), []onlinestock.Change{onlinestock.Set("p1", "a", 1), onlinestock.Set("p2", "a", 1)})
+	must(t, err)
+}
+
+func TestUpdateRetriesDeadlock(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := newPool(t, 4)
+	store := newStore(t, pool)
+	seed(t, store)
+
+	// Two transactions lock p1 and p2 in opposite orders, each waiting until
+	// the other holds its first lock: PostgreSQL aborts one with a deadlock,
+	// and Update must run it again and succeed.
+	var runs atomic.Int32
+	var holding sync.WaitGroup
+	holding.Add(2)
+	lockBoth := func(first, second string) func(onlinestock.Tx) error {
+		var once sync.Once
+		return func(tx onlinestock.Tx) error {
+			runs.Add(1)
+			if _, err := tx.Products(ctx, []string{first}); err != nil {
+				return err
+			}
+			once.Do(func() { holding.Done(); holding.Wait() })
+			if _, err := tx.Products(ctx, []string{second}); err != nil {
+				return err
+			}
+			return tx.PutLevels(ctx, []onlinestock.Level{{Product: first, Outlet: "a", OnHand: 7, Version: 9}})
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	wg.Go(func() { errs[0] = store.Update(ctx, lockBoth("p1", "p2")) })
+	wg.Go(func() { errs[1] = store.Update(ctx, lockBoth("p2", "p1")) })
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Update %d: %v", i, err)
+		}
+	}
+	if got := runs.Load(); got != 3 {
+		t.Errorf("the functions ran %d times, want 3: two, and one again after the deadlock", got)
+	}
+	for _, p := range []string{"p1", "p2"} {
+		levels, err := newService(t, store, onlinestock.Config{}).Levels(ctx, p)
+		must(t, err)
+		if levels[0].OnHand != 7 {
+			t.Errorf("%s: OnHand %d, want 7 written by both transactions", p, levels[0].OnHand)
+		}
+	}
+}
+
+func TestUpdateRetriesSerializationFailure(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := sharedPool(t)
+	store := newStore(t, pool)
+	seed(t, store)
+	failure := &pgconn.PgError{Code: "40001", Message: "could not serialize access"}
+
+	runs := 0
+	err := store.Update(ctx, func(tx onlinestock.Tx) error {
+		runs++
+		if _, err := tx.Products(ctx, []string{"p1"}); err != nil {
+			return err
+		}
+		if runs < 3 {
+			return failure
+		}
+		return tx.PutLevels(ctx, []onlinestock.Level{{Product: "p1", Outlet: "a", OnHand: 5, Version: 2}})
+	})
+	if err != nil || runs != 3 {
+		t.Errorf("Update() = %v after %d runs, want success on the third", err, runs)
+	}
+
+	noRetry, err := pgstore.New(pool, pgstore.Config{Tenant: store.Tenant(), MaxRetries: -1})
+	must(t, err)
+	runs = 0
+	err = noRetry.Update(ctx, func(tx onlinestock.Tx) error { runs++; return failure })
+	if !errors.Is(err, failure) || runs != 1 {
+		t.Errorf("Update() without retries = %v after %d runs, want the failure after 1", err, runs)
+	}
+
+	runs = 0
+	other := errors.New("not retried")
+	err = store.Update(ctx, func(tx onlinestock.Tx) error { runs++; return other })
+	if !errors.Is(err, other) || runs != 1 {
+		t.Errorf("Update() = %v after %d runs, want %v after 1", err, runs, other)
+	}
+}
+
+func TestClaimKeysWaitsForConcurrentClaim(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := newPool(t, 4)
+	store := newStore(t, pool)
+	now := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+
+	for _, commitFirst := range []bool{true, false} {
+		key := "k-commit"
+		if !commitFirst {
+			key = "k-rollback"
+		}
+		claimed := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			err := store.Update(ctx, func(tx onlinestock.Tx) error {
+				dup, err := tx.ClaimKeys(ctx, []string{key}, now, now.Add(-time.Hour))
+				if err != nil || dup[0] {
+					t.Errorf("first ClaimKeys() = %v, %v; want new", dup, err)
+				}
+				close(claimed)
+				time.Sleep(200 * time.Millisecond) // the second claim must wait for this transaction
+				if !commitFirst {
+					return errors.New("roll back")
+				}
+				return nil
+			})
+			if commitFirst && err != nil {
+				t.Error(err)
+			}
+		})
+		<-claimed
+		var dup []bool
+		must(t, store.Update(ctx, func(tx onlinestock.Tx) error {
+			var err error
+			dup, err = tx.ClaimKeys(ctx, []string{key, "other-" + key}, now, now.Add(-time.Hour))
+			return err
+		}))
+		wg.Wait()
+		if want := commitFirst; dup[0] != want || dup[1] {
+			t.Errorf("second ClaimKeys() with the first transaction committed=%v = %v, want [%v false]", commitFirst, dup, want)
+		}
+	}
+
+	// A claim older than notBefore has expired and is claimed afresh; the
+	// boundary itself is still a duplicate.
+	claim := func(at time.Time) bool {
+		var dup []bool
+		must(t, store.Update(ctx, func(tx onlinestock.Tx) error {
+			var err error
+			dup, err = tx.ClaimKeys(ctx, []string{"k-commit"}, at, at.Add(-time.Hour))
+			return err
+		}))
+		return dup[0]
+	}
+	if !claim(now.Add(time.Hour)) {
+		t.Error("a claim exactly at notBefore must still count as a duplicate")
+	}
+	if claim(now.Add(time.Hour + time.Nanosecond)) {
+		t.Error("a claim older than notBefore must be claimed afresh")
+	}
+}
+
+func TestExpiredKeysAreSwept(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := sharedPool(t)
+	store, err := pgstore.New(pool, pgstore.Config{Tenant: newTenant(t, pool), KeySweepEvery: 1})
+	must(t, err)
+	old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	claim := func(now time.Time, keys ...string) {
+		t.Helper()
+		must(t, store.Update(ctx, func(tx onlinestock.Tx) error {
+			_, err := tx.ClaimKeys(ctx, keys, now, now.Add(-72*time.Hour))
+			return err
+		}))
+	}
+	claim(old, "a", "b", "c")
+	claim(old.Add(100*time.Hour), "d")
+	var keys []string
+	rows, err := pool.Query(ctx, `SELECT key FROM onlinestock_keys WHERE tenant = $1 ORDER BY key`, store.Tenant())
+	must(t, err)
+	for rows.Next() {
+		var k string
+		must(t, rows.Scan(&k))
+		keys = append(keys, k)
+	}
+	must(t, rows.Err())
+	if len(keys) != 1 || keys[0] != "d" {
+		t.Errorf("keys left after the sweep: %v, want [d]", keys)
+	}
+}
+
+func TestViewIsReadOnly(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := newStore(t, sharedPool(t))
+	err := store.View(ctx, func(tx onlinestock.Tx) error {
+		return tx.PutLevels(ctx, []onlinestock.Level{{Product: "p", Outlet: "a"}})
+	})
+	if err == nil {
+		t.Error("PutLevels in a View succeeded")
+	}
+}
+
+func TestContextCancellation(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t, 4)
+	store := newStore(t, pool)
+	seed(t, store)
+
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := store.Update(cancelled, func(onlinestock.Tx) error { return nil }); !errors.Is(err, context.Canceled) {
+		t.Errorf("Update(cancelled) = %v, want context.Canceled", err)
+	}
+
+	// A transaction waiting for a lock gives up when its context ends, and
+	// the store stays usable.
+	ctx := context.Background()
+	locked, release := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		must(t, store.Update(ctx, func(tx onlinestock.Tx) error {
+			_, err := tx.Products(ctx, []string{"p1"})
+			close(locked)
+			<-release
+			return err
+		}))
+	})
+	<-locked
+	short, stop := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer stop()
+	err := store.Update(short, func(tx onlinestock.Tx) error {
+		_, err := tx.Products(short, []string{"p1"})
+		return err
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Update() blocked on a lock past its deadline = %v, want context.DeadlineExceeded", err)
+	}
+	close(release)
+	wg.Wait()
+	must(t, store.Update(ctx, func(tx onlinestock.Tx) error {
+		_, err := tx.Products(ctx, []string{"p1", "p2"})
+		return err
+	}))
+}
