@@ -91,30 +91,30 @@ type FewestShipments struct{}
 
 // OutletOrder implements [Allocator].
 func (FewestShipments) OutletOrder(r AllocationRequest) []string {
-	if !slices.ContainsFunc(r.Outlets, func(o Outlet) bool { return o.Rank != 0 }) {
-		// Without ranks the order is the primary, then the rest by ID, as
-		// the outlets already are: no sort needed.
-		ids := make([]string, 0, len(r.Outlets))
-		if _, ok := findOutlet(r.Outlets, r.Primary); ok {
-			ids = append(ids, r.Primary)
-		}
-		for _, o := range r.Outlets {
-			if o.ID != r.Primary {
-				ids = append(ids, o.ID)
-			}
-		}
-		return ids
-	}
-	idx := make([]int, len(r.Outlets))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortFunc(idx, func(a, b int) int { return compareDefault(&r.Outlets[a], &r.Outlets[b], r.Primary) })
-	ids := make([]string, len(idx))
-	for i, k := range idx {
+	order := defaultOrder(r.Outlets, r.Primary)
+	ids := make([]string, len(order))
+	for i, k := range order {
 		ids[i] = r.Outlets[k].ID
 	}
 	return ids
+}
+
+// defaultOrder is the FewestShipments order, as indexes into outlets.
+func defaultOrder(outlets []Outlet, primary string) []int {
+	order := make([]int, 0, len(outlets))
+	if k, ok := outletIndex(outlets, primary); ok {
+		order = append(order, k)
+	}
+	for k := range outlets {
+		if outlets[k].ID != primary {
+			order = append(order, k)
+		}
+	}
+	// Without ranks that is the order already: the primary, then by ID.
+	if slices.ContainsFunc(outlets, func(o Outlet) bool { return o.Rank != 0 }) {
+		slices.SortFunc(order, func(a, b int) int { return compareDefault(&outlets[a], &outlets[b], primary) })
+	}
+	return order
 }
 
 func compareDefault(a, b *Outlet, primary string) int {
@@ -289,34 +289,29 @@ func (s *Service) allocate(snap Snapshot, lines []Line, methodID string) ([]Allo
 // A Restrict method's outlet is preferred and covers everything, so it
 // fills the order alone.
 func place(cs *cartStock, preferred string, order []int) []Allocation {
-	// left[i] is what line i still needs; avail[i][j] what outlet order[j]
-	// (an index into cs.outlets) can still give of it.
+	// left[i] is what line i still needs; avail(i, j) what outlet order[j]
+	// (an index into cs.outlets) can still give of it, kept in cs, which
+	// place uses up.
 	left := make([]int64, len(cs.lines))
-	matrix := make([]int64, len(cs.lines)*len(order))
-	avail := make([][]int64, len(cs.lines))
 	for i, l := range cs.lines {
 		left[i] = l.Quantity
-		avail[i] = matrix[i*len(order) : (i+1)*len(order)]
-		row := cs.row(i)
-		for j, k := range order {
-			avail[i][j] = row[k]
-		}
 	}
+	avail := func(i, j int) *int64 { return &cs.contrib[i*len(cs.outlets)+order[j]] }
 	allocs := make([]Allocation, 0, len(cs.lines))
 	take := func(j int) {
 		for i := range left {
-			if n := min(left[i], avail[i][j]); n > 0 {
+			if n := min(left[i], *avail(i, j)); n > 0 {
 				allocs = append(allocs, Allocation{Product: cs.lines[i].Product, Outlet: cs.outlets[order[j]].ID, Quantity: n})
 				left[i] -= n
-				avail[i][j] -= n
+				*avail(i, j) -= n
 			}
 		}
 	}
 	gives := func(j int) (units int64, all bool) {
 		all = true
 		for i := range left {
-			units += min(left[i], avail[i][j])
-			all = all && avail[i][j] >= left[i]
+			units += min(left[i], *avail(i, j))
+			all = all && *avail(i, j) >= left[i]
 		}
 		return units, all
 	}
@@ -355,29 +350,26 @@ func place(cs *cartStock, preferred string, order []int) []Allocation {
 // missing connected ones appended in the default order.
 // The order is returned as indexes into req.Outlets.
 func (s *Service) outletOrder(req AllocationRequest) []int {
-	asked := s.cfg.Allocator.OutletOrder(req)
-	connected := 0
-	for _, o := range req.Outlets {
-		if o.Connected {
-			connected++
-		}
+	connected := func(k int) bool { return req.Outlets[k].Connected }
+	if _, ok := s.cfg.Allocator.(FewestShipments); ok {
+		return slices.DeleteFunc(defaultOrder(req.Outlets, req.Primary), func(k int) bool { return !connected(k) })
 	}
-	order := make([]int, 0, connected)
+	order := make([]int, 0, len(req.Outlets))
 	seen := make([]bool, len(req.Outlets))
-	hint := 0
-	add := func(id string) {
-		if k, ok := locate(req.Outlets, id, &hint); ok && !seen[k] && req.Outlets[k].Connected {
+	add := func(k int) {
+		if !seen[k] && connected(k) {
 			seen[k] = true
 			order = append(order, k)
 		}
 	}
-	for _, id := range asked {
-		add(id)
-	}
-	if len(order) < connected {
-		for _, id := range (FewestShipments{}).OutletOrder(req) {
-			add(id)
+	hint := 0
+	for _, id := range s.cfg.Allocator.OutletOrder(req) {
+		if k, ok := locate(req.Outlets, id, &hint); ok {
+			add(k)
 		}
+	}
+	for _, k := range defaultOrder(req.Outlets, req.Primary) {
+		add(k)
 	}
 	return order
 }
