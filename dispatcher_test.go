@@ -3,12 +3,17 @@ package onlinestock_test
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/onlinestock/onlinestock"
 )
+
+// quiet drops the Dispatcher's logs of the failures these tests cause.
+var quiet = slog.New(slog.DiscardHandler)
 
 // TestDispatcherRunFollowsTheOutbox runs a Dispatcher in the background
 // while stock changes, and checks that it delivers every event, in order,
@@ -34,7 +39,7 @@ func TestDispatcherRunFollowsTheOutbox(t *testing.T) {
 		return nil
 	})
 	d, err := onlinestock.NewDispatcher(svc.Store(), notify, onlinestock.DispatcherConfig{
-		PollInterval: time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond, BatchSize: 3,
+		PollInterval: time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond, BatchSize: 3, Logger: quiet,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -99,5 +104,70 @@ func TestNewDispatcherRejectsBadConfig(t *testing.T) {
 				t.Errorf("NewDispatcher() error = %v, want ErrInvalid", err)
 			}
 		})
+	}
+}
+
+// TestDispatcherResumesAfterPartialDelivery: a Notifier that gets part of a
+// batch through before failing is handed only the rest again.
+func TestDispatcherResumesAfterPartialDelivery(t *testing.T) {
+	t.Parallel()
+	svc := newShop()
+	ctx := t.Context()
+	for i := range 6 {
+		if _, err := svc.Apply(ctx, []onlinestock.Change{onlinestock.Adjust("tee", "north", int64(1+i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var handed [][]uint64
+	calls := 0
+	notify := onlinestock.NotifierFunc(func(ctx context.Context, events []onlinestock.Event) error {
+		var seqs []uint64
+		for _, e := range events {
+			seqs = append(seqs, e.Seq)
+		}
+		handed = append(handed, seqs)
+		calls++
+		switch calls {
+		case 1:
+			return onlinestock.Partial(2, errors.New("connection reset"))
+		case 2:
+			return onlinestock.Partial(1, onlinestock.Permanent(errors.New("422 refused")))
+		}
+		return nil
+	})
+	d, err := onlinestock.NewDispatcher(svc.Store(), notify, onlinestock.DispatcherConfig{MinBackoff: time.Millisecond, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := d.Flush(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, _ := svc.EventsSince(ctx, 0, 0)
+	if n != len(events) {
+		t.Errorf("Flush() = %d, want %d", n, len(events))
+	}
+	all := make([]uint64, len(events))
+	for i := range all {
+		all[i] = uint64(i) + 1
+	}
+	// Call 1 hands everything and two get through; call 2 the rest, of which
+	// one gets through before a refusal for good; then what is left goes one
+	// by one, to find the refused event, and each is accepted alone, so
+	// nothing is dead-lettered.
+	if len(handed) < 3 || !slices.Equal(handed[0], all) || !slices.Equal(handed[1], all[2:]) {
+		t.Fatalf("handed %v, want all, then all but the first two, then one by one", handed)
+	}
+	for i, seqs := range handed[2:] {
+		if len(seqs) != 1 || seqs[0] != all[3+i] {
+			t.Fatalf("after the refusal, call %d handed %v, want [%d]", i+3, seqs, all[3+i])
+		}
+	}
+	dead, err := d.DeadLetters(ctx)
+	if err != nil || len(dead) != 0 {
+		t.Errorf("DeadLetters() = %v, %v; want none: every event was accepted on its own", dead, err)
+	}
+	if cur, _ := svc.Store().Cursor(ctx, "default"); cur != uint64(len(events)) {
+		t.Errorf("cursor = %d, want %d", cur, len(events))
 	}
 }

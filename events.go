@@ -95,7 +95,8 @@ func availabilityEvent(now time.Time, product string, before, after Availability
 // Notify returns nil when every event was delivered. An error wrapped with
 // [Permanent] says the events will never be accepted (a malformed payload, a
 // receiver that refuses it): the Dispatcher dead-letters them and goes on.
-// Any other error is transient and retried.
+// Any other error is transient and retried. Wrapping either with [Partial]
+// says how many events, from the first, did get through.
 type Notifier interface {
 	Notify(ctx context.Context, events []Event) error
 }
@@ -127,6 +128,39 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
+// PartialError reports that a Notifier delivered the first Delivered events
+// handed to it before Err stopped it. The Dispatcher acknowledges those and
+// retries (or dead-letters, if Err is permanent) only the rest, so a batch
+// sent in several requests does not start over at every failure.
+type PartialError struct {
+	Delivered int
+	Err       error
+}
+
+func (e *PartialError) Error() string {
+	return fmt.Sprintf("delivered %d events, then: %v", e.Delivered, e.Err)
+}
+
+func (e *PartialError) Unwrap() error { return e.Err }
+
+// Partial wraps err to say the first delivered events of a Notify call got
+// through. Partial(0, err) is err, and Partial(n, nil) is nil.
+func Partial(delivered int, err error) error {
+	if err == nil || delivered <= 0 {
+		return err
+	}
+	return &PartialError{Delivered: delivered, Err: err}
+}
+
+// delivered returns how many of n events err says were delivered.
+func delivered(err error, n int) int {
+	var p *PartialError
+	if !errors.As(err, &p) {
+		return 0
+	}
+	return min(max(p.Delivered, 0), n)
+}
+
 // DispatcherConfig configures a [Dispatcher]. Zero values are defaults.
 type DispatcherConfig struct {
 	// Consumer names the cursor and dead letters in the Store, so several
@@ -143,6 +177,8 @@ type DispatcherConfig struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Logger receives delivery failures. Default slog.Default().
 	Logger *slog.Logger
+	// Clock stamps dead letters. Default time.Now.
+	Clock func() time.Time
 }
 
 func (c DispatcherConfig) withDefaults() DispatcherConfig {
@@ -166,6 +202,9 @@ func (c DispatcherConfig) withDefaults() DispatcherConfig {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
 	}
 	return c
 }
@@ -257,38 +296,33 @@ func (d *Dispatcher) Flush(ctx context.Context) (int, error) {
 }
 
 // deliver hands a batch to the notifier until it is accepted, retrying
-// transient failures. When the batch is refused permanently it is tried
-// event by event, so only the refused events are dead-lettered.
+// transient failures with backoff and acknowledging what a partial failure
+// says got through. When events are refused permanently they are tried one
+// by one, so only the refused ones are dead-lettered.
 func (d *Dispatcher) deliver(ctx context.Context, events []Event) error {
-	err := d.notifyWithRetry(ctx, events)
-	if err == nil || !IsPermanent(err) {
-		return err
-	}
-	if len(events) > 1 {
-		for i := range events {
-			if err := d.deliver(ctx, events[i:i+1]); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	e := events[0]
-	d.cfg.Logger.Error("onlinestock: event dead-lettered", "consumer", d.cfg.Consumer, "seq", e.Seq, "kind", e.Kind, "err", err)
-	return d.store.PutDeadLetter(ctx, d.cfg.Consumer, DeadLetter{Seq: e.Seq, Reason: err.Error(), Time: time.Now()})
-}
-
-// notifyWithRetry returns nil, a permanent error, or ctx's error.
-func (d *Dispatcher) notifyWithRetry(ctx context.Context, events []Event) error {
 	backoff := d.cfg.MinBackoff
 	for attempt := 1; ; attempt++ {
 		err := d.notifier.Notify(ctx, events)
-		if err == nil || IsPermanent(err) {
-			return err
+		if err == nil {
+			return nil
+		}
+		if n := delivered(err, len(events)); n > 0 {
+			if err := d.store.SetCursor(ctx, d.cfg.Consumer, events[n-1].Seq); err != nil {
+				return err
+			}
+			events = events[n:]
+			backoff, attempt = d.cfg.MinBackoff, 1 // progress: start the backoff over
+			if len(events) == 0 {
+				return nil
+			}
+		}
+		if IsPermanent(err) {
+			return d.refused(ctx, events, err)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		// Full jitter in [backoff/2, backoff], so retrying consumers spread out.
+		// Jitter in [backoff/2, backoff], so retrying consumers spread out.
 		wait := backoff/2 + rand.N(backoff/2+1)
 		d.cfg.Logger.Warn("onlinestock: delivery failed, retrying", "consumer", d.cfg.Consumer,
 			"first_seq", events[0].Seq, "attempt", attempt, "wait", wait, "err", err)
@@ -301,6 +335,22 @@ func (d *Dispatcher) notifyWithRetry(ctx context.Context, events []Event) error 
 	}
 }
 
+// refused handles events the notifier refused for good: one event is
+// dead-lettered, several are delivered again one by one to find which.
+func (d *Dispatcher) refused(ctx context.Context, events []Event, err error) error {
+	if len(events) > 1 {
+		for i := range events {
+			if err := d.deliver(ctx, events[i:i+1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	e := events[0]
+	d.cfg.Logger.Error("onlinestock: event dead-lettered", "consumer", d.cfg.Consumer, "seq", e.Seq, "kind", e.Kind, "err", err)
+	return d.store.PutDeadLetter(ctx, d.cfg.Consumer, DeadLetter{Seq: e.Seq, Reason: err.Error(), Time: d.cfg.Clock()})
+}
+
 // DeadLetters lists the events this dispatcher's consumer gave up on.
 func (d *Dispatcher) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
 	return d.store.DeadLetters(ctx, d.cfg.Consumer)
@@ -311,6 +361,9 @@ func (d *Dispatcher) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
 // consumer is ErrNotFound; a failed delivery returns the Notifier's error
 // and keeps the dead letter.
 func (d *Dispatcher) Redeliver(ctx context.Context, seq uint64) error {
+	if seq == 0 {
+		return notFound("dead letter", "0")
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	dead, err := d.store.DeadLetters(ctx, d.cfg.Consumer)
