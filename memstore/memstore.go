@@ -1,7 +1,10 @@
 // Package memstore is the in-memory [onlinestock.Store]: the embedded
 // default, for a single process, for tests and for examples. It is safe for
 // concurrent use: updates run one at a time under a lock, reads run in
-// parallel with each other. Nothing survives the process.
+// parallel with each other. Nothing survives the process, and it keeps
+// every event and reservation for as long as it lives (idempotency keys are
+// forgotten once past their retention): for a long-running production
+// process, use pgstore.
 package memstore
 
 import (
