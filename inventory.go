@@ -127,28 +127,19 @@ func (s *Service) availability(p Product, outlets []Outlet) Availability {
 }
 
 // Availability returns what the storefront sees of each product, in the
-// order asked. A product never reported is NotForSale. The whole page is read
-// in one Store transaction with one product read, however many products it
-// holds.
+// order asked. A product never reported is NotForSale. The whole page is one
+// Store read ([Store.ReadPage]), however many products it holds.
 func (s *Service) Availability(ctx context.Context, products ...string) ([]Availability, error) {
 	if err := checkIDs("products", products); err != nil {
 		return nil, err
 	}
 	ids := sortedUnique(products)
 	out := make([]Availability, len(products))
-	err := s.store.View(ctx, func(tx Tx) error {
-		setup, err := tx.Setup(ctx)
-		if err != nil {
-			return err
-		}
-		found, err := tx.Products(ctx, ids)
-		if err != nil {
-			return err
-		}
+	err := s.store.ReadPage(ctx, ids, func(outlets []Outlet, found []Product) error {
 		for i, id := range products {
 			out[i] = Unlisted
 			if k, ok := slices.BinarySearchFunc(found, id, byProductID); ok {
-				out[i] = s.availability(found[k], setup.Outlets)
+				out[i] = s.availability(found[k], outlets)
 			}
 		}
 		return nil

@@ -26,6 +26,15 @@ type Store interface {
 	// The Tx's write methods fail. It returns fn's error.
 	View(ctx context.Context, fn func(Tx) error) error
 
+	// ReadPage calls fn once with every outlet (sorted by ID) and the
+	// products among ids that exist (sorted by ID, each with its levels
+	// sorted by outlet ID), read in one consistent read: a single round trip
+	// for a networked Store. ids are sorted and unique. The slices belong to
+	// the Store, must not be modified, and are valid only while fn runs.
+	// It returns fn's error. The storefront's page of availability is read
+	// this way, so it is the hottest read of all.
+	ReadPage(ctx context.Context, ids []string, fn func(outlets []Outlet, products []Product) error) error
+
 	// EventsSince returns committed events with a sequence number greater
 	// than after, in sequence order, at most limit of them (limit <= 0 means
 	// a default of 1000). It returns an empty slice, not an error, when there

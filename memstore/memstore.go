@@ -105,6 +105,18 @@ func (s *Store) View(ctx context.Context, fn func(onlinestock.Tx) error) error {
 	return fn(t)
 }
 
+// ReadPage implements [onlinestock.Store]: under the read lock, it hands fn
+// the Store's own slices, copying nothing.
+func (s *Store) ReadPage(ctx context.Context, ids []string, fn func([]onlinestock.Outlet, []onlinestock.Product) error) error {
+	return s.View(ctx, func(tx onlinestock.Tx) error {
+		products, err := tx.Products(ctx, ids)
+		if err != nil {
+			return err
+		}
+		return fn(s.setup.Outlets, products)
+	})
+}
+
 // EventsSince implements [onlinestock.Store].
 func (s *Store) EventsSince(ctx context.Context, after uint64, limit int) ([]onlinestock.Event, error) {
 	if err := ctx.Err(); err != nil {
