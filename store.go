@@ -125,9 +125,12 @@ type Tx interface {
 	// claiming one key, at most one sees it as new.
 	ClaimKeys(ctx context.Context, keys []string, now, notBefore time.Time) (duplicate []bool, err error)
 
-	// AppendEvents adds events to the outbox. The Store assigns each a
-	// sequence number at commit, one greater than the last committed event's,
-	// in the order given; the Seq field passed in is ignored.
+	// AppendEvents adds events to the outbox; they are published only if the
+	// transaction commits. By the time EventsSince returns them, the Store
+	// has numbered the committed events 1, 2, 3, … with no gap: the events
+	// of one transaction get consecutive numbers in the order given, and of
+	// two transactions that held a common lock, the one that committed first
+	// gets the lower numbers. The Seq field passed in is ignored.
 	AppendEvents(ctx context.Context, events []Event) error
 
 	// Reservation returns the reservation of an order, and false if there

@@ -11,9 +11,9 @@ import (
 
 // commit sends the buffered writes and the COMMIT in one batch. Lists that
 // may be long (levels, products, events) are written set-based, from
-// arrays, in one statement each. The event sequence numbers are taken last,
-// just before the COMMIT, so the tenant's counter row stays locked for as
-// short a time as possible.
+// arrays, in one statement each. Events are inserted last, just before the
+// COMMIT, and without a sequence number: they are numbered after they
+// commit, so committing takes no lock shared by the tenant's writers.
 func (t *tx) commit(ctx context.Context) error {
 	if !t.dirty() {
 		if !t.begun {
@@ -181,11 +181,12 @@ func queueReservation(b *pgx.Batch, tenant string, r onlinestock.Reservation) er
 	return nil
 }
 
-// queueEvents takes len(t.events) sequence numbers from the tenant's
-// counter and inserts the events under them, in one statement. The counter
-// row stays locked until COMMIT, so transactions take their numbers in
-// commit order and a rolled-back transaction gives its numbers back: the
-// committed events have no gaps.
+// queueEvents inserts the events unnumbered, in one statement, under one
+// pending key drawn from a sequence as the statement runs (after every lock
+// the transaction takes) and their positions in t.events. They get their
+// sequence numbers after they commit, from [Store.queueSequence]; see the
+// package documentation for why that keeps the numbers gapless and each
+// product's events in order.
 func (t *tx) queueEvents(b *pgx.Batch) error {
 	n := len(t.events)
 	kinds, products, beforeLabels, afterLabels := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -207,19 +208,15 @@ func (t *tx) queueEvents(b *pgx.Batch) error {
 			methods[i] = &joined
 		}
 	}
-	b.Queue(`WITH counter AS (
-			INSERT INTO onlinestock_event_counter AS c (tenant, last_seq) VALUES ($1, $2)
-			ON CONFLICT (tenant) DO UPDATE SET last_seq = c.last_seq + excluded.last_seq
-			RETURNING last_seq
-		)
-		INSERT INTO onlinestock_events (tenant, seq, kind, time_ns, product, before_quantity, before_label,
-			after_quantity, after_label, outlet, previous, methods)
-		SELECT $1, counter.last_seq - $2 + e.ord, e.kind, e.time_ns, e.product, e.bq, e.bl, e.aq, e.al,
-			e.outlet, e.previous, string_to_array(e.methods, $3)
-		FROM counter, unnest($4::text[], $5::bigint[], $6::text[], $7::bigint[], $8::text[], $9::bigint[],
-			$10::text[], $11::text[], $12::text[], $13::text[])
+	b.Queue(`WITH pending AS (SELECT nextval('onlinestock_event_pending') AS id)
+		INSERT INTO onlinestock_events (tenant, pending_id, pending_ord, kind, time_ns, product, before_quantity,
+			before_label, after_quantity, after_label, outlet, previous, methods)
+		SELECT $1, pending.id, e.ord, e.kind, e.time_ns, e.product, e.bq, e.bl, e.aq, e.al,
+			e.outlet, e.previous, string_to_array(e.methods, $2)
+		FROM pending, unnest($3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::text[], $8::bigint[],
+			$9::text[], $10::text[], $11::text[], $12::text[])
 			WITH ORDINALITY AS e(kind, time_ns, product, bq, bl, aq, al, outlet, previous, methods, ord)`,
-		t.tenant(), int64(n), idSeparator, kinds, times, products, beforeQty, beforeLabels, afterQty, afterLabels,
+		t.tenant(), idSeparator, kinds, times, products, beforeQty, beforeLabels, afterQty, afterLabels,
 		outlets, previous, methods)
 	return nil
 }

@@ -69,7 +69,8 @@
 // with the COMMIT in one pipelined batch, one round trip, long lists
 // (levels, new products, events) as one set-based statement each, built
 // from arrays. An Update therefore costs a round trip for the setup, one
-// for the products and one for the commit.
+// for the products and one for the commit. Events get their sequence
+// numbers later, when they are first read (see Outbox).
 //
 // # Retries
 //
@@ -87,17 +88,67 @@
 // # Outbox
 //
 // The events of an Update are inserted by the commit batch, just before the
-// COMMIT. Their sequence numbers come from the tenant's row in
-// onlinestock_event_counter (a table apart from the setup row, so taking it
-// never upgrades a lock held there), incremented by the number of events in
-// the same statement that inserts them. The row stays locked until the
-// transaction ends, so numbers are handed out in commit order, and a
-// transaction that rolls back gives its numbers back: the committed events
-// of a tenant are numbered 1, 2, 3, … with no gap, and a reader never sees
-// a later number before an earlier one. The price is that Updates that
-// write events commit one at a time per tenant; Updates that write none
-// (a change absorbed by a buffer, at a disconnected outlet, of a product
-// not for sale) do not touch the counter.
+// COMMIT, without a sequence number: seq is NULL and the events carry a
+// pending key instead, (pending_id, pending_ord), where pending_id is drawn
+// once per transaction from the onlinestock_event_pending sequence when the
+// INSERT runs, after every lock the transaction takes, and pending_ord is
+// the event's position in the transaction. Committing therefore takes no
+// lock that the tenant's writers share; Updates that write events commit
+// side by side, like those that write none.
+//
+// Events are numbered after they commit. Before [Store.EventsSince] reads
+// (and so before a Dispatcher delivers or redelivers), it runs a short
+// transaction that takes a transaction-scoped advisory lock on the tenant,
+// reads the tenant's last number n from onlinestock_event_counter and, in
+// one set-based UPDATE, gives the tenant's committed unnumbered events
+// n+1, n+2, … in pending-key order, then records the new last number. The
+// UPDATE runs in a statement of its own after the lock is granted, so under
+// READ COMMITTED its snapshot sees everything the previous numbering
+// committed. The read by seq follows in another statement, after the
+// COMMIT, all in one round trip; when nothing waits for a number the
+// numbering writes nothing.
+//
+// This keeps every guarantee the counter taken at commit gave:
+//
+//   - Only committed events are numbered (the UPDATE sees nothing else),
+//     each once (seq IS NULL is part of the UPDATE's condition, and the
+//     numberings of a tenant run one at a time under the lock), with
+//     consecutive numbers starting after the last one handed out. So the
+//     committed, numbered events of a tenant are 1, 2, 3, … with no gap.
+//   - A reader never sees a number that a later numbering could fill in
+//     below: a numbering only hands out numbers above every number already
+//     committed, and commits all of its numbers at once. Any snapshot thus
+//     sees the numbers 1 … k for some k, and k only grows. A rolled-back
+//     transaction's events are never seen, so they take no number.
+//   - Each product's events stay in order. Two transactions that write
+//     events about one product are serialized by that product's lock, so
+//     the second draws its pending_id only after the first has committed
+//     (the sequence hands out values in the order they are asked for; it
+//     has no per-session cache). Whenever the second is visible the first
+//     is too, and the numbering, in pending-key order, gives the first's
+//     events the smaller numbers. Within a transaction the events keep the
+//     order they were appended in, and are numbered consecutively.
+//   - Events of transactions that hold no common lock (different products
+//     under the shared setup lock) may be numbered in either order, or be
+//     numbered in different runs; the numbers stay strictly increasing,
+//     which is all the SPEC asks across products.
+//
+// Every path that writes events holds a lock that orders it against every
+// other writer of the same subject: stock changes, reservations, releases
+// and expiries, and enabling or disabling products all lock the products
+// they write events about (Tx.Products, after the shared setup lock);
+// connecting, disconnecting, saving the selection, activating a register
+// and changing a buffer run under LockSetup, which excludes every
+// transaction holding the setup lock shared, that is every writer of
+// products, so their events (outlet events and the availability changes
+// they cause) are ordered against every other event-writing transaction.
+//
+// Numbering is durable like any commit (with synchronous_commit on, the
+// default): once a reader has seen a number, it belongs to that event for
+// good. Rows written before migration 0002 keep the numbers they were given
+// at commit, and the counter continues from them. All processes sharing a
+// database must run a version that numbers after commit once 0002 is
+// applied.
 //
 // [Store.EventsSince], consumer cursors ([Store.SetCursor] never moves one
 // back) and dead letters are plain tables, so a [onlinestock.Dispatcher]

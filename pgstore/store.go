@@ -151,7 +151,9 @@ func (s *Store) run(ctx context.Context, fn func(onlinestock.Tx) error, readOnly
 	return t.commit(ctx)
 }
 
-// EventsSince implements [onlinestock.Store].
+// EventsSince implements [onlinestock.Store]. It first numbers the events
+// committed since the last numbering (see [Store.queueSequence]), then reads
+// by sequence number, in one round trip.
 func (s *Store) EventsSince(ctx context.Context, after uint64, limit int) ([]onlinestock.Event, error) {
 	if limit <= 0 {
 		limit = 1000
@@ -160,10 +162,32 @@ func (s *Store) EventsSince(ctx context.Context, after uint64, limit int) ([]onl
 	if after >= math.MaxInt64 {
 		return out, ctx.Err()
 	}
-	rows, err := s.pool.Query(ctx, `SELECT seq, kind, time_ns, product, before_quantity, before_label,
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	defer conn.Release() // a connection left inside a transaction is destroyed, not reused
+	b := &pgx.Batch{}
+	s.queueSequence(b)
+	// After the COMMIT, in a statement (and snapshot) of its own: it sees
+	// every number given out so far, and only those.
+	b.Queue(`SELECT seq, kind, time_ns, product, before_quantity, before_label,
 		after_quantity, after_label, outlet, previous, methods
 		FROM onlinestock_events WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
 		s.cfg.Tenant, int64(after), limit)
+	br := conn.SendBatch(ctx, b)
+	defer br.Close()
+	for range sequenceStatements {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			rollbackConn(ctx, conn)
+			return nil, interpretError(ctx, err)
+		}
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return nil, interpretError(ctx, err)
 	}
@@ -184,7 +208,53 @@ func (s *Store) EventsSince(ctx context.Context, after uint64, limit int) ([]onl
 	if err := rows.Err(); err != nil {
 		return nil, interpretError(ctx, err)
 	}
+	rows.Close()
+	if err := br.Close(); err != nil {
+		return nil, interpretError(ctx, err)
+	}
 	return out, nil
+}
+
+// sequenceStatements is how many statements queueSequence queues.
+const sequenceStatements = 4
+
+// queueSequence queues the short transaction that numbers the tenant's
+// committed, unnumbered events: under a transaction-scoped advisory lock on
+// the tenant, it reads the tenant's last sequence number n and gives the
+// events n+1, n+2, … in the order of their pending keys, in one set-based
+// UPDATE, and records the new last number. The UPDATE is a statement of its
+// own, after the one that waits for the lock, so under READ COMMITTED its
+// snapshot is taken once the lock is held and sees everything the previous
+// numbering committed. When there is nothing to number it writes nothing,
+// and its COMMIT does not wait for a disk flush.
+func (s *Store) queueSequence(b *pgx.Batch) {
+	b.Queue(beginUpdate)
+	b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, $2))`, s.cfg.Tenant, seedSequence)
+	b.Queue(`WITH numbered AS (
+			SELECT e.pending_id, e.pending_ord,
+				coalesce((SELECT last_seq FROM onlinestock_event_counter WHERE tenant = $1), 0)
+					+ row_number() OVER (ORDER BY e.pending_id, e.pending_ord) AS seq
+			FROM onlinestock_events e WHERE e.tenant = $1 AND e.seq IS NULL
+		), done AS (
+			UPDATE onlinestock_events e SET seq = n.seq FROM numbered n
+			WHERE e.tenant = $1 AND e.seq IS NULL AND e.pending_id = n.pending_id AND e.pending_ord = n.pending_ord
+			RETURNING e.seq
+		)
+		INSERT INTO onlinestock_event_counter AS c (tenant, last_seq)
+		SELECT $1, max(seq) FROM done HAVING count(*) > 0
+		ON CONFLICT (tenant) DO UPDATE SET last_seq = excluded.last_seq`, s.cfg.Tenant)
+	b.Queue("COMMIT")
+}
+
+// rollbackConn ends a transaction a failed batch left open on conn; if that
+// fails too, the pool destroys the connection when it is released.
+func rollbackConn(ctx context.Context, conn *pgxpool.Conn) {
+	if conn.Conn().PgConn().TxStatus() == 'I' {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_, _ = conn.Exec(rctx, "ROLLBACK")
 }
 
 // Cursor implements [onlinestock.Store].

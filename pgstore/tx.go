@@ -20,8 +20,9 @@ const (
 	beginUpdate = `BEGIN ISOLATION LEVEL READ COMMITTED`
 	beginView   = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`
 	// Seeds of the advisory-lock hashes, one per kind of locked name.
-	seedOrder   = 1
-	seedProduct = 2
+	seedOrder    = 1
+	seedProduct  = 2
+	seedSequence = 3 // the tenant's event numbering
 )
 
 // idSeparator joins a tenant and an ID into one lock name, and a method
