@@ -3,63 +3,104 @@ package pgstore
 import (
 	"context"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
 	"github.com/onlinestock/onlinestock"
 )
 
-// pageQuery reads every outlet of the tenant and the named products with
-// their levels in one statement, so in one snapshot and one round trip,
-// with no transaction around it. Part 0 rows are outlets; part 1 rows are
-// levels, or a product without levels when outlet is ”.
-const pageQuery = `
-SELECT 0, o.id, ''::text COLLATE "C", o.name, o.connected, o.buffer, o.rank, false, 0::bigint, 0::bigint, 0::bigint
-	FROM onlinestock_outlets o
-	WHERE o.tenant = $1
-UNION ALL
-SELECT 1, p.id, coalesce(l.outlet, ''), '', false, 0, 0, p.enabled, coalesce(l.on_hand, 0), coalesce(l.reserved, 0), coalesce(l.version, 0)
-	FROM onlinestock_products p
-	LEFT JOIN onlinestock_levels l ON l.tenant = p.tenant AND l.product = p.id
-	WHERE p.tenant = $1 AND p.id = ANY($2)
-ORDER BY 1, 2, 3`
-
-// ReadPage implements [onlinestock.Store] with a single statement.
+// ReadPage implements [onlinestock.Store]: one pipelined batch, so one
+// round trip, holding a read-only REPEATABLE READ transaction, so one
+// snapshot. Levels are read in primary-key order, which needs no sort.
 func (s *Store) ReadPage(ctx context.Context, ids []string, fn func([]onlinestock.Outlet, []onlinestock.Product) error) error {
-	rows, err := s.pool.Query(ctx, pageQuery, s.cfg.Tenant, ids)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return interpretError(ctx, err)
 	}
-	defer rows.Close()
-	var (
-		outlets  []onlinestock.Outlet
-		products []onlinestock.Product
-		levels   []onlinestock.Level
-	)
-	outletIDs := map[string]string{} // one string per outlet ID, shared by its levels
-	for rows.Next() {
-		var part int
-		var id, outlet, name string
-		var connected, enabled bool
-		var buffer, rank, onHand, reserved, version int64
-		if err := rows.Scan(&part, &id, &outlet, &name, &connected, &buffer, &rank, &enabled, &onHand, &reserved, &version); err != nil {
-			return interpretError(ctx, err)
-		}
-		if part == 0 {
-			outlets = append(outlets, onlinestock.Outlet{ID: id, Name: name, Connected: connected, Buffer: buffer, Rank: int(rank)})
-			outletIDs[id] = id
-			continue
-		}
-		if len(products) == 0 || products[len(products)-1].ID != id {
-			products = append(products, onlinestock.Product{ID: id, Enabled: enabled})
-		}
-		if outlet != "" {
-			if shared, ok := outletIDs[outlet]; ok {
-				outlet = shared
-			}
-			levels = append(levels, onlinestock.Level{Product: products[len(products)-1].ID, Outlet: outlet,
-				OnHand: onHand, Reserved: reserved, Version: version})
-		}
+	defer conn.Release()
+	b := &pgx.Batch{}
+	b.Queue(beginView)
+	b.Queue(`SELECT id, name, connected, buffer, rank FROM onlinestock_outlets WHERE tenant = $1 ORDER BY id`, s.cfg.Tenant)
+	b.Queue(`SELECT id, enabled FROM onlinestock_products WHERE tenant = $1 AND id = ANY($2) ORDER BY id`, s.cfg.Tenant, ids)
+	b.Queue(`SELECT product, outlet, on_hand, reserved, version FROM onlinestock_levels
+		WHERE tenant = $1 AND product = ANY($2) ORDER BY product, outlet`, s.cfg.Tenant, ids)
+	b.Queue("COMMIT")
+	br := conn.SendBatch(ctx, b)
+	outlets, products, levels, err := scanPage(br)
+	if cerr := br.Close(); err == nil {
+		err = cerr
 	}
-	if err := rows.Err(); err != nil {
+	if err != nil {
+		rollbackConn(ctx, conn)
 		return interpretError(ctx, err)
 	}
 	return fn(outlets, joinLevels(products, levels))
+}
+
+// scanPage reads the results of ReadPage's batch. IDs are scanned as the
+// driver's bytes, valid until the next row, and turned into strings once:
+// a product's ID per product, an outlet's ID per outlet, shared by every
+// level.
+func scanPage(br pgx.BatchResults) ([]onlinestock.Outlet, []onlinestock.Product, []onlinestock.Level, error) {
+	if _, err := br.Exec(); err != nil { // BEGIN
+		return nil, nil, nil, err
+	}
+	var outlets []onlinestock.Outlet
+	outletIDs := map[string]string{}
+	var o onlinestock.Outlet
+	var rank int64
+	_, err := pgx.ForEachRow(nextRows(br), []any{&o.ID, &o.Name, &o.Connected, &o.Buffer, &rank}, func() error {
+		o.Rank = int(rank)
+		outlets = append(outlets, o)
+		outletIDs[o.ID] = o.ID
+		return nil
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var products []onlinestock.Product
+	var p onlinestock.Product
+	if _, err := pgx.ForEachRow(nextRows(br), []any{&p.ID, &p.Enabled}, func() error {
+		products = append(products, p)
+		return nil
+	}); err != nil {
+		return nil, nil, nil, err
+	}
+	var levels []onlinestock.Level
+	var product, outlet pgtype.DriverBytes
+	var l onlinestock.Level
+	k := 0 // products[k] is the product of the level being read
+	_, err = pgx.ForEachRow(nextRows(br), []any{&product, &outlet, &l.OnHand, &l.Reserved, &l.Version}, func() error {
+		for k < len(products) && products[k].ID < string(product) {
+			k++
+		}
+		if k < len(products) && products[k].ID == string(product) {
+			l.Product = products[k].ID
+		} else {
+			l.Product = string(product) // a level of a product row not read: not in ids
+		}
+		var ok bool
+		if l.Outlet, ok = outletIDs[string(outlet)]; !ok {
+			l.Outlet = string(outlet)
+		}
+		levels = append(levels, l)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if _, err := br.Exec(); err != nil { // COMMIT
+		return nil, nil, nil, err
+	}
+	return outlets, products, levels, nil
+}
+
+// nextRows returns the next result of a batch as rows; an error is reported
+// by the rows' Err, which pgx.ForEachRow returns.
+func nextRows(br pgx.BatchResults) pgx.Rows {
+	rows, _ := br.Query()
+	return rows
 }
