@@ -109,6 +109,24 @@ func (t *tx) committed(ctx context.Context) {
 	if t.claimed {
 		t.sweepKeys(ctx)
 	}
+	if len(t.levels) >= bulkLevels {
+		t.analyze(ctx)
+	}
+}
+
+// bulkLevels is how many levels one transaction writes before the Store
+// refreshes the planner's statistics itself.
+const bulkLevels = 10_000
+
+// analyze refreshes the planner's statistics of the product and level
+// tables after a bulk write. Until autovacuum gets to it, the statistics
+// may still describe a tenant with a handful of rows, and the planner then
+// picks nested loops that take minutes on the 100,000 rows it now has.
+// ANALYZE samples a fixed number of rows, so it stays cheap however large
+// the tables are. It is best effort: a role that may not analyze the tables
+// leaves it to autovacuum.
+func (t *tx) analyze(ctx context.Context) {
+	_, _ = t.conn.Exec(ctx, `ANALYZE onlinestock_products, onlinestock_levels`)
 }
 
 func (t *tx) dirty() bool {

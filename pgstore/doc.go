@@ -85,6 +85,14 @@
 // comes back as the context's error, values PostgreSQL cannot store as
 // [onlinestock.ErrInvalid], and the driver's error stays in the chain.
 //
+// # Bulk loads
+//
+// A transaction that writes 10,000 levels or more (a POS loading its
+// catalogue) is followed by an ANALYZE of the product and level tables, so
+// the reads that come next are planned for the rows the tenant now has,
+// not for the handful autovacuum last saw. It is best effort: a role that
+// may not analyze the tables leaves it to autovacuum.
+//
 // # Outbox
 //
 // The events of an Update are inserted by the commit batch, just before the
