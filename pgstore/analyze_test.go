@@ -8,8 +8,8 @@ import (
 	"github.com/onlinestock/onlinestock"
 )
 
-// TestBulkApplyRefreshesStatistics: after a transaction writes enough levels
-// to change what the planner should do, the Store analyzes the tables
+// TestBulkApplyRefreshesStatistics: after a transaction creates enough
+// products to change what the planner should do, the Store analyzes the tables
 // itself, so the next big read is not planned on statistics that describe
 // a near-empty tenant.
 func TestBulkApplyRefreshesStatistics(t *testing.T) {

@@ -109,14 +109,14 @@ func (t *tx) committed(ctx context.Context) {
 	if t.claimed {
 		t.sweepKeys(ctx)
 	}
-	if len(t.levels) >= bulkLevels {
+	if t.created >= bulkProducts {
 		t.analyze(ctx)
 	}
 }
 
-// bulkLevels is how many levels one transaction writes before the Store
-// refreshes the planner's statistics itself.
-const bulkLevels = 10_000
+// bulkProducts is how many new products one transaction creates before
+// the Store refreshes the planner's statistics itself.
+const bulkProducts = 5_000
 
 // analyze refreshes the planner's statistics of the product and level
 // tables after a bulk write. Until autovacuum gets to it, the statistics
@@ -144,7 +144,10 @@ func (t *tx) queueLevels(b *pgx.Batch) {
 	for i, l := range t.levels {
 		products[i], outlets[i] = l.Product, l.Outlet
 		onHand[i], reserved[i], version[i] = l.OnHand, l.Reserved, l.Version
-		delete(t.placeholders, l.Product) // it now has a level: keep the row
+		if _, placeholder := t.placeholders[l.Product]; placeholder {
+			t.created++ // a new product: its placeholder row is kept
+			delete(t.placeholders, l.Product)
+		}
 		if !t.wasRead(l.Product) {
 			unread = append(unread, l.Product)
 		}

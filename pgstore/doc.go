@@ -87,7 +87,7 @@
 //
 // # Bulk loads
 //
-// A transaction that writes 10,000 levels or more (a POS loading its
+// A transaction that creates 5,000 products or more (a POS loading its
 // catalogue) is followed by an ANALYZE of the product and level tables, so
 // the reads that come next are planned for the rows the tenant now has,
 // not for the handful autovacuum last saw. It is best effort: a role that

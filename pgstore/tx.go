@@ -44,6 +44,7 @@ type tx struct {
 	// placeholders are the product rows Products inserted to lock products
 	// that did not exist; commit deletes those that got no level.
 	placeholders map[string]struct{}
+	created      int        // placeholders that got a level: new products
 	read         [][]string // the sorted ID lists Products was called with
 
 	outlets       []onlinestock.Outlet
