@@ -278,7 +278,12 @@ func (q Quote) Offered() []Method {
 // covers each product. An orphaned method is treated as AllowAll, or hidden
 // when opts say so. Lines must be valid; [Service.Quote] checks them.
 func Evaluate(snap Snapshot, cart Cart, opts QuoteOptions) Quote {
-	cs := newCartStock(snap, sumLines(cart.Lines))
+	return evaluate(snap, sumLines(cart.Lines), opts)
+}
+
+// evaluate is Evaluate for lines already summed per product and sorted.
+func evaluate(snap Snapshot, lines []Line, opts QuoteOptions) Quote {
+	cs := newCartStock(snap, lines)
 	q := Quote{Purchasable: cs.purchasable, Products: cs.products, Methods: make([]MethodQuote, len(snap.Methods))}
 	for k, m := range snap.Methods {
 		q.Methods[k] = cs.quoteMethod(m, opts)
@@ -408,7 +413,7 @@ func (s *Service) Quote(ctx context.Context, cart Cart) (Quote, error) {
 		if err != nil {
 			return err
 		}
-		q = Evaluate(snap, Cart{Lines: lines}, QuoteOptions{HideOrphanedMethods: s.cfg.HideOrphanedMethods})
+		q = evaluate(snap, lines, QuoteOptions{HideOrphanedMethods: s.cfg.HideOrphanedMethods})
 		return nil
 	})
 	return q, err
