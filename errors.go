@@ -48,6 +48,7 @@ type InsufficientStockError struct {
 	Shortfalls []Shortfall
 }
 
+// Error lists the shortfalls.
 func (e *InsufficientStockError) Error() string {
 	var b strings.Builder
 	b.WriteString("insufficient stock")

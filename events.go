@@ -68,6 +68,7 @@ func backInStock(before, after Availability) bool {
 	return before.Label == SoldOut && after.Quantity > 0
 }
 
+// String describes the event on one line, for logs and examples.
 func (e Event) String() string {
 	switch e.Kind {
 	case AvailabilityChanged:
@@ -111,7 +112,9 @@ func (f NotifierFunc) Notify(ctx context.Context, events []Event) error { return
 // PermanentError marks a delivery failure that retrying cannot fix.
 type PermanentError struct{ Err error }
 
+// Error says the failure is permanent and why.
 func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
+// Unwrap returns the failure.
 func (e *PermanentError) Unwrap() error { return e.Err }
 
 // Permanent wraps err as a permanent failure; nil stays nil.
@@ -137,10 +140,12 @@ type PartialError struct {
 	Err       error
 }
 
+// Error says how many events got through, and what stopped the rest.
 func (e *PartialError) Error() string {
 	return fmt.Sprintf("delivered %d events, then: %v", e.Delivered, e.Err)
 }
 
+// Unwrap returns what stopped the delivery.
 func (e *PartialError) Unwrap() error { return e.Err }
 
 // Partial wraps err to say the first delivered events of a Notify call got

@@ -246,6 +246,7 @@ const (
 	AdjustOnHand                       // add a delta to OnHand
 )
 
+// String names the kind: "set" or "adjust".
 func (k ChangeKind) String() string {
 	switch k {
 	case SetOnHand:
@@ -333,6 +334,7 @@ const (
 	Duplicate                         // its key was applied before: skipped
 )
 
+// String names the status: "applied" or "duplicate".
 func (s ChangeStatus) String() string {
 	switch s {
 	case Applied:
