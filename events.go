@@ -114,6 +114,7 @@ type PermanentError struct{ Err error }
 
 // Error says the failure is permanent and why.
 func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
+
 // Unwrap returns the failure.
 func (e *PermanentError) Unwrap() error { return e.Err }
 
