@@ -104,36 +104,46 @@ func testStock(t *testing.T, newStore NewStore) {
 		}
 	})
 
-	t.Run("keys expire after the key retention", func(t *testing.T) {
-		t.Parallel()
-		s := newShop(t, newStore, onlinestock.Config{KeyRetention: time.Hour})
-		replay := func() onlinestock.ChangeStatus {
-			t.Helper()
-			res, err := s.svc.Apply(ctx(t), []onlinestock.Change{onlinestock.Adjust("p", "a", 1).WithKey("k")})
-			s.must(t, err)
-			return res[0].Status
-		}
-		steps := []struct {
-			advance time.Duration
-			want    onlinestock.ChangeStatus
-			onHand  int64
-		}{
-			{0, onlinestock.Applied, 1},
-			{59 * time.Minute, onlinestock.Duplicate, 1},
-			{2 * time.Minute, onlinestock.Applied, 2}, // 61 minutes after the first use
-			{30 * time.Minute, onlinestock.Duplicate, 2},
-			{31 * time.Minute, onlinestock.Applied, 3},
-		}
-		for i, st := range steps {
-			s.clock.Advance(st.advance)
-			if got := replay(); got != st.want {
-				t.Fatalf("step %d: status %v, want %v", i, got, st.want)
+	for _, tt := range []struct {
+		name      string
+		retention time.Duration // passed in Config; 0 means the default
+		want      time.Duration // the retention that must hold
+	}{
+		{"keys expire after the configured key retention", time.Hour, time.Hour},
+		{"keys expire after 72 hours by default", 0, 72 * time.Hour},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newShop(t, newStore, onlinestock.Config{KeyRetention: tt.retention})
+			replay := func() onlinestock.ChangeStatus {
+				t.Helper()
+				res, err := s.svc.Apply(ctx(t), []onlinestock.Change{onlinestock.Adjust("p", "a", 1).WithKey("k")})
+				s.must(t, err)
+				return res[0].Status
 			}
-			if got := s.level(t, "p", "a").OnHand; got != st.onHand {
-				t.Fatalf("step %d: on-hand %d, want %d", i, got, st.onHand)
+			r := tt.want
+			steps := []struct {
+				advance time.Duration
+				want    onlinestock.ChangeStatus
+				onHand  int64
+			}{
+				{0, onlinestock.Applied, 1},
+				{r - time.Minute, onlinestock.Duplicate, 1},
+				{2 * time.Minute, onlinestock.Applied, 2}, // a minute past the retention
+				{r / 2, onlinestock.Duplicate, 2},
+				{r/2 + time.Minute, onlinestock.Applied, 3},
 			}
-		}
-	})
+			for i, st := range steps {
+				s.clock.Advance(st.advance)
+				if got := replay(); got != st.want {
+					t.Fatalf("step %d: status %v, want %v", i, got, st.want)
+				}
+				if got := s.level(t, "p", "a").OnHand; got != st.onHand {
+					t.Fatalf("step %d: on-hand %d, want %d", i, got, st.onHand)
+				}
+			}
+		})
+	}
 
 	t.Run("a stale version is ErrConflict naming the level, and a fresh one applies", func(t *testing.T) {
 		t.Parallel()
