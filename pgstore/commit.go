@@ -57,13 +57,13 @@ func (t *tx) commit(ctx context.Context) error {
 		for id := range t.placeholders {
 			unused = append(unused, id)
 		}
-		b.Queue(`DELETE FROM onlinestock_products WHERE tenant = $1 AND id = ANY($2)`, tenant, unused)
+		b.Queue(sqlDeletePlaceholders, tenant, unused)
 	}
 	if len(t.enabled) > 0 {
-		b.Queue(`UPDATE onlinestock_products SET enabled = true WHERE tenant = $1 AND id = ANY($2)`, tenant, t.enabled)
+		b.Queue(sqlSetEnabled, tenant, t.enabled, true)
 	}
 	if len(t.disabled) > 0 {
-		b.Queue(`UPDATE onlinestock_products SET enabled = false WHERE tenant = $1 AND id = ANY($2)`, tenant, t.disabled)
+		b.Queue(sqlSetEnabled, tenant, t.disabled, false)
 	}
 	for _, r := range t.reservations {
 		if err := queueReservation(b, tenant, r); err != nil {
@@ -100,6 +100,21 @@ func (t *tx) commit(ctx context.Context) error {
 	t.committed(ctx)
 	return nil
 }
+
+// Writes of many products, shaped so that each row is found through its
+// key's index whatever the statistics say (see sqlProducts): an upsert finds
+// each row through its conflict index; the placeholders, rows this
+// transaction inserted and so no other can touch, are deleted by their
+// row IDs, looked up key by key.
+const (
+	// sqlSetEnabled sets enabled to $3 for products $2, which exist: the
+	// Service checked, and holds them locked.
+	sqlSetEnabled = `INSERT INTO onlinestock_products AS p (tenant, id, enabled)
+		SELECT $1, id, $3 FROM unnest($2::text[]) AS id ORDER BY id COLLATE "C"
+		ON CONFLICT (tenant, id) DO UPDATE SET enabled = excluded.enabled`
+	sqlDeletePlaceholders = `DELETE FROM onlinestock_products WHERE ctid = ANY(ARRAY(
+		SELECT (SELECT ctid FROM onlinestock_products WHERE tenant = $1 AND id = k.id) FROM unnest($2::text[]) AS k(id)))`
+)
 
 // committed runs after a successful commit.
 func (t *tx) committed(ctx context.Context) {

@@ -24,9 +24,8 @@ func (s *Store) ReadPage(ctx context.Context, ids []string, fn func([]onlinestoc
 	b := &pgx.Batch{}
 	b.Queue(beginView)
 	b.Queue(`SELECT id, name, connected, buffer, rank FROM onlinestock_outlets WHERE tenant = $1 ORDER BY id`, s.cfg.Tenant)
-	b.Queue(`SELECT id, enabled FROM onlinestock_products WHERE tenant = $1 AND id = ANY($2) ORDER BY id`, s.cfg.Tenant, ids)
-	b.Queue(`SELECT product, outlet, on_hand, reserved, version FROM onlinestock_levels
-		WHERE tenant = $1 AND product = ANY($2) ORDER BY product, outlet`, s.cfg.Tenant, ids)
+	b.Queue(sqlPageProducts, s.cfg.Tenant, ids)
+	b.Queue(sqlPageLevels, s.cfg.Tenant, ids)
 	b.Queue("COMMIT")
 	br := conn.SendBatch(ctx, b)
 	outlets, products, levels, err := scanPage(br)
@@ -39,6 +38,20 @@ func (s *Store) ReadPage(ctx context.Context, ids []string, fn func([]onlinestoc
 	}
 	return fn(outlets, joinLevels(products, levels))
 }
+
+// The page's products and levels, looked up key by key as the hot reads
+// in tx.go are, so that their plan does not depend on statistics.
+const (
+	sqlPageProducts = `SELECT p.id, p.enabled FROM unnest($2::text[]) WITH ORDINALITY AS k(id, ord)
+		CROSS JOIN LATERAL (SELECT id, enabled FROM onlinestock_products
+			WHERE tenant = $1 AND id = k.id OFFSET 0) p
+		ORDER BY k.ord`
+	sqlPageLevels = `SELECT l.product, l.outlet, l.on_hand, l.reserved, l.version
+		FROM unnest($2::text[]) WITH ORDINALITY AS k(id, ord)
+		CROSS JOIN LATERAL (SELECT product, outlet, on_hand, reserved, version FROM onlinestock_levels
+			WHERE tenant = $1 AND product = k.id OFFSET 0) l
+		ORDER BY k.ord, l.outlet`
+)
 
 // scanPage reads the results of ReadPage's batch. IDs are scanned as the
 // driver's bytes, valid until the next row, and turned into strings once:

@@ -283,22 +283,13 @@ func (t *tx) DeleteMethod(ctx context.Context, id string) error {
 	return nil
 }
 
-// lockClause is the row lock reads of products take: none in a View, none
-// under the exclusive setup lock (every writer of products holds the setup
-// lock shared, so they are already excluded), FOR UPDATE otherwise. Products
-// use it through their placeholder insert.
-func (t *tx) lockClause(of string) string {
-	if t.readOnly || t.exclusive {
-		return ""
-	}
-	return " FOR UPDATE" + of
-}
-
 func (t *tx) Products(ctx context.Context, ids []string) ([]onlinestock.Product, error) {
 	if len(ids) == 0 {
 		return []onlinestock.Product{}, nil
 	}
 	b := t.batch()
+	// No row locks in a View, nor under the exclusive setup lock: every
+	// writer of products holds the setup lock shared, so it is excluded.
 	lock := !t.readOnly && !t.exclusive
 	if lock {
 		// Lock every product in ID order, in one pass: an existing row is
@@ -315,9 +306,7 @@ func (t *tx) Products(ctx context.Context, ids []string) ([]onlinestock.Product,
 	}
 	// Read after the locks are granted, so under READ COMMITTED this sees
 	// what the last writer of these products committed.
-	b.Queue(`SELECT p.id, p.enabled, l.outlet, l.on_hand, l.reserved, l.version
-		FROM onlinestock_products p LEFT JOIN onlinestock_levels l ON l.tenant = p.tenant AND l.product = p.id
-		WHERE p.tenant = $1 AND p.id = ANY($2) ORDER BY p.id, l.outlet`, t.tenant(), ids)
+	b.Queue(sqlProducts, t.tenant(), ids)
 	br, err := t.send(ctx, b)
 	if err != nil {
 		return nil, err
@@ -328,6 +317,63 @@ func (t *tx) Products(ctx context.Context, ids []string) ([]onlinestock.Product,
 			return nil, err
 		}
 	}
+	products, err := t.scanProducts(ctx, br)
+	if err != nil {
+		return nil, err
+	}
+	if err := br.Close(); err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	t.read = append(t.read, ids)
+	return products, nil
+}
+
+// Hot reads look rows up key by key: each key drives an index lookup in a
+// LATERAL subquery that OFFSET 0 keeps from being flattened into a join.
+// The planner then has no join order or method to choose, and the lookup of
+// a whole key (or a key's prefix) by its index is the cheapest path whatever
+// the table's statistics say, so the plan does not change when they are
+// stale: right after a bulk load, or when another tenant dominates them.
+const (
+	// sqlProducts reads products $2 (sorted, unique) with their levels,
+	// sorted by product and outlet.
+	sqlProducts = `SELECT p.id, p.enabled, l.outlet, l.on_hand, l.reserved, l.version
+		FROM unnest($2::text[]) WITH ORDINALITY AS k(id, ord)
+		CROSS JOIN LATERAL (SELECT id, enabled FROM onlinestock_products
+			WHERE tenant = $1 AND id = k.id OFFSET 0) p
+		LEFT JOIN LATERAL (SELECT outlet, on_hand, reserved, version FROM onlinestock_levels
+			WHERE tenant = $1 AND product = k.id OFFSET 0) l ON true
+		ORDER BY k.ord, l.outlet`
+	// sqlProductsAt reads the products stocked at outlets $2 the same
+	// way, through the levels' outlet index.
+	sqlProductsAt = `WITH at AS MATERIALIZED (
+			SELECT DISTINCT l.product FROM unnest($2::text[]) AS o(id)
+			CROSS JOIN LATERAL (SELECT product FROM onlinestock_levels
+				WHERE tenant = $1 AND outlet = o.id OFFSET 0) l
+		)
+		SELECT p.id, p.enabled, l.outlet, l.on_hand, l.reserved, l.version
+		FROM at
+		CROSS JOIN LATERAL (SELECT id, enabled FROM onlinestock_products
+			WHERE tenant = $1 AND id = at.product OFFSET 0) p
+		LEFT JOIN LATERAL (SELECT outlet, on_hand, reserved, version FROM onlinestock_levels
+			WHERE tenant = $1 AND product = at.product OFFSET 0) l ON true
+		ORDER BY p.id, l.outlet`
+	// sqlLockProductsAt locks the products stocked at outlets $2, in ID
+	// order.
+	sqlLockProductsAt = `SELECT p.id FROM (
+			SELECT DISTINCT l.product FROM unnest($2::text[]) AS o(id)
+			CROSS JOIN LATERAL (SELECT product FROM onlinestock_levels
+				WHERE tenant = $1 AND outlet = o.id OFFSET 0) l
+			ORDER BY l.product
+		) at
+		CROSS JOIN LATERAL (SELECT id FROM onlinestock_products
+			WHERE tenant = $1 AND id = at.product FOR UPDATE) p`
+)
+
+// scanProducts reads rows of (id, enabled, outlet, on_hand, reserved,
+// version), sorted by product and outlet, with a NULL outlet for a product
+// without levels, leaving out this transaction's placeholders.
+func (t *tx) scanProducts(ctx context.Context, br pgx.BatchResults) ([]onlinestock.Product, error) {
 	rows, err := br.Query()
 	if err != nil {
 		return nil, interpretError(ctx, err)
@@ -366,11 +412,6 @@ func (t *tx) Products(ctx context.Context, ids []string) ([]onlinestock.Product,
 	if err := rows.Err(); err != nil {
 		return nil, interpretError(ctx, err)
 	}
-	rows.Close()
-	if err := br.Close(); err != nil {
-		return nil, interpretError(ctx, err)
-	}
-	t.read = append(t.read, ids)
 	return joinLevels(products, levels), nil
 }
 
@@ -410,61 +451,30 @@ func (t *tx) ProductsAt(ctx context.Context, outlets []string) ([]onlinestock.Pr
 		return []onlinestock.Product{}, nil
 	}
 	b := t.batch()
-	b.Queue(`SELECT p.id, p.enabled FROM onlinestock_products p
-		WHERE p.tenant = $1 AND p.id IN (SELECT product FROM onlinestock_levels WHERE tenant = $1 AND outlet = ANY($2))
-		ORDER BY p.id`+t.lockClause(" OF p"), t.tenant(), outlets)
-	b.Queue(`SELECT l.product, l.outlet, l.on_hand, l.reserved, l.version FROM onlinestock_levels l
-		WHERE l.tenant = $1 AND l.product IN (SELECT product FROM onlinestock_levels WHERE tenant = $1 AND outlet = ANY($2))
-		ORDER BY l.product, l.outlet`, t.tenant(), outlets)
-	return t.queryProducts(ctx, b)
-}
-
-// queryProducts runs a batch whose two queries read products and their
-// levels, both sorted by product ID, and joins them.
-func (t *tx) queryProducts(ctx context.Context, b *pgx.Batch) ([]onlinestock.Product, error) {
+	lock := !t.readOnly && !t.exclusive
+	if lock {
+		b.Queue(sqlLockProductsAt, t.tenant(), outlets)
+	}
+	// Read after the locks are granted, as in Products.
+	b.Queue(sqlProductsAt, t.tenant(), outlets)
 	br, err := t.send(ctx, b)
 	if err != nil {
 		return nil, err
 	}
 	defer br.Close()
-	var products []onlinestock.Product
-	rows, err := br.Query()
-	if err != nil {
-		return nil, interpretError(ctx, err)
-	}
-	for rows.Next() {
-		var p onlinestock.Product
-		if err := rows.Scan(&p.ID, &p.Enabled); err != nil {
-			rows.Close()
+	if lock {
+		if _, err := br.Exec(); err != nil {
 			return nil, interpretError(ctx, err)
 		}
-		products = append(products, p)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, interpretError(ctx, err)
-	}
-	var levels []onlinestock.Level
-	rows, err = br.Query()
+	products, err := t.scanProducts(ctx, br)
 	if err != nil {
-		return nil, interpretError(ctx, err)
-	}
-	for rows.Next() {
-		var l onlinestock.Level
-		if err := rows.Scan(&l.Product, &l.Outlet, &l.OnHand, &l.Reserved, &l.Version); err != nil {
-			rows.Close()
-			return nil, interpretError(ctx, err)
-		}
-		levels = append(levels, l)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, interpretError(ctx, err)
+		return nil, err
 	}
 	if err := br.Close(); err != nil {
 		return nil, interpretError(ctx, err)
 	}
-	return joinLevels(products, levels), nil
+	return products, nil
 }
 
 // joinLevels hands each product its run of levels; both lists are sorted
