@@ -108,8 +108,12 @@
 // (and so before a Dispatcher delivers or redelivers), it runs a short
 // transaction that takes a transaction-scoped advisory lock on the tenant,
 // reads the tenant's last number n from onlinestock_event_counter and, in
-// one set-based UPDATE, gives the tenant's committed unnumbered events
-// n+1, n+2, … in pending-key order, then records the new last number. The
+// one set-based UPDATE, gives the first of the tenant's committed
+// unnumbered events n+1, n+2, … in pending-key order, then records the new
+// last number. It numbers a chunk of whole transactions' events, about as
+// many as the read asks for (1,000 to 10,000), so each read makes progress
+// in bounded time however long the backlog, and a backlog is worked off in
+// time linear in its length. The
 // UPDATE runs in a statement of its own after the lock is granted, so under
 // READ COMMITTED its snapshot sees everything the previous numbering
 // committed. The read by seq follows in another statement, after the

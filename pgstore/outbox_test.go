@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -124,5 +125,65 @@ func TestMigrateConcurrentlyAndTwice(t *testing.T) {
 	if count != len(migrations) || latest != migrations[len(migrations)-1].Version {
 		t.Errorf("onlinestock_migrations holds %d rows up to version %d, want %d up to %d",
 			count, latest, len(migrations), migrations[len(migrations)-1].Version)
+	}
+}
+
+// TestBacklogNumberedInChunks: 50,000 events committed while nobody reads,
+// with statistics taken while nothing was waiting for its number (the
+// usual state between two runs of autovacuum), are read by a poller whose
+// every call has one second: each call must return events, never time out,
+// until the poller has them all, in order and without a gap.
+func TestBacklogNumberedInChunks(t *testing.T) {
+	t.Parallel()
+	const products, rounds = 1_000, 25 // two events per product per round
+	ctx := context.Background()
+	pool := newPool(t, 4)
+	store := newStore(t, pool)
+	svc := newService(t, store, onlinestock.Config{})
+	setUpOutlets(t, svc)
+	ids := productIDs(products)
+	var stock []onlinestock.Change
+	for _, p := range ids {
+		stock = append(stock, onlinestock.Set(p, "a", 5))
+	}
+	_, err := svc.Apply(ctx, stock)
+	must(t, err)
+	first, err := store.EventsSince(ctx, 0, 0)
+	must(t, err)
+	after := uint64(len(first))
+	if _, err := pool.Exec(ctx, `ANALYZE onlinestock_events`); err != nil {
+		t.Fatal(err)
+	}
+
+	for r := range rounds {
+		if r%2 == 0 {
+			must(t, svc.EnableOnline(ctx, ids...))
+		} else {
+			must(t, svc.DisableOnline(ctx, ids...))
+		}
+	}
+	const backlog = 2 * products * rounds
+	var got, calls int
+	for got < backlog {
+		calls++
+		callCtx, cancel := context.WithTimeout(ctx, time.Second)
+		page, err := store.EventsSince(callCtx, after, 1000)
+		cancel()
+		if err != nil {
+			t.Fatalf("call %d, after %d of %d events: %v", calls, got, backlog, err)
+		}
+		if len(page) == 0 {
+			t.Fatalf("call %d returned no event, after %d of %d", calls, got, backlog)
+		}
+		for _, e := range page {
+			if e.Seq != after+1 {
+				t.Fatalf("event %d after %d: a gap or disorder", e.Seq, after)
+			}
+			after = e.Seq
+		}
+		got += len(page)
+	}
+	if got != backlog {
+		t.Errorf("read %d events, want %d", got, backlog)
 	}
 }

@@ -171,7 +171,7 @@ func (s *Store) EventsSince(ctx context.Context, after uint64, limit int) ([]onl
 	}
 	defer conn.Release() // a connection left inside a transaction is destroyed, not reused
 	b := &pgx.Batch{}
-	s.queueSequence(b)
+	s.queueSequence(b, limit)
 	// After the COMMIT, in a statement (and snapshot) of its own: it sees
 	// every number given out so far, and only those.
 	b.Queue(`SELECT seq, kind, time_ns, product, before_quantity, before_label,
@@ -218,33 +218,58 @@ func (s *Store) EventsSince(ctx context.Context, after uint64, limit int) ([]onl
 // sequenceStatements is how many statements queueSequence queues.
 const sequenceStatements = 4
 
+// Bounds of the events one numbering transaction numbers.
+const (
+	minNumberChunk = 1_000
+	maxNumberChunk = 10_000
+)
+
 // queueSequence queues the short transaction that numbers the tenant's
 // committed, unnumbered events: under a transaction-scoped advisory lock on
 // the tenant, it reads the tenant's last sequence number n and gives the
-// events n+1, n+2, … in the order of their pending keys, in one set-based
-// UPDATE, and records the new last number. The UPDATE is a statement of its
-// own, after the one that waits for the lock, so under READ COMMITTED its
-// snapshot is taken once the lock is held and sees everything the previous
-// numbering committed. When there is nothing to number it writes nothing,
-// and its COMMIT does not wait for a disk flush.
-func (s *Store) queueSequence(b *pgx.Batch) {
+// events n+1, n+2, … in the order of their pending keys, and records the new
+// last number. The UPDATE is a statement of its own, after the one that
+// waits for the lock, so under READ COMMITTED its snapshot is taken once the
+// lock is held and sees everything the previous numbering committed. When
+// there is nothing to number it writes nothing, and its COMMIT does not
+// wait for a disk flush.
+//
+// It numbers a bounded chunk of about limit events, never fewer than
+// minNumberChunk nor more than maxNumberChunk (but always whole
+// transactions, so one transaction's events stay consecutive), so its cost
+// and the time it holds the lock do not grow with the backlog: every call
+// makes progress, and a backlog is worked off in linear time.
+func (s *Store) queueSequence(b *pgx.Batch, limit int) {
+	chunk := min(max(limit, minNumberChunk), maxNumberChunk)
 	b.Queue(beginUpdate)
 	b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, $2))`, s.cfg.Tenant, seedSequence)
-	b.Queue(`WITH numbered AS (
-			SELECT e.pending_id, e.pending_ord,
-				coalesce((SELECT last_seq FROM onlinestock_event_counter WHERE tenant = $1), 0)
-					+ row_number() OVER (ORDER BY e.pending_id, e.pending_ord) AS seq
-			FROM onlinestock_events e WHERE e.tenant = $1 AND e.seq IS NULL
-		), done AS (
-			UPDATE onlinestock_events e SET seq = n.seq FROM numbered n
-			WHERE e.tenant = $1 AND e.seq IS NULL AND e.pending_id = n.pending_id AND e.pending_ord = n.pending_ord
-			RETURNING e.seq
-		)
-		INSERT INTO onlinestock_event_counter AS c (tenant, last_seq)
-		SELECT $1, max(seq) FROM done HAVING count(*) > 0
-		ON CONFLICT (tenant) DO UPDATE SET last_seq = excluded.last_seq`, s.cfg.Tenant)
+	b.Queue(sqlNumberEvents, s.cfg.Tenant, chunk)
 	b.Queue("COMMIT")
 }
+
+// sqlNumberEvents numbers the first $2 unnumbered events of tenant $1 in
+// pending-key order, rounded up to a whole transaction. Its shape keeps
+// its plan linear whatever the statistics say (they usually under-count the
+// unnumbered rows, which come and go between two runs of autovacuum): the
+// chunk is read in order from the index of unnumbered events, and each of
+// its rows is then updated through its row ID.
+const sqlNumberEvents = `WITH cut AS (
+		SELECT max(pending_id) AS id FROM (
+			SELECT pending_id FROM onlinestock_events WHERE tenant = $1 AND seq IS NULL
+			ORDER BY pending_id, pending_ord LIMIT $2) c
+	), chunk AS MATERIALIZED (
+		SELECT e.ctid AS row, row_number() OVER (ORDER BY e.pending_id, e.pending_ord) AS n
+		FROM onlinestock_events e WHERE e.tenant = $1 AND e.seq IS NULL AND e.pending_id <= (SELECT id FROM cut)
+	), last AS (
+		SELECT coalesce((SELECT last_seq FROM onlinestock_event_counter WHERE tenant = $1), 0) AS seq
+	), done AS (
+		UPDATE onlinestock_events e SET seq = last.seq + chunk.n FROM chunk, last
+		WHERE e.ctid = chunk.row AND e.seq IS NULL
+		RETURNING e.seq
+	)
+	INSERT INTO onlinestock_event_counter AS c (tenant, last_seq)
+	SELECT $1, max(seq) FROM done HAVING count(*) > 0
+	ON CONFLICT (tenant) DO UPDATE SET last_seq = excluded.last_seq`
 
 // rollbackConn ends a transaction a failed batch left open on conn; if that
 // fails too, the pool destroys the connection when it is released.
