@@ -33,6 +33,20 @@
 // concurrently, changes stock once. Keys are remembered for
 // [Config.KeyRetention].
 //
+// # Retrying a call
+//
+// A call reports what its transaction did: nil when it committed, an error
+// when nothing was kept. A context that ends while the commit is on its way
+// does not turn a committed call into an error; the call waits for the
+// commit's answer. Only when the connection to a database is lost during
+// the commit, and the database cannot be asked afterwards, is the outcome
+// unknown: the error then wraps [ErrCommitUnknown]. Retrying after any
+// error is safe for a keyed Adjust, for a Set with its version, and for
+// Reserve, Release and Fulfill, which are idempotent by order ID. An
+// unkeyed Adjust is not safe to retry after [ErrCommitUnknown]: if the
+// first attempt committed, the retry applies it twice. Key adjustments
+// that a POS may send again.
+//
 // A product's online stock is the sum over connected outlets of each
 // outlet's [Contribution]: on hand, less what is reserved for online orders,
 // less the outlet's online buffer ([Service.SetBuffer]), and never below zero,

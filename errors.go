@@ -29,6 +29,18 @@ var (
 	// ErrNotActive reports a call that needs the online store to be
 	// activated (an order register chosen) before it.
 	ErrNotActive = errors.New("online store not activated: choose an order register first")
+	// ErrCommitUnknown reports a call whose outcome cannot be known: the
+	// connection to the database was lost while the transaction was
+	// committing, and the database could not be asked afterwards whether it
+	// committed. The call may have taken effect or not. Retrying is safe for
+	// a keyed Adjust (its key makes a second application a Duplicate), for
+	// a Set with the version it was based on, and for Reserve, Release and
+	// Fulfill (they are idempotent by order ID); an unkeyed Adjust must not
+	// be retried blindly, since it would be applied twice if the first
+	// attempt committed: read the level, or key your adjustments. A
+	// cancelled context or a deadline never causes it: a call whose commit
+	// was already on its way waits for the answer and reports what happened.
+	ErrCommitUnknown = errors.New("commit outcome unknown")
 )
 
 // Shortfall is what one product lacks to fill an order or a cart.

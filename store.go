@@ -15,7 +15,11 @@ import (
 type Store interface {
 	// Update runs fn in a read-write transaction. If fn returns nil the
 	// transaction commits; if fn returns an error, or the commit fails,
-	// nothing fn wrote is kept and that error is returned. Update may run fn
+	// nothing fn wrote is kept and that error is returned. Once the commit
+	// has begun, its outcome is what Update reports, even if ctx ends
+	// meanwhile: nil when it committed. When the outcome cannot be learned
+	// (the connection to a database was lost during the commit), Update
+	// returns an error wrapping [ErrCommitUnknown]. Update may run fn
 	// more than once when the transaction has to be retried (a serialization
 	// failure or a deadlock in a database), so fn must have no effects
 	// outside the Tx other than values it overwrites on each run. Concurrent

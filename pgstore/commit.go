@@ -2,9 +2,13 @@ package pgstore
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/onlinestock/onlinestock"
 )
@@ -79,26 +83,84 @@ func (t *tx) commit(ctx context.Context) error {
 	}
 	b.Queue("COMMIT")
 
-	br, err := t.send(ctx, b)
-	if err != nil {
+	// A caller whose ctx ended before the COMMIT left has nothing kept.
+	// Once it is on its way, the outcome is learned whatever becomes of
+	// ctx: a call must never report a failure when it committed.
+	if err := ctx.Err(); err != nil {
 		t.rollback(ctx)
 		return err
 	}
-	for range len(b.QueuedQueries) - n {
-		if _, err = br.Exec(); err != nil {
-			break
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	br, err := t.send(cctx, b)
+	if err == nil {
+		for range len(b.QueuedQueries) - n {
+			if _, err = br.Exec(); err != nil {
+				break
+			}
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
 		}
 	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
+		var pgErr *pgconn.PgError
+		pc := t.conn.Conn().PgConn()
+		ended := pc.IsClosed() || pc.TxStatus() == 'I'
+		if ended && (!errors.As(err, &pgErr) || pgErr.Severity == "FATAL" || pgErr.Severity == "PANIC") {
+			// No answer from the server, or the end of the session (a
+			// terminated backend, a server shutting down), and the
+			// transaction is no longer open here: the COMMIT may or may
+			// not have taken effect.
+			return t.s.commitOutcome(ctx, t.xid, err)
+		}
 		// A failed statement leaves the transaction aborted, not ended.
 		t.rollback(ctx)
 		return interpretError(ctx, err)
 	}
 	t.committed(ctx)
 	return nil
+}
+
+// How long a COMMIT may take before its outcome is asked of the database
+// on another connection, and how long that asking may take before the
+// outcome is reported unknown.
+const (
+	commitTimeout  = 30 * time.Second
+	outcomeTimeout = 10 * time.Second
+)
+
+// commitOutcome learns whether the transaction xid committed after its
+// connection failed during the COMMIT with cause: it asks the database on
+// another connection, again while the transaction is still in progress
+// there (a server that has not yet seen the connection go), until
+// outcomeTimeout. It returns nil if the transaction committed, cause if it
+// did not, and an error wrapping [onlinestock.ErrCommitUnknown] if it
+// cannot tell.
+func (s *Store) commitOutcome(ctx context.Context, xid string, cause error) error {
+	unknown := fmt.Errorf("pgstore: %w: connection lost during COMMIT: %w", onlinestock.ErrCommitUnknown, cause)
+	if xid == "" {
+		return unknown
+	}
+	octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), outcomeTimeout)
+	defer cancel()
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		var status *string
+		err := s.pool.QueryRow(octx, `SELECT pg_xact_status($1::xid8)`, xid).Scan(&status)
+		if err == nil && status != nil {
+			switch *status {
+			case "committed":
+				return nil
+			case "aborted":
+				return fmt.Errorf("pgstore: transaction rolled back: %w", interpretError(ctx, cause))
+			}
+		}
+		select {
+		case <-octx.Done():
+			return unknown
+		case <-time.After(wait):
+		}
+	}
 }
 
 // Writes of many products, shaped so that each row is found through its

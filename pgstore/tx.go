@@ -37,6 +37,10 @@ type tx struct {
 	conn     *pgxpool.Conn
 	readOnly bool
 	begun    bool
+	// xid is the transaction's ID, as text, read with its BEGIN in an
+	// Update: if the connection is lost during the COMMIT, the database can
+	// still be asked whether it committed.
+	xid string
 
 	setup        *onlinestock.Setup
 	exclusive    bool // LockSetup taken
@@ -69,6 +73,7 @@ func (t *tx) batch() *pgx.Batch {
 			b.Queue(beginView)
 		} else {
 			b.Queue(beginUpdate)
+			b.Queue(`SELECT pg_current_xact_id()::text`)
 		}
 	}
 	return b
@@ -78,7 +83,11 @@ func (t *tx) batch() *pgx.Batch {
 func (t *tx) send(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, error) {
 	br := t.conn.SendBatch(ctx, b)
 	if !t.begun {
-		if _, err := br.Exec(); err != nil {
+		_, err := br.Exec()
+		if err == nil && !t.readOnly {
+			err = br.QueryRow().Scan(&t.xid)
+		}
+		if err != nil {
 			br.Close()
 			return nil, interpretError(ctx, err)
 		}

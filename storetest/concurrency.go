@@ -28,6 +28,9 @@ func testConcurrency(t *testing.T, newStore NewStore, o options) {
 		t.Parallel()
 		testApplyRace(t, newStore)
 	})
+	t.Run("a context ending around the commit never hides what committed", func(t *testing.T) {
+		testCancelAroundCommit(t, newStore)
+	})
 }
 
 func testReservationRace(t *testing.T, newStore NewStore, o options) {
