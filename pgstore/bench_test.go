@@ -114,7 +114,7 @@ func benchApplyOne(b *testing.B, n int, listed bool) {
 
 // benchOutlets gives svc n outlets o000, o001, … all connected, o000 the
 // primary.
-func benchOutlets(b *testing.B, svc *onlinestock.Service, n int) []string {
+func benchOutlets(b testing.TB, svc *onlinestock.Service, n int) []string {
 	b.Helper()
 	ctx := context.Background()
 	var ids []string

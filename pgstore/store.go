@@ -174,10 +174,7 @@ func (s *Store) EventsSince(ctx context.Context, after uint64, limit int) ([]onl
 	s.queueSequence(b, limit)
 	// After the COMMIT, in a statement (and snapshot) of its own: it sees
 	// every number given out so far, and only those.
-	b.Queue(`SELECT seq, kind, time_ns, product, before_quantity, before_label,
-		after_quantity, after_label, outlet, previous, methods
-		FROM onlinestock_events WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
-		s.cfg.Tenant, int64(after), limit)
+	b.Queue(sqlEventsSince, s.cfg.Tenant, int64(after), limit)
 	br := conn.SendBatch(ctx, b)
 	defer br.Close()
 	for range sequenceStatements {
@@ -214,6 +211,12 @@ func (s *Store) EventsSince(ctx context.Context, after uint64, limit int) ([]onl
 	}
 	return out, nil
 }
+
+// sqlEventsSince reads numbered events in order, from the index of
+// numbered events, whose order the ORDER BY … LIMIT follows.
+const sqlEventsSince = `SELECT seq, kind, time_ns, product, before_quantity, before_label,
+		after_quantity, after_label, outlet, previous, methods
+		FROM onlinestock_events WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3`
 
 // sequenceStatements is how many statements queueSequence queues.
 const sequenceStatements = 4

@@ -1,0 +1,15 @@
+package pgstore
+
+// HotStatements are the statements whose plans TestHotPlansUseIndexes
+// checks, by name.
+var HotStatements = map[string]string{
+	"products":            sqlProducts,
+	"products-at":         sqlProductsAt,
+	"lock-products-at":    sqlLockProductsAt,
+	"page-products":       sqlPageProducts,
+	"page-levels":         sqlPageLevels,
+	"set-enabled":         sqlSetEnabled,
+	"delete-placeholders": sqlDeletePlaceholders,
+	"number-events":       sqlNumberEvents,
+	"events-since":        sqlEventsSince,
+}

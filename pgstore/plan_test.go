@@ -1,0 +1,119 @@
+package pgstore_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/onlinestock/onlinestock"
+	"github.com/onlinestock/onlinestock/pgstore"
+)
+
+// planNode is one node of EXPLAIN (FORMAT JSON)'s plan tree.
+type planNode struct {
+	NodeType     string     `json:"Node Type"`
+	RelationName string     `json:"Relation Name"`
+	IndexName    string     `json:"Index Name"`
+	IndexCond    string     `json:"Index Cond"`
+	Plans        []planNode `json:"Plans"`
+}
+
+// bigTables are the tables that grow with the catalog or the outbox.
+var bigTables = []string{"onlinestock_products", "onlinestock_levels", "onlinestock_events"}
+
+// condColumn finds the columns an index condition compares.
+var condColumn = regexp.MustCompile(`\(?(\w+) (?:=|<|>|<=|>=) `)
+
+// checkPlan reports every scan of a big table in the plan that does not
+// find its rows through an index by more than the tenant: a sequential
+// scan, or an index scan on the tenant alone that is not bounded by a
+// LIMIT above it.
+func checkPlan(n planNode, limited bool, path string) []string {
+	var bad []string
+	path += " > " + n.NodeType
+	if slices.Contains(bigTables, n.RelationName) || n.NodeType == "Bitmap Index Scan" {
+		switch n.NodeType {
+		case "Index Scan", "Index Only Scan", "Bitmap Index Scan":
+			keyed := false
+			for _, m := range condColumn.FindAllStringSubmatch(n.IndexCond, -1) {
+				if m[1] != "tenant" {
+					keyed = true
+				}
+			}
+			if !keyed && !limited {
+				bad = append(bad, fmt.Sprintf("%s on %s by the tenant alone (%s)", path, n.IndexName, n.IndexCond))
+			}
+		case "Tid Scan", "Bitmap Heap Scan", "ModifyTable": // by row ID, or the scan below decides
+		default:
+			bad = append(bad, fmt.Sprintf("%s of %s", path, n.RelationName))
+		}
+	}
+	limited = limited || n.NodeType == "Limit"
+	for _, c := range n.Plans {
+		bad = append(bad, checkPlan(c, limited, path)...)
+	}
+	return bad
+}
+
+// TestHotPlansUseIndexes loads 100,000 products × 5 outlets as a POS sync
+// does, in batches of 10,000 levels with no ANALYZE by hand, then checks
+// that every hot statement finds its rows through an index by its key,
+// whatever the statistics say at that moment.
+func TestHotPlansUseIndexes(t *testing.T) {
+	t.Parallel()
+	n := 100_000
+	if testing.Short() {
+		n = 20_000
+	}
+	ctx := context.Background()
+	pool := newPool(t, 2)
+	store := newStore(t, pool)
+	svc := newService(t, store, onlinestock.Config{})
+	outlets := benchOutlets(t, svc, 5)
+	st := dense(n, 5).load(t, svc, 10_000)
+	t.Logf("loaded %d levels: first batch %.0f levels/s, last %.0f, slowest %.0f", st.levels, st.first, st.last, st.slowest)
+
+	page := make([]string, 100)
+	for i := range page {
+		page[i] = catalogProduct(n/2 + i)
+	}
+	many := make([]string, 2_000)
+	for i := range many {
+		many[i] = catalogProduct(n/3 + i)
+	}
+	tenant := store.Tenant()
+	args := map[string][]any{
+		"products":            {tenant, page},
+		"products-at":         {tenant, outlets[1:2]},
+		"lock-products-at":    {tenant, outlets[1:2]},
+		"page-products":       {tenant, page},
+		"page-levels":         {tenant, page},
+		"set-enabled":         {tenant, many, true},
+		"delete-placeholders": {tenant, page[:10]},
+		"number-events":       {tenant, 1_000},
+		"events-since":        {tenant, int64(n / 2), 1_000},
+	}
+	for name, sql := range pgstore.HotStatements {
+		a, ok := args[name]
+		if !ok {
+			t.Errorf("%s: no arguments to explain it with", name)
+			continue
+		}
+		var out []byte
+		if err := pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+sql, a...).Scan(&out); err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		var plans []struct{ Plan planNode }
+		if err := json.Unmarshal(out, &plans); err != nil || len(plans) != 1 {
+			t.Fatalf("%s: EXPLAIN output %s: %v", name, out, err)
+		}
+		if bad := checkPlan(plans[0].Plan, false, ""); len(bad) > 0 {
+			t.Errorf("%s: not by index:\n\t%s", name, strings.Join(bad, "\n\t"))
+		}
+	}
+}
