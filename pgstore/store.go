@@ -251,23 +251,28 @@ func (s *Store) queueSequence(b *pgx.Batch, limit int) {
 }
 
 // sqlNumberEvents numbers the first $2 unnumbered events of tenant $1 in
-// pending-key order, rounded up to a whole transaction. Its shape keeps
-// its plan linear whatever the statistics say (they usually under-count the
-// unnumbered rows, which come and go between two runs of autovacuum): the
-// chunk is read in order from the index of unnumbered events, and each of
-// its rows is then updated through its row ID.
-const sqlNumberEvents = `WITH cut AS (
-		SELECT max(pending_id) AS id FROM (
-			SELECT pending_id FROM onlinestock_events WHERE tenant = $1 AND seq IS NULL
-			ORDER BY pending_id, pending_ord LIMIT $2) c
+// pending-key order, and the rest of the last one's transaction. Its shape
+// keeps its plan linear whatever the statistics say (they usually
+// under-count the unnumbered rows, which come and go between two runs of
+// autovacuum): the chunk is read in order from the index of unnumbered
+// events, a LIMIT reading no further than it needs, the rest of the last
+// transaction by its pending key, and each row is then updated through its
+// row ID.
+const sqlNumberEvents = `WITH head AS MATERIALIZED (
+		SELECT ctid AS row, pending_id AS id, pending_ord AS ord FROM onlinestock_events
+		WHERE tenant = $1 AND seq IS NULL ORDER BY pending_id, pending_ord LIMIT $2
+	), tail AS MATERIALIZED (
+		SELECT e.row, e.id, e.ord FROM (SELECT id, ord FROM head ORDER BY id DESC, ord DESC LIMIT 1) l
+		CROSS JOIN LATERAL (SELECT ctid AS row, pending_id AS id, pending_ord AS ord FROM onlinestock_events
+			WHERE tenant = $1 AND seq IS NULL AND pending_id = l.id AND pending_ord > l.ord OFFSET 0) e
 	), chunk AS MATERIALIZED (
-		SELECT e.ctid AS row, row_number() OVER (ORDER BY e.pending_id, e.pending_ord) AS n
-		FROM onlinestock_events e WHERE e.tenant = $1 AND e.seq IS NULL AND e.pending_id <= (SELECT id FROM cut)
+		SELECT row, row_number() OVER (ORDER BY id, ord) AS n
+		FROM (SELECT * FROM head UNION ALL SELECT * FROM tail) c
 	), last AS (
 		SELECT coalesce((SELECT last_seq FROM onlinestock_event_counter WHERE tenant = $1), 0) AS seq
 	), done AS (
 		UPDATE onlinestock_events e SET seq = last.seq + chunk.n FROM chunk, last
-		WHERE e.ctid = chunk.row AND e.seq IS NULL
+		WHERE e.ctid = ANY(ARRAY(SELECT row FROM chunk)) AND e.ctid = chunk.row AND e.seq IS NULL
 		RETURNING e.seq
 	)
 	INSERT INTO onlinestock_event_counter AS c (tenant, last_seq)

@@ -460,6 +460,14 @@ func (t *tx) ProductsAt(ctx context.Context, outlets []string) ([]onlinestock.Pr
 		return []onlinestock.Product{}, nil
 	}
 	b := t.batch()
+	// An outlet may hold a large share of the levels table (in a database
+	// of one retailer, say), and fresh statistics then make a sequential
+	// scan look cheaper than the outlet's index; stale ones can make it look
+	// so for a small outlet among many tenants. The index is never far off
+	// the best plan and a scan of every tenant's levels can be far worse, so
+	// it is taken whatever the statistics say, for the rest of this
+	// transaction, which has no other use for a sequential scan.
+	b.Queue(`SET LOCAL enable_seqscan = off`)
 	lock := !t.readOnly && !t.exclusive
 	if lock {
 		b.Queue(sqlLockProductsAt, t.tenant(), outlets)
@@ -471,6 +479,9 @@ func (t *tx) ProductsAt(ctx context.Context, outlets []string) ([]onlinestock.Pr
 		return nil, err
 	}
 	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, interpretError(ctx, err)
+	}
 	if lock {
 		if _, err := br.Exec(); err != nil {
 			return nil, interpretError(ctx, err)
