@@ -43,8 +43,10 @@
 // serializable with explicit locks, taken by the reads in the one order the
 // Service reads in:
 //
-//   - Setup locks the tenant's row in onlinestock_setup FOR SHARE (the row
-//     is created on first use), LockSetup FOR UPDATE. Changes to outlets,
+//   - Setup takes a transaction-scoped advisory lock on a hash of the
+//     tenant, shared; LockSetup takes it exclusively. (A shared row lock
+//     would make PostgreSQL create a multixact for every new sharer, and
+//     every writer of the tenant shares this lock.) Changes to outlets,
 //     registers and methods take it exclusively, so every other Update sees
 //     a setup that cannot change under it.
 //   - Reservation takes a transaction-scoped advisory lock on a hash of

@@ -23,6 +23,7 @@ const (
 	seedOrder    = 1
 	seedProduct  = 2
 	seedSequence = 3 // the tenant's event numbering
+	seedSetup    = 4 // the tenant's setup: shared by every writer, exclusive to setup changes
 )
 
 // idSeparator joins a tenant and an ID into one lock name, and a method
@@ -141,20 +142,24 @@ func (t *tx) readSetup(ctx context.Context, exclusive bool) (*onlinestock.Setup,
 		return t.setup, nil
 	}
 	b := t.batch()
-	lock := ""
 	create := !t.readOnly && !t.s.setupExists.Load()
 	if !t.readOnly {
+		// The setup lock is an advisory lock on the tenant, not a row lock
+		// on its setup row: many transactions sharing a row lock would make
+		// PostgreSQL create a multixact for each new sharer, and every
+		// writer of the tenant shares it.
+		lock := `SELECT pg_advisory_xact_lock_shared(hashtextextended($1, $2))`
+		if exclusive {
+			lock = `SELECT pg_advisory_xact_lock(hashtextextended($1, $2))`
+		}
+		b.Queue(lock, t.tenant(), seedSetup)
 		if create {
-			// Create the row to lock on first use. DO NOTHING waits for a
+			// Create the setup row on first use. DO NOTHING waits for a
 			// concurrent insert of it to commit.
 			b.Queue(`INSERT INTO onlinestock_setup (tenant) VALUES ($1) ON CONFLICT DO NOTHING`, t.tenant())
 		}
-		lock = " FOR SHARE"
-		if exclusive {
-			lock = " FOR UPDATE"
-		}
 	}
-	b.Queue(`SELECT order_register FROM onlinestock_setup WHERE tenant = $1`+lock, t.tenant())
+	b.Queue(`SELECT order_register FROM onlinestock_setup WHERE tenant = $1`, t.tenant())
 	// Read after the lock is granted, so under READ COMMITTED these see the
 	// state the last setup writer committed.
 	b.Queue(`SELECT id, name, connected, buffer, rank FROM onlinestock_outlets WHERE tenant = $1 ORDER BY id`, t.tenant())
@@ -164,6 +169,11 @@ func (t *tx) readSetup(ctx context.Context, exclusive bool) (*onlinestock.Setup,
 		return nil, err
 	}
 	defer br.Close()
+	if !t.readOnly {
+		if _, err := br.Exec(); err != nil {
+			return nil, interpretError(ctx, err)
+		}
+	}
 	if create {
 		if _, err := br.Exec(); err != nil {
 			return nil, interpretError(ctx, err)
