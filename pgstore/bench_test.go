@@ -299,3 +299,127 @@ func BenchmarkConnectDisconnect(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkReserveRelease reserves an order of 5 lines and releases it, per
+// op, on 50 connected outlets, each product stocked at a few of them. The
+// baseline does the same row updates in two transactions: the 5 levels'
+// reserved count up, with a reservation row inserted, then down, with the
+// row updated.
+func BenchmarkReserveRelease(b *testing.B) {
+	const lines = 5
+	for _, n := range []int{1, 16} {
+		b.Run(fmt.Sprintf("raw/workers=%d", n), func(b *testing.B) {
+			ctx := context.Background()
+			pool := newPool(b, int32(n)+2)
+			levels := throwaway(b, pool, "product text, outlet text, on_hand bigint, reserved bigint, PRIMARY KEY (product, outlet)")
+			orders := throwaway(b, pool, "id text PRIMARY KEY, status text")
+			if _, err := pool.Exec(ctx, "INSERT INTO "+levels+` SELECT 'p' || g, 'o' || (g % 50), 1000000, 0
+				FROM generate_series(0, $1) g`, n*lines); err != nil {
+				b.Fatal(err)
+			}
+			var seq atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			workers(b, n, func(w int) error {
+				products := make([]string, lines)
+				for i := range products {
+					products[i] = fmt.Sprintf("p%d", w*lines+i)
+				}
+				order := fmt.Sprint(seq.Add(1))
+				move := func(sign int, status string, insert bool) error {
+					return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+						bt := &pgx.Batch{}
+						for _, p := range products {
+							bt.Queue("UPDATE "+levels+" SET reserved = reserved + $2 WHERE product = $1 AND on_hand - reserved >= $2", p, sign)
+						}
+						if insert {
+							bt.Queue("INSERT INTO "+orders+" VALUES ($1, $2)", order, status)
+						} else {
+							bt.Queue("UPDATE "+orders+" SET status = $2 WHERE id = $1", order, status)
+						}
+						return tx.SendBatch(ctx, bt).Close()
+					})
+				}
+				if err := move(1, "open", true); err != nil {
+					return err
+				}
+				return move(-1, "released", false)
+			})
+		})
+		b.Run(fmt.Sprintf("reserve+release/workers=%d", n), func(b *testing.B) {
+			ctx := context.Background()
+			pool := newPool(b, int32(n)+2)
+			svc := newService(b, newStore(b, pool), onlinestock.Config{})
+			c := sparse(n * lines)
+			benchOutlets(b, svc, c.outlets)
+			c.load(b, svc, 10_000)
+			var seq atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			workers(b, n, func(w int) error {
+				order := onlinestock.Order{ID: fmt.Sprint(seq.Add(1))}
+				for i := range lines {
+					order.Lines = append(order.Lines, onlinestock.Line{Product: catalogProduct(w*lines + i), Quantity: 1})
+				}
+				if _, err := svc.Reserve(ctx, order); err != nil {
+					return err
+				}
+				_, err := svc.Release(ctx, order.ID)
+				return err
+			})
+		})
+	}
+}
+
+// BenchmarkHotProduct is a flash sale: 32 workers reserve and release one
+// unit of one product at one outlet, each its own transaction. The
+// baseline is the naive one-row design: a conditional UPDATE of the one
+// level row to reserve, another to release.
+func BenchmarkHotProduct(b *testing.B) {
+	const n = 32
+	b.Run("raw-conditional-update", func(b *testing.B) {
+		ctx := context.Background()
+		pool := newPool(b, n+2)
+		table := throwaway(b, pool, "id int PRIMARY KEY, on_hand bigint, reserved bigint")
+		if _, err := pool.Exec(ctx, "INSERT INTO "+table+" VALUES (1, 1000000, 0)"); err != nil {
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		workers(b, n, func(int) error {
+			for _, sql := range []string{
+				"UPDATE " + table + " SET reserved = reserved + 1 WHERE id = 1 AND on_hand - reserved >= 1",
+				"UPDATE " + table + " SET reserved = reserved - 1 WHERE id = 1",
+			} {
+				if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+					_, err := tx.Exec(ctx, sql)
+					return err
+				}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	b.Run("reserve+release", func(b *testing.B) {
+		ctx := context.Background()
+		pool := newPool(b, n+2)
+		svc := newService(b, newStore(b, pool), onlinestock.Config{})
+		benchOutlets(b, svc, 1)
+		if _, err := svc.Apply(ctx, []onlinestock.Change{onlinestock.Set("hot", "o000", 1_000_000)}); err != nil {
+			b.Fatal(err)
+		}
+		if err := svc.EnableOnline(ctx, "hot"); err != nil {
+			b.Fatal(err)
+		}
+		var seq atomic.Int64
+		b.ResetTimer()
+		workers(b, n, func(int) error {
+			order := onlinestock.Order{ID: fmt.Sprint(seq.Add(1)), Lines: []onlinestock.Line{{Product: "hot", Quantity: 1}}}
+			if _, err := svc.Reserve(ctx, order); err != nil {
+				return err
+			}
+			_, err := svc.Release(ctx, order.ID)
+			return err
+		})
+	})
+}
