@@ -172,7 +172,7 @@ const (
 	// sqlSetEnabled sets enabled to $3 for products $2, which exist: the
 	// Service checked, and holds them locked.
 	sqlSetEnabled = `INSERT INTO onlinestock_products AS p (tenant, id, enabled)
-		SELECT $1, id, $3 FROM unnest($2::text[]) AS id ORDER BY id COLLATE "C"
+		SELECT $1::text, id, $3::boolean FROM unnest($2::text[]) AS id ORDER BY id COLLATE "C"
 		ON CONFLICT (tenant, id) DO UPDATE SET enabled = excluded.enabled`
 	sqlDeletePlaceholders = `DELETE FROM onlinestock_products WHERE ctid = ANY(ARRAY(
 		SELECT (SELECT ctid FROM onlinestock_products WHERE tenant = $1 AND id = k.id) FROM unnest($2::text[]) AS k(id)))`
@@ -233,10 +233,10 @@ func (t *tx) queueLevels(b *pgx.Batch) {
 	// this creates any other.
 	if len(unread) > 0 {
 		b.Queue(`INSERT INTO onlinestock_products (tenant, id)
-			SELECT DISTINCT $1, id FROM unnest($2::text[]) AS id ON CONFLICT DO NOTHING`, t.tenant(), unread)
+			SELECT DISTINCT $1::text, id FROM unnest($2::text[]) AS id ON CONFLICT DO NOTHING`, t.tenant(), unread)
 	}
 	b.Queue(`INSERT INTO onlinestock_levels (tenant, product, outlet, on_hand, reserved, version)
-		SELECT $1, l.* FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) AS l
+		SELECT $1::text, l.* FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) AS l
 		ON CONFLICT (tenant, product, outlet) DO UPDATE
 		SET on_hand = excluded.on_hand, reserved = excluded.reserved, version = excluded.version`,
 		t.tenant(), products, outlets, onHand, reserved, version)
@@ -309,7 +309,7 @@ func (t *tx) queueEvents(b *pgx.Batch) error {
 	b.Queue(`WITH pending AS (SELECT nextval('onlinestock_event_pending') AS id)
 		INSERT INTO onlinestock_events (tenant, pending_id, pending_ord, kind, time_ns, product, before_quantity,
 			before_label, after_quantity, after_label, outlet, previous, methods)
-		SELECT $1, pending.id, e.ord, e.kind, e.time_ns, e.product, e.bq, e.bl, e.aq, e.al,
+		SELECT $1::text, pending.id, e.ord, e.kind, e.time_ns, e.product, e.bq, e.bl, e.aq, e.al,
 			e.outlet, e.previous, string_to_array(e.methods, $2)
 		FROM pending, unnest($3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::text[], $8::bigint[],
 			$9::text[], $10::text[], $11::text[], $12::text[])

@@ -272,11 +272,11 @@ const sqlNumberEvents = `WITH head AS MATERIALIZED (
 		SELECT coalesce((SELECT last_seq FROM onlinestock_event_counter WHERE tenant = $1), 0) AS seq
 	), done AS (
 		UPDATE onlinestock_events e SET seq = last.seq + chunk.n FROM chunk, last
-		WHERE e.ctid = ANY(ARRAY(SELECT row FROM chunk)) AND e.ctid = chunk.row AND e.seq IS NULL
+		WHERE e.tenant = $1 AND e.ctid = ANY(ARRAY(SELECT row FROM chunk)) AND e.ctid = chunk.row AND e.seq IS NULL
 		RETURNING e.seq
 	)
 	INSERT INTO onlinestock_event_counter AS c (tenant, last_seq)
-	SELECT $1, max(seq) FROM done HAVING count(*) > 0
+	SELECT $1::text, max(seq) FROM done HAVING count(*) > 0
 	ON CONFLICT (tenant) DO UPDATE SET last_seq = excluded.last_seq`
 
 // rollbackConn ends a transaction a failed batch left open on conn; if that

@@ -319,7 +319,7 @@ func (t *tx) Products(ctx context.Context, ids []string) ([]onlinestock.Product,
 		// new products are locked in the same order, transactions cannot
 		// deadlock on products.
 		b.Queue(`INSERT INTO onlinestock_products AS p (tenant, id)
-			SELECT $1, id FROM unnest($2::text[]) AS id ORDER BY id COLLATE "C"
+			SELECT $1::text, id FROM unnest($2::text[]) AS id ORDER BY id COLLATE "C"
 			ON CONFLICT (tenant, id) DO UPDATE SET enabled = p.enabled WHERE false
 			RETURNING id`, t.tenant(), ids)
 	}
@@ -569,7 +569,7 @@ func (t *tx) ClaimKeys(ctx context.Context, keys []string, now, notBefore time.T
 	// keys are inserted in order so that two batches cannot deadlock on them.
 	b := t.batch()
 	b.Queue(`INSERT INTO onlinestock_keys AS k (tenant, key, claimed_ns)
-		SELECT $1, key, $3 FROM unnest($2::text[]) AS key ORDER BY key COLLATE "C"
+		SELECT $1::text, key, $3::bigint FROM unnest($2::text[]) AS key ORDER BY key COLLATE "C"
 		ON CONFLICT (tenant, key) DO UPDATE SET claimed_ns = excluded.claimed_ns WHERE k.claimed_ns < $4
 		RETURNING key`, t.tenant(), keys, *at, clampNanos(notBefore))
 	br, err := t.send(ctx, b)
