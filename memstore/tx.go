@@ -27,6 +27,7 @@ type tx struct {
 	enabled       []string
 	disabled      []string
 	claims        []claim
+	claimed       map[string]struct{} // the keys of claims, for a lookup in constant time
 	claimsExpire  time.Time
 	events        []onlinestock.Event
 	reservations  []onlinestock.Reservation
@@ -41,6 +42,7 @@ func (t *tx) reset() {
 	t.levels = t.levels[:0]
 	t.enabled, t.disabled = t.enabled[:0], t.disabled[:0]
 	t.claims, t.claimsExpire = t.claims[:0], time.Time{}
+	clear(t.claimed)
 	clear(t.events)
 	t.events = t.events[:0]
 	t.reservations = t.reservations[:0]
@@ -144,15 +146,17 @@ func (t *tx) ClaimKeys(ctx context.Context, keys []string, now, notBefore time.T
 	if t.readOnly {
 		return nil, errReadOnly
 	}
+	if t.claimed == nil {
+		t.claimed = make(map[string]struct{}, len(keys))
+	}
 	dup := make([]bool, len(keys))
 	for i, k := range keys {
 		at, ok := t.s.keys[k]
-		dup[i] = ok && !at.Before(notBefore)
-		for _, c := range t.claims {
-			dup[i] = dup[i] || c.key == k
-		}
+		_, again := t.claimed[k] // claimed earlier in this transaction
+		dup[i] = again || ok && !at.Before(notBefore)
 		if !dup[i] {
 			t.claims = append(t.claims, claim{key: k, at: now})
+			t.claimed[k] = struct{}{}
 		}
 	}
 	t.claimsExpire = notBefore
