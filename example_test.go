@@ -125,7 +125,11 @@ func ExampleEvaluate() {
 		}}},
 		Methods: []onlinestock.Method{{ID: "pickup-b", Name: "Pickup B", Kind: onlinestock.Pickup, Outlet: "b", Rule: onlinestock.Restrict}},
 	}
-	q := onlinestock.Evaluate(snap, onlinestock.Cart{Lines: []onlinestock.Line{{Product: "mug", Quantity: 1}}}, onlinestock.QuoteOptions{})
+	q, err := onlinestock.Evaluate(snap, onlinestock.Cart{Lines: []onlinestock.Line{{Product: "mug", Quantity: 1}}}, onlinestock.QuoteOptions{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	m := q.Methods[0]
 	fmt.Println(q.Purchasable, m.Offered, m.Orphaned)
 	// Output:

@@ -118,3 +118,41 @@ func FuzzQuote(f *testing.F) {
 		}
 	})
 }
+
+// FuzzEvaluate evaluates a fuzzed cart line against a snapshot with a
+// fuzzed method: a valid pair is quoted, anything else is ErrInvalid; it
+// never panics.
+func FuzzEvaluate(f *testing.F) {
+	f.Add("mug", int64(1), "pickup", "restrict", "a", true)
+	f.Add("mug", int64(2), "x", "restrict", "", false)
+	f.Add("mug", int64(1), "x", "restrict", "gone", true)
+	f.Add("", int64(0), "x", "allow_all", "b", false)
+	f.Add("mug", int64(1e9+1), "x", "sometimes", "a", true)
+	f.Fuzz(func(t *testing.T, product string, qty int64, method, rule, outlet string, connected bool) {
+		snap := onlinestock.Snapshot{
+			Outlets: []onlinestock.Outlet{{ID: "a", Connected: true}, {ID: "b", Connected: connected}},
+			Products: []onlinestock.Product{{ID: "mug", Enabled: true, Levels: []onlinestock.Level{
+				{Product: "mug", Outlet: "a", OnHand: 2},
+				{Product: "mug", Outlet: "b", OnHand: 5},
+			}}},
+			Methods: []onlinestock.Method{{ID: method, Name: "M", Kind: onlinestock.Pickup, Outlet: outlet, Rule: onlinestock.Rule(rule)}},
+			Primary: "a",
+		}
+		cart := onlinestock.Cart{Lines: []onlinestock.Line{{Product: product, Quantity: qty}}}
+		for _, hide := range []bool{false, true} {
+			q, err := onlinestock.Evaluate(snap, cart, onlinestock.QuoteOptions{HideOrphanedMethods: hide})
+			if err != nil {
+				if !errors.Is(err, onlinestock.ErrInvalid) {
+					t.Fatalf("Evaluate() error %v, want nil or ErrInvalid", err)
+				}
+				continue
+			}
+			if len(q.Products) != 1 || len(q.Methods) != 1 {
+				t.Fatalf("Evaluate() = %+v, want one product and one method", q)
+			}
+			if m := q.Methods[0]; m.Offered && !q.Purchasable {
+				t.Fatalf("Evaluate() offers %q for a cart that is not purchasable", m.Method.ID)
+			}
+		}
+	})
+}

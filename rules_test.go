@@ -334,7 +334,10 @@ func TestEvaluateAgreesWithABruteForceReference(t *testing.T) {
 			})
 		}
 		hide := rapid.Bool().Draw(t, "hide")
-		got := onlinestock.Evaluate(snap, cart, onlinestock.QuoteOptions{HideOrphanedMethods: hide})
+		got, err := onlinestock.Evaluate(snap, cart, onlinestock.QuoteOptions{HideOrphanedMethods: hide})
+		if err != nil {
+			t.Fatalf("Evaluate() of a valid snapshot and cart: %v", err)
+		}
 		if diff := gocmp.Diff(referenceQuote(snap, cart, hide), got, cmpopts.EquateEmpty()); diff != "" {
 			t.Fatalf("Evaluate() mismatch (-want +got):\n%s", diff)
 		}

@@ -276,9 +276,42 @@ func (q Quote) Offered() []Method {
 // product is OK. A method is offered when the cart is purchasable and, for a
 // Restrict method whose outlet is connected, when that outlet's contribution
 // covers each product. An orphaned method is treated as AllowAll, or hidden
-// when opts say so. Lines must be valid; [Service.Quote] checks them.
-func Evaluate(snap Snapshot, cart Cart, opts QuoteOptions) Quote {
-	return evaluate(snap, sumLines(cart.Lines), opts)
+// when opts say so.
+//
+// The cart is checked as [Service.Quote] checks it, and the snapshot's
+// methods as the Service keeps them: a rule of AllowAll, Restrict or "", a
+// Restrict method linked to an outlet, and every linked outlet among
+// snap.Outlets. Anything else is an error matching [ErrInvalid], with a
+// zero Quote.
+func Evaluate(snap Snapshot, cart Cart, opts QuoteOptions) (Quote, error) {
+	lines, err := totals(cart.Lines)
+	if err != nil {
+		return Quote{}, err
+	}
+	for i, m := range snap.Methods {
+		if err := checkLink(m, snap.Outlets); err != nil {
+			return Quote{}, fmt.Errorf("methods[%d] (%q): %w", i, m.ID, err)
+		}
+	}
+	return evaluate(snap, lines, opts), nil
+}
+
+// checkLink checks what the evaluator needs of a method: a known rule, and
+// an outlet that exists when it is linked, as a Restrict method must be.
+func checkLink(m Method, outlets []Outlet) error {
+	switch m.Rule {
+	case "", AllowAll:
+	case Restrict:
+		if m.Outlet == "" {
+			return invalid("method outlet", "a Restrict method needs a linked outlet")
+		}
+	default:
+		return invalid("method rule", "%q is not allow_all or restrict", m.Rule)
+	}
+	if _, ok := outletIndex(outlets, m.Outlet); m.Outlet != "" && !ok {
+		return invalid("method outlet", "outlet %q is not in the snapshot", m.Outlet)
+	}
+	return nil
 }
 
 // evaluate is Evaluate for lines already summed per product and sorted.
