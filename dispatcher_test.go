@@ -3,11 +3,16 @@ package onlinestock_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/onlinestock/onlinestock"
 )
@@ -169,5 +174,137 @@ func TestDispatcherResumesAfterPartialDelivery(t *testing.T) {
 	}
 	if cur, _ := svc.Store().Cursor(ctx, "default"); cur != uint64(len(events)) {
 		t.Errorf("cursor = %d, want %d", cur, len(events))
+	}
+}
+
+// pickyStore is a Store whose PutDeadLetter fails: with ErrInvalid for a
+// reason that is not valid UTF-8 or holds NUL (as a text column would), or,
+// when down is set, always, with a transient error.
+type pickyStore struct {
+	onlinestock.Store
+	down bool
+	puts atomic.Int64
+}
+
+var errStoreDown = errors.New("store unreachable")
+
+func (s *pickyStore) PutDeadLetter(ctx context.Context, consumer string, d onlinestock.DeadLetter) error {
+	s.puts.Add(1)
+	if s.down {
+		return errStoreDown
+	}
+	if !utf8.ValidString(d.Reason) || strings.ContainsRune(d.Reason, 0) {
+		return fmt.Errorf("reason: not storable text: %w", onlinestock.ErrInvalid)
+	}
+	return s.Store.PutDeadLetter(ctx, consumer, d)
+}
+
+// logCounter counts the log records of each message.
+type logCounter struct {
+	mu       sync.Mutex
+	messages map[string]int
+}
+
+func (c *logCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (c *logCounter) WithAttrs([]slog.Attr) slog.Handler       { return c }
+func (c *logCounter) WithGroup(string) slog.Handler            { return c }
+func (c *logCounter) Handle(_ context.Context, r slog.Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.messages[r.Message]++
+	return nil
+}
+
+func (c *logCounter) count(message string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.messages[message]
+}
+
+const deadLettered = "onlinestock: event dead-lettered"
+
+// refusingNotifier refuses event refused for good, with a message no text
+// column can hold, and counts the calls that include it.
+func refusingNotifier(refused uint64, calls *atomic.Int64) onlinestock.Notifier {
+	return onlinestock.NotifierFunc(func(ctx context.Context, events []onlinestock.Event) error {
+		if slices.ContainsFunc(events, func(e onlinestock.Event) bool { return e.Seq == refused }) {
+			calls.Add(1)
+			return onlinestock.Permanent(errors.New("receiver said \xff\xfe\x00"))
+		}
+		return nil
+	})
+}
+
+// TestDispatcherDeadLettersAReasonTheStoreRejects: when a Store cannot keep
+// the refusal's message, the Dispatcher keeps it escaped, once, and goes on.
+func TestDispatcherDeadLettersAReasonTheStoreRejects(t *testing.T) {
+	t.Parallel()
+	svc := newShop()
+	ctx := t.Context()
+	store := &pickyStore{Store: svc.Store()}
+	events, err := svc.EventsSince(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := events[0].Seq
+	var calls atomic.Int64
+	logs := &logCounter{messages: map[string]int{}}
+	d, err := onlinestock.NewDispatcher(store, refusingNotifier(refused, &calls), onlinestock.DispatcherConfig{BatchSize: 1, Logger: slog.New(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := d.Flush(ctx)
+	if err != nil {
+		t.Fatalf("Flush() error = %v", err)
+	}
+	if n != len(events) || calls.Load() != 1 || logs.count(deadLettered) != 1 {
+		t.Errorf("Flush() = %d, refused event sent %d times, dead-lettered logged %d times; want %d, 1, 1",
+			n, calls.Load(), logs.count(deadLettered), len(events))
+	}
+	dead, err := d.DeadLetters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strconv.Quote("permanent: receiver said \xff\xfe\x00")
+	if len(dead) != 1 || dead[0].Seq != refused || dead[0].Reason != want {
+		t.Errorf("DeadLetters() = %+v, want seq %d with reason %s", dead, refused, want)
+	}
+}
+
+// TestDispatcherBacksOffWhenDeadLetteringFails: a Store that cannot record
+// a dead letter stops the pass with its error, the event is not reported
+// dead-lettered, and Run waits longer and longer before the next try
+// instead of sending the event again at every poll.
+func TestDispatcherBacksOffWhenDeadLetteringFails(t *testing.T) {
+	t.Parallel()
+	svc := newShop()
+	store := &pickyStore{Store: svc.Store(), down: true}
+	var calls atomic.Int64
+	logs := &logCounter{messages: map[string]int{}}
+	d, err := onlinestock.NewDispatcher(store, refusingNotifier(1, &calls), onlinestock.DispatcherConfig{
+		PollInterval: time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: time.Hour, Logger: slog.New(logs),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Flush(t.Context()); !errors.Is(err, errStoreDown) {
+		t.Fatalf("Flush() error = %v, want the Store's", err)
+	}
+	if logs.count(deadLettered) != 0 {
+		t.Errorf("an event the Store could not dead-letter was logged as dead-lettered")
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	if err := d.Run(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Run() = %v, want context.DeadlineExceeded", err)
+	}
+	// Waits of at least 0.5, 1, 2, 4, … ms (half the doubling backoff, at
+	// worst) add up past 300ms within 11 tries, however fast the machine.
+	if got := store.puts.Load() - 1; got > 11 {
+		t.Errorf("Run() tried to dead-letter %d times in 300ms; want the waits between tries to double", got)
+	}
+	if logs.count(deadLettered) != 0 {
+		t.Errorf("Run() logged an event as dead-lettered that the Store never recorded")
 	}
 }

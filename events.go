@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -222,9 +223,13 @@ func (c DispatcherConfig) withDefaults() DispatcherConfig {
 // Store, progress survives the process.
 //
 // Transient failures are retried with capped exponential backoff. An event
-// the Notifier refuses permanently is recorded as a dead letter and delivery
-// goes on; [Dispatcher.DeadLetters] lists them and [Dispatcher.Redeliver]
-// tries one again. Events stay readable through [Store.EventsSince].
+// the Notifier refuses permanently is recorded as a dead letter, with the
+// refusal's message as its reason (quoted, as by [strconv.Quote], for a
+// Store that rejects the message as ErrInvalid), and delivery goes on;
+// [Dispatcher.DeadLetters] lists them and [Dispatcher.Redeliver] tries one
+// again. Events stay readable through [Store.EventsSince]. An event is
+// logged as dead-lettered only once the Store has recorded it; until then
+// the pass fails with the Store's error and the event is sent again later.
 //
 // Run one Dispatcher per consumer name at a time: two would both deliver.
 type Dispatcher struct {
@@ -250,21 +255,33 @@ func NewDispatcher(store Store, n Notifier, cfg DispatcherConfig) (*Dispatcher, 
 }
 
 // Run delivers events until ctx is done, then returns ctx's error. Store
-// errors are logged and retried like delivery failures.
+// errors are logged and retried: the wait before the next try doubles from
+// MinBackoff up to MaxBackoff (never shorter than PollInterval) while they
+// last, so a Store that keeps failing is not hammered.
 func (d *Dispatcher) Run(ctx context.Context) error {
+	backoff := d.cfg.MinBackoff
 	for {
 		n, err := d.Flush(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if err != nil {
+		wait := time.Duration(0)
+		switch {
+		case err != nil:
 			d.cfg.Logger.Error("onlinestock: dispatch", "consumer", d.cfg.Consumer, "err", err)
+			wait = max(d.cfg.PollInterval, backoff/2+rand.N(backoff/2+1))
+			backoff = min(backoff*2, d.cfg.MaxBackoff)
+		case n == 0:
+			wait = d.cfg.PollInterval
+			backoff = d.cfg.MinBackoff
+		default:
+			backoff = d.cfg.MinBackoff
 		}
-		if n == 0 || err != nil {
+		if wait > 0 {
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
-			case <-time.After(d.cfg.PollInterval):
+			case <-time.After(wait):
 			}
 		}
 	}
@@ -353,8 +370,33 @@ func (d *Dispatcher) refused(ctx context.Context, events []Event, err error) err
 		return nil
 	}
 	e := events[0]
+	letter := DeadLetter{Seq: e.Seq, Reason: err.Error(), Time: d.cfg.Clock()}
+	perr := d.store.PutDeadLetter(ctx, d.cfg.Consumer, letter)
+	if errors.Is(perr, ErrInvalid) {
+		// The Store cannot keep this reason (a Store of text may refuse
+		// bytes that are not UTF-8, or NUL): keep it escaped instead, so
+		// that delivery goes on.
+		letter.Reason = escapeReason(letter.Reason)
+		perr = d.store.PutDeadLetter(ctx, d.cfg.Consumer, letter)
+	}
+	if perr != nil {
+		return fmt.Errorf("dead-lettering event %d: %w", e.Seq, perr)
+	}
 	d.cfg.Logger.Error("onlinestock: event dead-lettered", "consumer", d.cfg.Consumer, "seq", e.Seq, "kind", e.Kind, "err", err)
-	return d.store.PutDeadLetter(ctx, d.cfg.Consumer, DeadLetter{Seq: e.Seq, Reason: err.Error(), Time: d.cfg.Clock()})
+	return nil
+}
+
+// maxEscapedReason bounds an escaped reason, in bytes of the original.
+const maxEscapedReason = 4096
+
+// escapeReason quotes a reason as a Go string literal: printable UTF-8,
+// without NUL, that strconv.Unquote turns back into the reason (or into its
+// first maxEscapedReason bytes, for a longer one).
+func escapeReason(reason string) string {
+	if len(reason) > maxEscapedReason {
+		return strconv.Quote(reason[:maxEscapedReason]) + "…"
+	}
+	return strconv.Quote(reason)
 }
 
 // DeadLetters lists the events this dispatcher's consumer gave up on.

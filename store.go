@@ -53,7 +53,9 @@ type Store interface {
 	SetCursor(ctx context.Context, consumer string, seq uint64) error
 
 	// PutDeadLetter records that the consumer gave up on event d.Seq. Putting
-	// the same seq again replaces the record.
+	// the same seq again replaces the record. The reason is kept byte for
+	// byte, whatever it holds: it is a receiver's message, which may be
+	// invalid UTF-8 or hold NUL.
 	PutDeadLetter(ctx context.Context, consumer string, d DeadLetter) error
 	// DeadLetters lists the consumer's dead letters in sequence order; an
 	// empty slice when there are none.

@@ -317,7 +317,9 @@ func (s *Store) SetCursor(ctx context.Context, consumer string, seq uint64) erro
 	return interpretError(ctx, err)
 }
 
-// PutDeadLetter implements [onlinestock.Store].
+// PutDeadLetter implements [onlinestock.Store]. The reason is stored as
+// bytes, so any string, valid UTF-8 or not, NUL included, reads back as it
+// was given.
 func (s *Store) PutDeadLetter(ctx context.Context, consumer string, d onlinestock.DeadLetter) error {
 	if d.Seq > math.MaxInt64 {
 		return fmt.Errorf("pgstore: dead letter seq %d out of range: %w", d.Seq, onlinestock.ErrInvalid)
@@ -328,7 +330,7 @@ func (s *Store) PutDeadLetter(ctx context.Context, consumer string, d onlinestoc
 	}
 	_, err = s.pool.Exec(ctx, `INSERT INTO onlinestock_dead_letters (tenant, consumer, seq, reason, time_ns) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (tenant, consumer, seq) DO UPDATE SET reason = excluded.reason, time_ns = excluded.time_ns`,
-		s.cfg.Tenant, consumer, int64(d.Seq), d.Reason, at)
+		s.cfg.Tenant, consumer, int64(d.Seq), []byte(d.Reason), at)
 	return interpretError(ctx, err)
 }
 
@@ -345,10 +347,11 @@ func (s *Store) DeadLetters(ctx context.Context, consumer string) ([]onlinestock
 		var d onlinestock.DeadLetter
 		var seq int64
 		var at *int64
-		if err := rows.Scan(&seq, &d.Reason, &at); err != nil {
+		var reason []byte
+		if err := rows.Scan(&seq, &reason, &at); err != nil {
 			return nil, interpretError(ctx, err)
 		}
-		d.Seq, d.Time = uint64(seq), fromNanos(at)
+		d.Seq, d.Reason, d.Time = uint64(seq), string(reason), fromNanos(at)
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {

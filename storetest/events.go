@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -141,6 +142,69 @@ func testEvents(t *testing.T, newStore NewStore) {
 		}
 		if got := list("y"); len(got) != 1 {
 			t.Errorf("DeadLetters(y) = %v, want its one letter", got)
+		}
+	})
+
+	t.Run("a dead letter keeps any reason, byte for byte", func(t *testing.T) {
+		t.Parallel()
+		store := newStore(t)
+		c := ctx(t)
+		reasons := []string{
+			"\xff\xfe\x00",
+			"",
+			"nul \x00 inside",
+			"cut UTF-8 \xc3",
+			"\x00\x00\x00",
+			"ünïcødé ✓ and \t\r\n controls \x7f\u009f",
+			strings.Repeat("\xff", 10_000),
+		}
+		var want []onlinestock.DeadLetter
+		for i, r := range reasons {
+			d := onlinestock.DeadLetter{Seq: uint64(i + 1), Reason: r, Time: epoch}
+			if err := store.PutDeadLetter(c, "x", d); err != nil {
+				t.Fatalf("PutDeadLetter(reason %q) error = %v", r, err)
+			}
+			want = append(want, d)
+		}
+		got, err := store.DeadLetters(c, "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("DeadLetters() mismatch (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("the Dispatcher dead-letters a refusal whatever its message and goes on", func(t *testing.T) {
+		t.Parallel()
+		s := newShop(t, newStore, onlinestock.Config{})
+		churn(t, s, 3)
+		all := s.events(t, 0)
+		refused := all[1].Seq
+		var calls []uint64
+		notifier := onlinestock.NotifierFunc(func(_ context.Context, events []onlinestock.Event) error {
+			for _, e := range events {
+				calls = append(calls, e.Seq)
+				if e.Seq == refused {
+					return onlinestock.Permanent(errors.New("receiver said \xff\xfe\x00"))
+				}
+			}
+			return nil
+		})
+		d, err := onlinestock.NewDispatcher(s.store, notifier, onlinestock.DispatcherConfig{
+			Consumer: "hook", BatchSize: 1, Logger: slog.New(slog.DiscardHandler), Clock: func() time.Time { return epoch },
+		})
+		s.must(t, err)
+		n, err := d.Flush(ctx(t))
+		s.must(t, err)
+		if n != len(all) || !slices.Equal(calls, seqsOfEvents(all)) {
+			t.Errorf("Flush() handed on %d events in calls %v, want all %d, each once", n, calls, len(all))
+		}
+		dead, err := d.DeadLetters(ctx(t))
+		s.must(t, err)
+		want := []onlinestock.DeadLetter{{Seq: refused, Reason: "permanent: receiver said \xff\xfe\x00", Time: epoch}}
+		if diff := cmp.Diff(want, dead); diff != "" {
+			t.Errorf("DeadLetters() mismatch (-want +got):\n%s", diff)
 		}
 	})
 
