@@ -308,3 +308,27 @@ func TestDispatcherBacksOffWhenDeadLetteringFails(t *testing.T) {
 		t.Errorf("Run() logged an event as dead-lettered that the Store never recorded")
 	}
 }
+
+// TestDispatcherRefusesAClockNoStoreKeeps: a dead letter stamped outside
+// the years 1678 to 2262 is ErrInvalid naming the clock, whatever the Store,
+// and nothing is recorded.
+func TestDispatcherRefusesAClockNoStoreKeeps(t *testing.T) {
+	t.Parallel()
+	svc := newShop()
+	ctx := t.Context()
+	var calls atomic.Int64
+	for _, at := range []time.Time{time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		d, err := onlinestock.NewDispatcher(svc.Store(), refusingNotifier(1, &calls), onlinestock.DispatcherConfig{
+			Logger: quiet, Clock: func() time.Time { return at },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Flush(ctx); !errors.Is(err, onlinestock.ErrInvalid) || !strings.Contains(err.Error(), "DispatcherConfig.Clock") {
+			t.Errorf("Flush() with the clock at %v: error = %v, want ErrInvalid naming the clock", at, err)
+		}
+		if dead, err := d.DeadLetters(ctx); err != nil || len(dead) != 0 {
+			t.Errorf("DeadLetters() = %v, %v; want none", dead, err)
+		}
+	}
+}

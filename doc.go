@@ -96,7 +96,9 @@
 //
 // A [Store] holds no rules: it reads and writes in transactions ([Tx]) and
 // keeps the outbox. Package storetest is the conformance suite every Store
-// passes, a model-based property test included.
+// passes, a model-based property test included. Stores keep times as int64
+// nanoseconds since 1970, the years 1678 to 2262: a [Config.Clock] outside
+// them, or an [Order.TTL] ending past them, is ErrInvalid on every Store.
 //
 // # Errors
 //

@@ -184,7 +184,9 @@ type DispatcherConfig struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Logger receives delivery failures. Default slog.Default().
 	Logger *slog.Logger
-	// Clock stamps dead letters. Default time.Now.
+	// Clock stamps dead letters. Default time.Now. A time outside the years
+	// 1678 to 2262 (what a Store keeps) fails the dead-lettering with
+	// ErrInvalid.
 	Clock func() time.Time
 }
 
@@ -371,6 +373,9 @@ func (d *Dispatcher) refused(ctx context.Context, events []Event, err error) err
 	}
 	e := events[0]
 	letter := DeadLetter{Seq: e.Seq, Reason: err.Error(), Time: d.cfg.Clock()}
+	if err := checkTime("DispatcherConfig.Clock", letter.Time); err != nil {
+		return fmt.Errorf("dead-lettering event %d: %w", e.Seq, err)
+	}
 	perr := d.store.PutDeadLetter(ctx, d.cfg.Consumer, letter)
 	if errors.Is(perr, ErrInvalid) {
 		// The Store cannot keep this reason (a Store of text may refuse

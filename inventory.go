@@ -211,7 +211,10 @@ func (s *Service) setEnabled(ctx context.Context, products []string, enabled boo
 				}
 			}
 		}
-		now := s.now()
+		now, err := s.now()
+		if err != nil {
+			return err
+		}
 		var changed []string
 		var events []Event
 		for _, p := range found {
@@ -454,8 +457,11 @@ func (sc *applyScratch) apply(tx Tx) error {
 		sc.keyOwner = append(sc.keyOwner, int32(i))
 	}
 	clear(sc.seenKey)
+	now, err := sc.s.now()
+	if err != nil {
+		return err
+	}
 	if len(sc.keys) > 0 {
-		now := sc.s.now()
 		dup, err := tx.ClaimKeys(ctx, sc.keys, now, now.Add(-sc.s.cfg.KeyRetention))
 		if err != nil {
 			return err
@@ -493,7 +499,6 @@ func (sc *applyScratch) apply(tx Tx) error {
 		return err
 	}
 
-	now := sc.s.now()
 	sc.writes, sc.events = sc.writes[:0], sc.events[:0]
 	for g := 0; g < len(sc.order); {
 		product := changes[sc.order[g]].Product

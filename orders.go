@@ -26,7 +26,8 @@ type Order struct {
 	// Method is the chosen shipping method's ID, or "" for none.
 	Method string
 	// TTL, when positive, makes the reservation expire that long after it
-	// is made (see [Service.ExpireReservations]).
+	// is made (see [Service.ExpireReservations]). The deadline must be a
+	// time a Store keeps, in 2262 at the latest: a longer TTL is ErrInvalid.
 	TTL time.Duration
 }
 
@@ -177,7 +178,7 @@ func (o Order) validate() ([]Line, error) {
 		}
 	}
 	if o.TTL < 0 {
-		return nil, invalid("ttl", "negative duration %v", o.TTL)
+		return nil, invalid("TTL", "negative duration %v", o.TTL)
 	}
 	return totals(o.Lines)
 }
@@ -201,6 +202,18 @@ func (s *Service) Reserve(ctx context.Context, o Order) (Reservation, error) {
 	lines, err := o.validate()
 	if err != nil {
 		return Reservation{}, err
+	}
+	now, err := s.now()
+	if err != nil {
+		return Reservation{}, err
+	}
+	var deadline time.Time
+	if o.TTL > 0 {
+		deadline = now.Add(o.TTL)
+		if deadline.After(maxTime) {
+			return Reservation{}, invalid("TTL", "%v from %v ends past %v, the last time a Store keeps",
+				o.TTL, now, maxTime.UTC().Format(time.RFC3339Nano))
+		}
 	}
 	var res Reservation
 	err = s.store.Update(ctx, func(tx Tx) error {
@@ -230,11 +243,7 @@ func (s *Service) Reserve(ctx context.Context, o Order) (Reservation, error) {
 		if err := s.moveStock(ctx, tx, snap.Outlets, snap.Products, allocs, +1, 0, online); err != nil {
 			return err
 		}
-		now := s.now()
-		res = Reservation{Order: o.ID, Method: o.Method, Lines: lines, Allocations: allocs, Status: Open, Created: now}
-		if o.TTL > 0 {
-			res.Deadline = now.Add(o.TTL)
-		}
+		res = Reservation{Order: o.ID, Method: o.Method, Lines: lines, Allocations: allocs, Status: Open, Created: now, Deadline: deadline}
 		return tx.PutReservation(ctx, res)
 	})
 	if err != nil {
@@ -382,7 +391,10 @@ func (s *Service) outletOrder(req AllocationRequest) []int {
 func (s *Service) moveStock(ctx context.Context, tx Tx, outlets []Outlet, products []Product, allocs []Allocation, reservedSign, onHandSign int64, known []ProductQuote) error {
 	writes := make([]Level, 0, len(allocs))
 	events := make([]Event, 0, len(products))
-	now := s.now()
+	now, err := s.now()
+	if err != nil {
+		return err
+	}
 	for _, p := range products {
 		first := len(writes) // p's moved levels are writes[first:]
 		for _, a := range allocs {

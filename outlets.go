@@ -173,7 +173,11 @@ func (s *Service) Activate(ctx context.Context, register string) (SelectionResul
 		if err := tx.SetOrderRegister(ctx, register); err != nil {
 			return err
 		}
-		changed := Event{Kind: PrimaryChanged, Time: s.now(), Outlet: r.Outlet, Previous: setup.Primary()}
+		now, err := s.now()
+		if err != nil {
+			return err
+		}
+		changed := Event{Kind: PrimaryChanged, Time: now, Outlet: r.Outlet, Previous: setup.Primary()}
 		if changed.Outlet == changed.Previous {
 			return nil // another register of the same outlet: nothing visible moves
 		}
@@ -438,7 +442,10 @@ func (s *Service) reselect(ctx context.Context, tx Tx, setup *Setup, next []Outl
 			}
 		}
 	}
-	now := s.now()
+	now, err := s.now()
+	if err != nil {
+		return res, err
+	}
 	events := make([]Event, 0, len(lead)+len(res.Connected)+len(res.Disconnected)+len(res.Changes))
 	events = append(events, lead...)
 	for _, id := range res.Connected {

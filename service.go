@@ -27,7 +27,10 @@ type Config struct {
 	// [FewestShipments].
 	Allocator Allocator
 
-	// Clock returns the current time. Nil means [time.Now].
+	// Clock returns the current time. Nil means [time.Now]. A call that
+	// reads a time outside the years 1678 to 2262 (more exactly, outside
+	// int64 nanoseconds since 1970, what a Store keeps) fails with
+	// ErrInvalid and changes nothing.
 	Clock func() time.Time
 }
 
@@ -82,7 +85,14 @@ func New(store Store, cfg Config) (*Service, error) {
 // Store returns the Store the Service runs on.
 func (s *Service) Store() Store { return s.store }
 
-func (s *Service) now() time.Time { return s.cfg.Clock() }
+// now reads the clock, and refuses a time no Store can keep.
+func (s *Service) now() (time.Time, error) {
+	now := s.cfg.Clock()
+	if err := checkTime("Config.Clock", now); err != nil {
+		return time.Time{}, err
+	}
+	return now, nil
+}
 
 // EventsSince returns up to limit committed events after seq, in order (limit
 // <= 0 means 1000). Poll it with the last Seq seen to follow every change.

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -281,6 +282,84 @@ func testBadInput(t *testing.T, newStore NewStore) {
 			}
 		})
 	}
+
+	// Stores keep times as int64 nanoseconds since 1970 at most: the years
+	// 1678 to 2262. The Service checks its times against that range, so
+	// every Store gives the same answer.
+	latest, earliest := time.Unix(0, math.MaxInt64), time.Unix(0, math.MinInt64)
+
+	t.Run("a TTL whose deadline is past 2262 is ErrInvalid naming TTL and changes nothing", func(t *testing.T) {
+		t.Parallel()
+		s := badInputShop(t, newStore)
+		want := takeDump(t, s.svc, dumpProducts, dumpOrders)
+		for _, ttl := range []time.Duration{latest.Sub(epoch) + time.Nanosecond, latest.Sub(epoch) + time.Hour, time.Duration(math.MaxInt64)} {
+			_, err := s.svc.Reserve(ctx(t), onlinestock.Order{ID: "o2", Lines: lines(1), TTL: ttl})
+			if !errors.Is(err, onlinestock.ErrInvalid) || !strings.Contains(err.Error(), "TTL") {
+				t.Errorf("Reserve(TTL %v) error = %v, want ErrInvalid naming TTL", ttl, err)
+			}
+		}
+		if diff := cmp.Diff(want, takeDump(t, s.svc, dumpProducts, dumpOrders)); diff != "" {
+			t.Errorf("store after the rejected calls mismatch (-want +got):\n%s", diff)
+		}
+		// The last time a Store can keep is a deadline like any other.
+		r, err := s.svc.Reserve(ctx(t), onlinestock.Order{ID: "o2", Lines: lines(1), TTL: latest.Sub(epoch)})
+		s.must(t, err)
+		if got, err := s.svc.Reservation(ctx(t), "o2"); err != nil || !got.Deadline.Equal(latest) || !r.Deadline.Equal(latest) {
+			t.Errorf("Reserve(TTL to the last storable time): deadline %v, read back %v, %v; want %v", r.Deadline, got.Deadline, err, latest)
+		}
+	})
+
+	t.Run("a clock outside the years 1678 to 2262 is ErrInvalid naming the clock and changes nothing", func(t *testing.T) {
+		t.Parallel()
+		chg := func(r []onlinestock.ChangeResult, err error) error { return err }
+		sel := func(r onlinestock.SelectionResult, err error) error { return err }
+		res := func(r onlinestock.Reservation, err error) error { return err }
+		calls := []call{
+			{"Apply", func(c context.Context, s *onlinestock.Service) error {
+				return chg(s.Apply(c, []onlinestock.Change{onlinestock.Adjust("p", "a", 1)}))
+			}},
+			{"a keyed Apply", func(c context.Context, s *onlinestock.Service) error {
+				return chg(s.Apply(c, []onlinestock.Change{onlinestock.Adjust("p", "a", 1).WithKey("k-clock")}))
+			}},
+			{"EnableOnline", func(c context.Context, s *onlinestock.Service) error { return s.DisableOnline(c, "q") }},
+			{"Connect", func(c context.Context, s *onlinestock.Service) error { return sel(s.Connect(c, "c")) }},
+			{"SetBuffer", func(c context.Context, s *onlinestock.Service) error { return sel(s.SetBuffer(c, "a", 2)) }},
+			{"Activate", func(c context.Context, s *onlinestock.Service) error { return sel(s.Activate(c, "rb")) }},
+			{"Reserve", func(c context.Context, s *onlinestock.Service) error {
+				return res(s.Reserve(c, onlinestock.Order{ID: "o2", Lines: lines(1)}))
+			}},
+			{"Release", func(c context.Context, s *onlinestock.Service) error { return res(s.Release(c, "o1")) }},
+			{"Fulfill", func(c context.Context, s *onlinestock.Service) error { return res(s.Fulfill(c, "o1")) }},
+		}
+		for _, at := range []time.Time{latest.Add(time.Nanosecond), earliest.Add(-time.Nanosecond), {}, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)} {
+			s := badInputShop(t, newStore)
+			want := takeDump(t, s.svc, dumpProducts, dumpOrders)
+			s.clock.Set(at)
+			for _, c := range calls {
+				if err := c.do(ctx(t), s.svc); !errors.Is(err, onlinestock.ErrInvalid) || !strings.Contains(err.Error(), "Clock") {
+					t.Errorf("%s at %v: error = %v, want ErrInvalid naming the clock", c.name, at, err)
+				}
+			}
+			if diff := cmp.Diff(want, takeDump(t, s.svc, dumpProducts, dumpOrders)); diff != "" {
+				t.Errorf("store after calls at %v mismatch (-want +got):\n%s", at, diff)
+			}
+			// The rejected keyed Apply claimed nothing.
+			s.clock.Set(epoch)
+			got, err := s.svc.Apply(ctx(t), []onlinestock.Change{onlinestock.Adjust("p", "a", 1).WithKey("k-clock")})
+			s.must(t, err)
+			if got[0].Status != onlinestock.Applied {
+				t.Errorf("Apply() of the key a rejected call used: %v, want applied", got[0].Status)
+			}
+		}
+		// The edges of the range are times like any other.
+		for _, at := range []time.Time{latest, earliest} {
+			s := badInputShop(t, newStore)
+			s.clock.Set(at)
+			for _, c := range calls[:3] {
+				s.must(t, c.do(ctx(t), s.svc))
+			}
+		}
+	})
 
 	t.Run("calls that need an order register are ErrNotActive before activation and change nothing", func(t *testing.T) {
 		t.Parallel()
