@@ -32,14 +32,24 @@ func TestUpdateRetriesDeadlock(t *testing.T) {
 
 	// Two transactions lock p1 and p2 in opposite orders, each waiting until
 	// the other holds its first lock: PostgreSQL aborts one with a deadlock,
-	// and Update must run it again and succeed.
+	// and Update must run it again and succeed. The run again waits until
+	// the other transaction has ended: started at once, it could take its
+	// first lock back before the survivor, woken by the abort, takes it,
+	// and deadlock a second time.
 	var runs atomic.Int32
 	var holding sync.WaitGroup
 	holding.Add(2)
-	lockBoth := func(first, second string) func(onlinestock.Tx) error {
+	ended := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+	lockBoth := func(me int, first, second string) func(onlinestock.Tx) error {
 		var once sync.Once
 		return func(tx onlinestock.Tx) error {
-			runs.Add(1)
+			if runs.Add(1) > 2 {
+				select {
+				case <-ended[1-me]:
+				case <-time.After(30 * time.Second):
+					return errors.New("the other transaction never ended: both were aborted")
+				}
+			}
 			if _, err := tx.Products(ctx, []string{first}); err != nil {
 				return err
 			}
@@ -52,8 +62,12 @@ func TestUpdateRetriesDeadlock(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
-	wg.Go(func() { errs[0] = store.Update(ctx, lockBoth("p1", "p2")) })
-	wg.Go(func() { errs[1] = store.Update(ctx, lockBoth("p2", "p1")) })
+	for me, order := range [][2]string{{"p1", "p2"}, {"p2", "p1"}} {
+		wg.Go(func() {
+			defer close(ended[me])
+			errs[me] = store.Update(ctx, lockBoth(me, order[0], order[1]))
+		})
+	}
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
