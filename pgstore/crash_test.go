@@ -44,9 +44,10 @@ func TestCrashRecovery(t *testing.T) {
 	must(t, err)
 	must(t, svc.EnableOnline(ctx, products[:15]...))
 
+	reserveConns(t, crashWorkers+2) // the children's pools, one child at a time
 	for round := range 4 {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashRecovery$", "-test.count=1")
-		cmd.Env = append(os.Environ(), crashEnv+"="+store.Tenant())
+		cmd.Env = append(os.Environ(), crashEnv+"="+store.Tenant(), appNameEnv+"="+appName)
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

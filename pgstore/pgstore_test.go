@@ -1,13 +1,17 @@
 package pgstore_test
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/onlinestock/onlinestock"
@@ -27,6 +31,104 @@ var (
 	sharedErr   error
 )
 
+// The tests run in parallel, each with the pool it needs, and together
+// they must stay well under PostgreSQL's default max_connections of 100.
+// connBudget bounds the connections they may hold at once: the shared
+// pool's, every test's own pool and the pools of child processes. A test
+// waits for its share of the budget before it opens its pool and gives it
+// back when its pool is closed.
+const (
+	connBudget  = 60
+	sharedConns = 16 // the shared pool's share, held for the whole process
+	// connLimit is what TestMain checks the database saw: the budget, the
+	// monitor's own connection and a few backends of closed pools that are
+	// still exiting.
+	connLimit = connBudget + 10
+)
+
+var budget = struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	used int
+}{}
+
+func init() { budget.cond = sync.NewCond(&budget.mu) }
+
+// reserveConns waits until n more connections fit in the budget, takes
+// them, and gives them back when tb ends, after the cleanups registered
+// later (closing the pool) have run.
+func reserveConns(tb testing.TB, n int) {
+	tb.Helper()
+	if n > connBudget-sharedConns {
+		tb.Fatalf("a pool of %d connections does not fit the tests' budget of %d beside the shared pool's %d", n, connBudget, sharedConns)
+	}
+	takeConns(n)
+	tb.Cleanup(func() { giveConns(n) })
+}
+
+func takeConns(n int) {
+	budget.mu.Lock()
+	defer budget.mu.Unlock()
+	for budget.used+n > connBudget {
+		budget.cond.Wait()
+	}
+	budget.used += n
+}
+
+func giveConns(n int) {
+	budget.mu.Lock()
+	defer budget.mu.Unlock()
+	budget.used -= n
+	budget.cond.Broadcast()
+}
+
+// appNameEnv passes the tests' application_name to child processes, whose
+// connections then count with the parent's.
+const appNameEnv = "PGSTORE_TEST_APPLICATION_NAME"
+
+// appName is the application_name of every connection of this test
+// process (and its children), which TestMain counts.
+var appName = cmp.Or(os.Getenv(appNameEnv), fmt.Sprintf("onlinestock-pgstore-test-%d", os.Getpid()))
+
+// TestMain runs the tests while a monitor counts the connections they hold,
+// and fails the run if they ever held more than connLimit.
+func TestMain(m *testing.M) {
+	url := os.Getenv(urlEnv)
+	if url == "" || os.Getenv(crashEnv) != "" {
+		os.Exit(m.Run())
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	peak := make(chan int, 1)
+	monitor, err := pgx.Connect(ctx, url)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "connection monitor: %v\n", err)
+		os.Exit(1)
+	}
+	go func() {
+		most := 0
+		for ctx.Err() == nil {
+			var n int
+			if err := monitor.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1`, appName).Scan(&n); err == nil {
+				most = max(most, n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		peak <- most
+	}()
+	code := m.Run()
+	stop()
+	most := <-peak
+	_ = monitor.Close(context.Background())
+	if testing.Verbose() {
+		fmt.Printf("the tests held at most %d connections at once (limit %d)\n", most, connLimit)
+	}
+	if most > connLimit {
+		fmt.Fprintf(os.Stderr, "FAIL: the tests held %d connections at once, more than %d (PostgreSQL's default max_connections is 100)\n", most, connLimit)
+		code = 1
+	}
+	os.Exit(code)
+}
+
 // databaseURL returns the test database's URL, or skips tb when none is set.
 func databaseURL(tb testing.TB) string {
 	tb.Helper()
@@ -38,45 +140,49 @@ func databaseURL(tb testing.TB) string {
 }
 
 // newPool returns a pool of at most maxConns connections to the migrated
-// test database, closed when tb ends.
+// test database, within the budget, closed when tb ends.
 func newPool(tb testing.TB, maxConns int32) *pgxpool.Pool {
 	tb.Helper()
-	pool := openPool(tb, maxConns)
-	tb.Cleanup(pool.Close)
-	return pool
+	return openPool(tb, maxConns)
 }
 
+// openPool is newPool for a test that closes the pool itself before it
+// ends; closing it again when tb ends does nothing.
 func openPool(tb testing.TB, maxConns int32) *pgxpool.Pool {
 	tb.Helper()
-	cfg, err := pgxpool.ParseConfig(databaseURL(tb))
-	if err != nil {
-		tb.Fatalf("%s: %v", urlEnv, err)
-	}
-	cfg.MaxConns = maxConns
+	cfg := poolConfig(tb, databaseURL(tb), maxConns)
+	reserveConns(tb, int(maxConns))
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(pool.Close)
 	migrateOnce.Do(func() { migrateErr = pgstore.Migrate(context.Background(), pool) })
 	if migrateErr != nil {
-		pool.Close()
 		tb.Fatalf("Migrate: %v", migrateErr)
 	}
 	return pool
+}
+
+func poolConfig(tb testing.TB, url string, maxConns int32) *pgxpool.Config {
+	tb.Helper()
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		tb.Fatalf("%s: %v", urlEnv, err)
+	}
+	cfg.MaxConns = maxConns
+	cfg.ConnConfig.RuntimeParams["application_name"] = appName
+	return cfg
 }
 
 // sharedPool is one pool for the tests that need few connections, kept for
 // the whole process.
 func sharedPool(tb testing.TB) *pgxpool.Pool {
 	tb.Helper()
-	databaseURL(tb)
+	url := databaseURL(tb)
 	sharedOnce.Do(func() {
-		cfg, err := pgxpool.ParseConfig(os.Getenv(urlEnv))
-		if err != nil {
-			sharedErr = err
-			return
-		}
-		cfg.MaxConns = 48
+		cfg := poolConfig(tb, url, sharedConns)
+		takeConns(sharedConns) // never given back
 		shared, sharedErr = pgxpool.NewWithConfig(context.Background(), cfg)
 		if sharedErr == nil {
 			migrateOnce.Do(func() { migrateErr = pgstore.Migrate(context.Background(), shared) })
