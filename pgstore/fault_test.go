@@ -25,13 +25,13 @@ func TestConnectionLostAroundCommit(t *testing.T) {
 	t.Parallel()
 	const tries = 600
 	ctx := context.Background()
-	cfg, err := pgxpool.ParseConfig(databaseURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
 	app := newTenant(t, sharedPool(t)) // a name no other test uses
-	cfg.ConnConfig.RuntimeParams["application_name"] = app
-	cfg.MaxConns = 3
+	// The pool's connections are named apart, so the killer finds them, and
+	// within the tests' name, so they count in the tests' connections.
+	cfg := poolConfig(t, databaseURL(t), 3)
+	killable := appName + " " + app
+	cfg.ConnConfig.RuntimeParams["application_name"] = killable
+	reserveConns(t, int(cfg.MaxConns))
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +59,7 @@ func TestConnectionLostAroundCommit(t *testing.T) {
 			case <-time.After(time.Duration(rng.IntN(20_000)) * time.Microsecond):
 			}
 			tag, err := killer.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-				WHERE application_name = $1 AND pid <> pg_backend_pid()`, app)
+				WHERE application_name = $1 AND pid <> pg_backend_pid()`, killable)
 			if err != nil {
 				t.Error(err)
 				return

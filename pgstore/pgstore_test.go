@@ -87,7 +87,8 @@ func giveConns(n int) {
 const appNameEnv = "PGSTORE_TEST_APPLICATION_NAME"
 
 // appName is the application_name of every connection of this test
-// process (and its children), which TestMain counts.
+// process (and its children), which TestMain counts: appName itself, or
+// appName, a space and more, for a pool a test must tell apart.
 var appName = cmp.Or(os.Getenv(appNameEnv), fmt.Sprintf("onlinestock-pgstore-test-%d", os.Getpid()))
 
 // TestMain runs the tests while a monitor counts the connections they hold,
@@ -108,7 +109,8 @@ func TestMain(m *testing.M) {
 		most := 0
 		for ctx.Err() == nil {
 			var n int
-			if err := monitor.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1`, appName).Scan(&n); err == nil {
+			if err := monitor.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+				WHERE application_name = $1 OR starts_with(application_name, $1 || ' ')`, appName).Scan(&n); err == nil {
 				most = max(most, n)
 			}
 			time.Sleep(5 * time.Millisecond)
