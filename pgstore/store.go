@@ -257,7 +257,9 @@ func (s *Store) queueSequence(b *pgx.Batch, limit int) {
 // autovacuum): the chunk is read in order from the index of unnumbered
 // events, a LIMIT reading no further than it needs, the rest of the last
 // transaction by its pending key, and each row is then updated through its
-// row ID.
+// row ID. The UPDATE names no condition an index of events could serve (the
+// rows are unnumbered, and only numbering, under the lock this holds,
+// changes that), so it has no path but the row IDs.
 const sqlNumberEvents = `WITH head AS MATERIALIZED (
 		SELECT ctid AS row, pending_id AS id, pending_ord AS ord FROM onlinestock_events
 		WHERE tenant = $1 AND seq IS NULL ORDER BY pending_id, pending_ord LIMIT $2
@@ -272,7 +274,7 @@ const sqlNumberEvents = `WITH head AS MATERIALIZED (
 		SELECT coalesce((SELECT last_seq FROM onlinestock_event_counter WHERE tenant = $1), 0) AS seq
 	), done AS (
 		UPDATE onlinestock_events e SET seq = last.seq + chunk.n FROM chunk, last
-		WHERE e.tenant = $1 AND e.ctid = ANY(ARRAY(SELECT row FROM chunk)) AND e.ctid = chunk.row AND e.seq IS NULL
+		WHERE e.tenant = $1 AND e.ctid = ANY(ARRAY(SELECT row FROM chunk)) AND e.ctid = chunk.row
 		RETURNING e.seq
 	)
 	INSERT INTO onlinestock_event_counter AS c (tenant, last_seq)
