@@ -111,7 +111,7 @@ func Tell(ctx context.Context, svc *onlinestock.Service) error {
 	for _, m := range res.Orphaned {
 		fmt.Printf("orphaned method: %s (%s); delete it or reconnect the outlet\n", m.ID, m.Name)
 	}
-	section("Checkout again: the mug is gone, one tee is left to sell")
+	section("Checkout again: the mug is sold out, two tees are left to sell")
 	if err := quoteTable(ctx, svc, cart); err != nil {
 		return err
 	}
