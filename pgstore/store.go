@@ -86,9 +86,14 @@ type Store struct {
 	claims      atomic.Uint64 // committed transactions that claimed keys, for the sweep
 }
 
-// New returns the Store of cfg.Tenant over pool. The schema must be up to
-// date: call [Migrate] first. The pool is the caller's to close, after the
-// Store is no longer used.
+// New returns the Store of cfg.Tenant over pool. The pool is the caller's to
+// close, after the Store is no longer used.
+//
+// New reads the schema version, waiting at most [SchemaCheckTimeout]: when
+// the database lacks a migration this build needs it fails with an error
+// matching [ErrSchemaOutdated] that names the migrations to run ([Migrate],
+// or "onlinestock migrate"), and when PostgreSQL cannot be reached it says
+// so, wrapping the driver's [pgconn.ConnectError].
 func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	if pool == nil {
 		return nil, fmt.Errorf("pgstore: nil pool: %w", onlinestock.ErrInvalid)
@@ -96,8 +101,16 @@ func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), SchemaCheckTimeout)
+	defer cancel()
+	if err := CheckSchema(ctx, pool); err != nil {
+		return nil, err
+	}
 	return &Store{pool: pool, cfg: cfg.withDefaults()}, nil
 }
+
+// SchemaCheckTimeout bounds the schema check of [New].
+const SchemaCheckTimeout = 30 * time.Second
 
 // Tenant returns the tenant the Store is scoped to.
 func (s *Store) Tenant() string { return s.cfg.Tenant }
