@@ -92,7 +92,7 @@ func TestMigrate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("migrate status after migrate: %v", err)
 	}
-	if strings.Contains(out, "pending\n") || !strings.Contains(out, ", 0 pending") {
+	if regexp.MustCompile(`(?m)sql +pending$`).MatchString(out) || !strings.Contains(out, ", 0 pending") {
 		t.Errorf("migrate status after migrate printed:\n%s", out)
 	}
 }
