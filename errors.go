@@ -81,7 +81,7 @@ func (e *InsufficientStockError) Error() string {
 // Is makes errors.Is(err, ErrInsufficientStock) hold.
 func (e *InsufficientStockError) Is(target error) bool { return target == ErrInsufficientStock }
 
-// Limits of the input the library accepts (SPEC §2).
+// Limits of the input the library accepts: beyond them, input is ErrInvalid.
 const (
 	MaxIDBytes      = 128       // longest ID, in bytes
 	MaxNameBytes    = 256       // longest display name, in bytes

@@ -150,3 +150,38 @@ func ExampleOnlineStock() {
 	fmt.Println(onlinestock.OnlineStock(levels, outlets))
 	// Output: 2
 }
+
+// A Dispatcher delivers the committed events to a Notifier in order, at
+// least once, and keeps its place in the outbox: Flush delivers what is
+// waiting, Run does so until its context ends.
+func ExampleDispatcher() {
+	ctx := context.Background()
+	svc := newShop()
+	notifier := onlinestock.NotifierFunc(func(ctx context.Context, events []onlinestock.Event) error {
+		for _, e := range events {
+			if e.Kind == onlinestock.AvailabilityChanged {
+				fmt.Println(e.Product, e.Before.Label, "->", e.After.Label)
+			}
+		}
+		return nil // a PermanentError would dead-letter the events
+	})
+	d, err := onlinestock.NewDispatcher(svc.Store(), notifier, onlinestock.DispatcherConfig{Consumer: "storefront"})
+	if err != nil {
+		panic(err)
+	}
+	if _, err := d.Flush(ctx); err != nil { // the shop's setup: the tee listed
+		panic(err)
+	}
+	if _, err := svc.Apply(ctx, []onlinestock.Change{onlinestock.Set("tee", "north", 0), onlinestock.Set("tee", "south", 0)}); err != nil {
+		panic(err)
+	}
+	n, err := d.Flush(ctx) // only what is new since the last Flush
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(n, "new event")
+	// Output:
+	// tee not_for_sale -> in_stock
+	// tee in_stock -> sold_out
+	// 1 new event
+}

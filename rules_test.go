@@ -13,8 +13,8 @@ import (
 	"github.com/onlinestock/onlinestock"
 )
 
-// The pure rules (SPEC §5–7) checked against references written the obvious
-// way, from SPEC, over random inputs.
+// The pure rules (online stock, labels, quotes) checked against references
+// written the obvious way, from the package documentation, over random inputs.
 
 var outletPool = []string{"o0", "o1", "o2", "o3", "o4"}
 
@@ -56,7 +56,7 @@ func genLevels(t *rapid.T, product string, outlets []onlinestock.Outlet) []onlin
 	return levels
 }
 
-// referenceOnline is SPEC §5 written out: for each level, if its outlet is
+// referenceOnline is the online stock rule written out: for each level, if its outlet is
 // known and connected, add max(0, OnHand − Reserved − Buffer).
 func referenceOnline(levels []onlinestock.Level, outlets []onlinestock.Outlet) int64 {
 	var total int64
@@ -211,7 +211,7 @@ func TestClassify(t *testing.T) {
 			}
 		})
 	}
-	t.Run("every label follows SPEC §5", rapid.MakeCheck(func(t *rapid.T) {
+	t.Run("every label follows the label rules", rapid.MakeCheck(func(t *rapid.T) {
 		enabled := rapid.Bool().Draw(t, "enabled")
 		online := rapid.Int64Range(0, 20).Draw(t, "online")
 		lowStock := rapid.Int64Range(0, 10).Draw(t, "lowStock")
@@ -233,7 +233,7 @@ func TestClassify(t *testing.T) {
 	}))
 }
 
-// referenceQuote is SPEC §6–7 written out by brute force.
+// referenceQuote is the shipping rules written out by brute force.
 func referenceQuote(snap onlinestock.Snapshot, cart onlinestock.Cart, hide bool) onlinestock.Quote {
 	totals := map[string]int64{}
 	for _, l := range cart.Lines {

@@ -66,7 +66,7 @@ func readState(t *testing.T, store onlinestock.Store) state {
 	return st
 }
 
-// specAvailability is SPEC §5 written out again, independently of the
+// specAvailability is the online stock rule written out again, independently of the
 // library: contribution(p, o) = max(0, OnHand − Reserved − Buffer(o)) for a
 // connected outlet, online(p) the sum, then the label.
 func specAvailability(p onlinestock.Product, outlets []onlinestock.Outlet, lowStock int64) onlinestock.Availability {
@@ -91,7 +91,7 @@ func specAvailability(p onlinestock.Product, outlets []onlinestock.Outlet, lowSt
 }
 
 // checkConsistent checks, for every product, that the availability the
-// Service reports is the SPEC §5 formula over the stored levels, and that
+// Service reports is the online stock formula over the stored levels, and that
 // the product's availability events chain from Unlisted to it.
 func checkConsistent(t *testing.T, store onlinestock.Store, svc *onlinestock.Service, lowStock int64) {
 	t.Helper()
@@ -120,7 +120,7 @@ func checkConsistent(t *testing.T, store onlinestock.Store, svc *onlinestock.Ser
 	for i, p := range st.products {
 		want := specAvailability(p, st.setup.Outlets, lowStock)
 		if diff := cmp.Diff(want, got[i]); diff != "" {
-			t.Errorf("Availability(%q) mismatch with the SPEC formula over levels %+v (-want +got):\n%s", p.ID, p.Levels, diff)
+			t.Errorf("Availability(%q) mismatch with the online stock formula over levels %+v (-want +got):\n%s", p.ID, p.Levels, diff)
 		}
 		chained, ok := last[p.ID]
 		if !ok {

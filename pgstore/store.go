@@ -165,7 +165,7 @@ func (s *Store) run(ctx context.Context, fn func(onlinestock.Tx) error, readOnly
 }
 
 // EventsSince implements [onlinestock.Store]. It first numbers the events
-// committed since the last numbering (see [Store.queueSequence]), then reads
+// committed since the last numbering (see DESIGN.md), then reads
 // by sequence number, in one round trip.
 func (s *Store) EventsSince(ctx context.Context, after uint64, limit int) ([]onlinestock.Event, error) {
 	if limit <= 0 {

@@ -38,7 +38,7 @@ var (
 	dumpOrders   = []string{"o1", "o2"}
 )
 
-// badIDCases are identifiers SPEC §2 rejects.
+// badIDCases are identifiers the library rejects.
 var badIDCases = []struct{ name, id string }{
 	{"empty", ""},
 	{"129 bytes long", strings.Repeat("é", 64) + "x"},
@@ -117,7 +117,7 @@ func idCalls(id string) []call {
 	}
 }
 
-// testBadInput checks SPEC §2: bad input is rejected with the right
+// testBadInput checks that bad input is rejected with the right
 // sentinel, and a rejected call leaves the store exactly as it was and
 // emits no event, batches included.
 func testBadInput(t *testing.T, newStore NewStore) {

@@ -16,8 +16,8 @@ import (
 // is taken for a deadlock.
 const roundTimeout = 60 * time.Second
 
-// testConcurrency checks that concurrent calls never oversell (SPEC §8) and
-// never break an event chain (SPEC §9).
+// testConcurrency checks that concurrent calls never oversell and
+// never break an event chain.
 func testConcurrency(t *testing.T, newStore NewStore, o options) {
 	t.Parallel()
 	t.Run("racing reservations never oversell and the last unit goes to exactly one order", func(t *testing.T) {

@@ -18,8 +18,8 @@ import (
 	"github.com/onlinestock/onlinestock"
 )
 
-// testEvents checks SPEC §9: the outbox, its paging, consumer cursors and
-// dead letters, and delivery by a Dispatcher; and SPEC §5's one read per
+// testEvents checks the outbox, its paging, consumer cursors and
+// dead letters, and delivery by a Dispatcher; and the one read per
 // page of availability.
 func testEvents(t *testing.T, newStore NewStore) {
 	t.Parallel()

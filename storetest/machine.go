@@ -348,7 +348,7 @@ func (mc *machine) activate(t *rapid.T, register string) {
 }
 
 // changeSelection checks a call that moves the connected set: errors in
-// SPEC order, then the result and events the model predicts.
+// the documented order, then the result and events the model predicts.
 func (mc *machine) changeSelection(t *rapid.T, call string, named []string, connect func(id string, was bool) bool, commit bool,
 	do func() (onlinestock.SelectionResult, error)) {
 	m := mc.m
@@ -605,7 +605,7 @@ func (mc *machine) Reserve(t *rapid.T) {
 
 // reserve reserves o and checks the outcome against the model: it succeeds
 // exactly when the model's quote offers the method (or, with none, when the
-// cart is purchasable), and then its allocation must follow SPEC §8.
+// cart is purchasable), and then its allocation must follow the allocation rules.
 func (mc *machine) reserve(t *rapid.T, o onlinestock.Order) bool {
 	before := mc.before()
 	got, err := mc.svc.Reserve(mc.ctx, o)
@@ -701,7 +701,7 @@ func (mc *machine) checkReservation(t *rapid.T, order string) {
 	mc.expectResult(t, fmt.Sprintf("Reservation(%q)", order), *mc.m.reservations[order], got)
 }
 
-// checkAllocation checks an allocation follows SPEC §8, before it is
+// checkAllocation checks an allocation follows the allocation rules, before it is
 // applied to the model.
 func (mc *machine) checkAllocation(t *rapid.T, call string, lines []onlinestock.Line, method string, allocs []onlinestock.Allocation) {
 	t.Helper()

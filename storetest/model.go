@@ -13,7 +13,7 @@ import (
 
 // model is the plain-Go picture of a store that the model-based test keeps
 // beside the real one. Every rule is computed here the obvious way, from
-// SPEC, never by calling the library's own rules.
+// the documented rules, never by calling the library's own rules.
 type model struct {
 	lowStock  int64
 	hide      bool
@@ -53,7 +53,7 @@ func newModel(lowStock int64, hide bool, retention time.Duration) *model {
 	}
 }
 
-// validID is SPEC §2's rule for identifiers.
+// validID is the library's rule for identifiers.
 func validID(id string) bool {
 	if id == "" || len(id) > 128 || !utf8.ValidString(id) {
 		return false
@@ -85,7 +85,7 @@ func (m *model) level(product, outlet string) onlinestock.Level {
 	return onlinestock.Level{Product: product, Outlet: outlet}
 }
 
-// contribution is SPEC §5: what a connected outlet offers of a product.
+// contribution is what a connected outlet offers of a product.
 func (m *model) contribution(product, outlet string) int64 {
 	o := m.outlets[outlet]
 	if o == nil || !o.connected {
@@ -95,7 +95,7 @@ func (m *model) contribution(product, outlet string) int64 {
 	return max(0, l.OnHand-l.Reserved-o.buffer)
 }
 
-// online is SPEC §5: the sum over connected outlets of their contributions.
+// online is the sum over connected outlets of their contributions.
 func (m *model) online(product string) int64 {
 	var total int64
 	for id := range m.outlets {
@@ -104,7 +104,7 @@ func (m *model) online(product string) int64 {
 	return total
 }
 
-// availability is SPEC §5's label rules.
+// availability is the label rules.
 func (m *model) availability(product string) onlinestock.Availability {
 	if !m.products[product] {
 		return onlinestock.Availability{Quantity: 0, Label: onlinestock.NotForSale}
@@ -165,7 +165,7 @@ func (m *model) orphaned(meth onlinestock.Method) bool {
 	return meth.Outlet != "" && !m.connected(meth.Outlet)
 }
 
-// selection is what moving to the connected set next does (SPEC §3, §6, §10):
+// selection is what moving to the connected set next does:
 // outlets connected and disconnected, methods orphaned and restored, and
 // products whose availability changes. It changes nothing.
 func (m *model) selection(next map[string]bool, products []string) onlinestock.SelectionResult {
@@ -249,7 +249,7 @@ func sumLines(lines []onlinestock.Line) []onlinestock.Line {
 	return out
 }
 
-// quote is the brute-force reference for Service.Quote (SPEC §6–7).
+// quote is the brute-force reference for Service.Quote.
 func (m *model) quote(lines []onlinestock.Line) onlinestock.Quote {
 	summed := sumLines(lines)
 	q := onlinestock.Quote{Purchasable: true, Products: []onlinestock.ProductQuote{}, Methods: []onlinestock.MethodQuote{}}
@@ -322,7 +322,7 @@ func (m *model) defaultOrder() []string {
 	return ids
 }
 
-// applyBatch runs a batch of changes on the model (SPEC §4). It returns the
+// applyBatch runs a batch of changes on the model. It returns the
 // per-change results, or the errors the batch may fail with: the library
 // reports one of them.
 func (m *model) applyBatch(changes []onlinestock.Change, now time.Time) ([]onlinestock.ChangeResult, []error) {

@@ -11,7 +11,7 @@ import (
 	"github.com/onlinestock/onlinestock"
 )
 
-// testOrders checks SPEC §8: allocation, idempotency, release, fulfilment
+// testOrders checks allocation, idempotency, release, fulfilment
 // and expiry.
 func testOrders(t *testing.T, newStore NewStore) {
 	t.Parallel()

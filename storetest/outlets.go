@@ -9,7 +9,7 @@ import (
 	"github.com/onlinestock/onlinestock"
 )
 
-// testOutlets checks SPEC §3, §6 and §10: the connected set, orphaned
+// testOutlets checks the connected set, orphaned
 // methods, moving the primary outlet and previews.
 func testOutlets(t *testing.T, newStore NewStore) {
 	t.Parallel()

@@ -12,7 +12,7 @@ import (
 	"github.com/onlinestock/onlinestock"
 )
 
-// testStock checks SPEC §4–5: POS batches, idempotency, compare-and-set,
+// testStock checks POS batches, idempotency, compare-and-set,
 // buffers and the combinator.
 func testStock(t *testing.T, newStore NewStore) {
 	t.Parallel()

@@ -8,7 +8,7 @@
 //
 // Every test drives an [onlinestock.Service] over the Store under test, so
 // the suite checks the Store through the behaviour the library promises
-// (SPEC §2–§11), not through its own internals: a model-based property test
+// in its documentation, not through its own internals: a model-based property test
 // with a plain Go model beside the real Service, table tests of bad input,
 // focused tests of each rule, orders, events and delivery, and concurrency
 // tests. A Store that passes agrees with every other Store that passes.

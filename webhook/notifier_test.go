@@ -150,7 +150,8 @@ func TestNotifyClassifiesAnswers(t *testing.T) {
 			if diff := cmp.Diff(want, n.Stats()); diff != "" {
 				t.Errorf("Stats() mismatch (-want +got):\n%s", diff)
 			}
-			if serr, ok := errors.AsType[*webhook.StatusError](err); ok {
+			var serr *webhook.StatusError
+			if errors.As(err, &serr) {
 				if !strings.Contains(err.Error(), "answer") || serr.Transient() != (tt.want == "transient") {
 					t.Errorf("Notify() error = %v, want the answer's body and Transient() = %v", err, tt.want == "transient")
 				}

@@ -157,7 +157,7 @@ func Handler(v *Verifier, fn func(ctx context.Context, events []onlinestock.Even
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, v.maxBody))
 		if err != nil {
-			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			if errors.As(err, new(*http.MaxBytesError)) {
 				http.Error(w, fmt.Sprintf("webhook: body larger than %d bytes", v.maxBody), http.StatusRequestEntityTooLarge)
 				return
 			}

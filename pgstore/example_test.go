@@ -1,0 +1,46 @@
+package pgstore_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/onlinestock/onlinestock"
+	"github.com/onlinestock/onlinestock/pgstore"
+)
+
+// A Service over PostgreSQL: open a pool, migrate (once per release, or
+// with "onlinestock migrate"), then open the Store of a tenant. New refuses
+// a database whose schema is out of date, naming the migrations to run.
+// (Compiled, not run: it needs a database.)
+func Example() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+	applied, err := pgstore.ApplyPending(ctx, pool)
+	if err != nil {
+		log.Fatal(err) // a refused connection says so
+	}
+	for _, m := range applied {
+		fmt.Println("applied", m.Name)
+	}
+	store, err := pgstore.New(pool, pgstore.Config{Tenant: "retailer-42"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	svc, err := onlinestock.New(store, onlinestock.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	avail, err := svc.Availability(ctx, "tee")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(avail)
+}
