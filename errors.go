@@ -45,9 +45,9 @@ var (
 
 // Shortfall is what one product lacks to fill an order or a cart.
 type Shortfall struct {
-	Product   string
-	Requested int64 // units asked for, lines summed
-	Available int64 // units that can be offered
+	Product   string `json:"product"`
+	Requested int64  `json:"requested"` // units asked for, lines summed
+	Available int64  `json:"available"` // units that can be offered
 }
 
 // InsufficientStockError is returned when an order cannot be filled. It
@@ -56,8 +56,8 @@ type Shortfall struct {
 type InsufficientStockError struct {
 	// Outlet is set when the order had to come from one outlet (a Restrict
 	// method) and that outlet is short.
-	Outlet     string
-	Shortfalls []Shortfall
+	Outlet     string      `json:"outlet,omitempty"`
+	Shortfalls []Shortfall `json:"shortfalls"`
 }
 
 // Error lists the shortfalls.

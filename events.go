@@ -38,17 +38,17 @@ const (
 // receives it. Fields not used by a kind are zero.
 type Event struct {
 	// Seq numbers events in commit order, strictly increasing per store.
-	Seq  uint64
-	Kind EventKind
-	Time time.Time
+	Seq  uint64    `json:"seq"`
+	Kind EventKind `json:"kind"`
+	Time time.Time `json:"time"`
 
-	Product string       // AvailabilityChanged, ProductEnabled, ProductDisabled
-	Before  Availability // AvailabilityChanged
-	After   Availability // AvailabilityChanged
+	Product string       `json:"product,omitempty"` // AvailabilityChanged, ProductEnabled, ProductDisabled
+	Before  Availability `json:"before,omitzero"`   // AvailabilityChanged
+	After   Availability `json:"after,omitzero"`    // AvailabilityChanged
 
-	Outlet   string   // OutletConnected, OutletDisconnected, PrimaryChanged
-	Previous string   // PrimaryChanged: the former primary outlet
-	Methods  []string // OutletConnected, OutletDisconnected: method IDs
+	Outlet   string   `json:"outlet,omitempty"`   // OutletConnected, OutletDisconnected, PrimaryChanged
+	Previous string   `json:"previous,omitempty"` // PrimaryChanged: the former primary outlet
+	Methods  []string `json:"methods,omitempty"`  // OutletConnected, OutletDisconnected: method IDs
 }
 
 // SoldOut reports whether the event takes a listed product to sold out.

@@ -9,24 +9,24 @@ import (
 
 // Level is the stock of one product at one outlet.
 type Level struct {
-	Product string
-	Outlet  string
+	Product string `json:"product"`
+	Outlet  string `json:"outlet"`
 	// OnHand is what the POS counts. It may be negative: POS systems allow
 	// selling below zero.
-	OnHand int64
+	OnHand int64 `json:"on_hand"`
 	// Reserved is the units held for open online orders.
-	Reserved int64
+	Reserved int64 `json:"reserved"`
 	// Version starts at 0 for a level never reported and grows by one on
 	// every change, for compare-and-set.
-	Version int64
+	Version int64 `json:"version"`
 }
 
 // Product is a sellable SKU or variant as a [Store] returns it: whether it is
 // enabled for online sale and its levels, sorted by outlet ID.
 type Product struct {
-	ID      string
-	Enabled bool
-	Levels  []Level
+	ID      string  `json:"id"`
+	Enabled bool    `json:"enabled"`
+	Levels  []Level `json:"levels"`
 }
 
 // Label is what the storefront shows for a product.
@@ -42,8 +42,8 @@ const (
 
 // Availability is what the storefront sees of a product.
 type Availability struct {
-	Quantity int64 // units offered online; 0 unless the product is enabled
-	Label    Label
+	Quantity int64 `json:"quantity"` // units offered online; 0 unless the product is enabled
+	Label    Label `json:"label"`
 }
 
 // Unlisted is the availability of a product that is not enabled, including
@@ -263,20 +263,20 @@ func (k ChangeKind) String() string {
 // Change is one stock change reported by the POS. Build it with [Set] or
 // [Adjust].
 type Change struct {
-	Kind    ChangeKind
-	Product string
-	Outlet  string
+	Kind    ChangeKind `json:"kind"`
+	Product string     `json:"product"`
+	Outlet  string     `json:"outlet"`
 	// Quantity is the new count for SetOnHand and the delta for AdjustOnHand.
-	Quantity int64
+	Quantity int64 `json:"quantity"`
 	// IfVersion, when CheckVersion is set, is the version the POS read the
 	// level at; if the level has moved on since, the batch fails with
 	// ErrConflict. A level never reported is at version 0.
-	IfVersion    int64
-	CheckVersion bool
+	IfVersion    int64 `json:"if_version,omitempty"`
+	CheckVersion bool  `json:"check_version,omitempty"`
 	// Key, when not empty, makes the change idempotent: a key already
 	// applied within the key retention is skipped and reported as a
 	// duplicate.
-	Key string
+	Key string `json:"key,omitempty"`
 }
 
 // Set returns a change that sets a product's on-hand count at an outlet.
@@ -350,10 +350,10 @@ func (s ChangeStatus) String() string {
 
 // ChangeResult is the outcome of one change of a batch.
 type ChangeResult struct {
-	Status ChangeStatus
+	Status ChangeStatus `json:"status"`
 	// Level is the level right after this change (for a duplicate, as it
 	// stood at that point of the batch).
-	Level Level
+	Level Level `json:"level"`
 }
 
 // Apply applies a batch of POS stock changes, all or nothing, in order: a

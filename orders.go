@@ -21,33 +21,33 @@ const (
 
 // Order is an online order to reserve stock for.
 type Order struct {
-	ID    string
-	Lines []Line
+	ID    string `json:"id"`
+	Lines []Line `json:"lines"`
 	// Method is the chosen shipping method's ID, or "" for none.
-	Method string
+	Method string `json:"method,omitempty"`
 	// TTL, when positive, makes the reservation expire that long after it
 	// is made (see [Service.ExpireReservations]). The deadline must be a
 	// time a Store keeps, in 2262 at the latest: a longer TTL is ErrInvalid.
-	TTL time.Duration
+	TTL time.Duration `json:"ttl_ns,omitempty"`
 }
 
 // Allocation is what one outlet gives to one product of an order.
 type Allocation struct {
-	Product  string
-	Outlet   string
-	Quantity int64
+	Product  string `json:"product"`
+	Outlet   string `json:"outlet"`
+	Quantity int64  `json:"quantity"`
 }
 
 // Reservation is the stock held for an order and where it comes from.
 type Reservation struct {
-	Order       string
-	Method      string
-	Lines       []Line       // summed per product, sorted by product
-	Allocations []Allocation // sorted by product, then outlet
-	Status      ReservationStatus
-	Created     time.Time
+	Order       string            `json:"order"`
+	Method      string            `json:"method"`
+	Lines       []Line            `json:"lines"`       // summed per product, sorted by product
+	Allocations []Allocation      `json:"allocations"` // sorted by product, then outlet
+	Status      ReservationStatus `json:"status"`
+	Created     time.Time         `json:"created"`
 	// Deadline is when an open reservation expires; zero means never.
-	Deadline time.Time
+	Deadline time.Time `json:"deadline,omitzero"`
 }
 
 // AllocationRequest is what an [Allocator] ranks outlets for.

@@ -9,25 +9,25 @@ import (
 
 // Outlet is a physical store of the retailer, as the POS knows it.
 type Outlet struct {
-	ID   string
-	Name string
+	ID   string `json:"id"`
+	Name string `json:"name"`
 	// Connected says whether the outlet's stock counts toward online stock.
-	Connected bool
+	Connected bool `json:"connected"`
 	// Buffer is the online buffer: per product, this many units of the
 	// outlet's stock are never offered online.
-	Buffer int64
+	Buffer int64 `json:"buffer"`
 	// Rank is the merchant's preference when an order is allocated to
 	// outlets: lower ranks go first, and 0 means unranked (after every
 	// ranked outlet).
-	Rank int
+	Rank int `json:"rank"`
 }
 
 // Register is a till of an outlet. The register chosen to record online
 // orders makes its outlet the primary outlet.
 type Register struct {
-	ID     string
-	Outlet string
-	Name   string
+	ID     string `json:"id"`
+	Outlet string `json:"outlet"`
+	Name   string `json:"name"`
 }
 
 // Setup is the small shared state of a store: outlets, registers and the
@@ -35,9 +35,9 @@ type Register struct {
 type Setup struct {
 	// OrderRegister is the register that records online orders, "" until
 	// the online store is activated.
-	OrderRegister string
-	Outlets       []Outlet   // sorted by ID
-	Registers     []Register // sorted by ID
+	OrderRegister string     `json:"order_register"`
+	Outlets       []Outlet   `json:"outlets"`   // sorted by ID
+	Registers     []Register `json:"registers"` // sorted by ID
 }
 
 // Outlet looks an outlet up by ID.
@@ -191,17 +191,18 @@ func (s *Service) Activate(ctx context.Context, register string) (SelectionResul
 // SelectionResult tells what a change of the connected outlets did, or would
 // do for [Service.PreviewSelection].
 type SelectionResult struct {
-	Connected    []string             // outlets newly connected, sorted
-	Disconnected []string             // outlets newly disconnected, sorted
-	Orphaned     []Method             // methods whose outlet was disconnected
-	Restored     []Method             // methods whose outlet was reconnected
-	Changes      []AvailabilityChange // products whose availability changes, sorted
+	Connected    []string             `json:"connected"`    // outlets newly connected, sorted
+	Disconnected []string             `json:"disconnected"` // outlets newly disconnected, sorted
+	Orphaned     []Method             `json:"orphaned"`     // methods whose outlet was disconnected
+	Restored     []Method             `json:"restored"`     // methods whose outlet was reconnected
+	Changes      []AvailabilityChange `json:"changes"`      // products whose availability changes, sorted
 }
 
 // AvailabilityChange is a product's availability before and after a change.
 type AvailabilityChange struct {
-	Product       string
-	Before, After Availability
+	Product string       `json:"product"`
+	Before  Availability `json:"before"`
+	After   Availability `json:"after"`
 }
 
 // SoldOut reports whether the change takes a listed product to sold out.

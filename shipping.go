@@ -32,13 +32,13 @@ const (
 
 // Method is a shipping, delivery or pickup method offered at checkout.
 type Method struct {
-	ID   string
-	Name string
-	Kind MethodKind
+	ID   string     `json:"id"`
+	Name string     `json:"name"`
+	Kind MethodKind `json:"kind"`
 	// Outlet is the outlet the method is linked to, or "" for none.
-	Outlet string
+	Outlet string `json:"outlet,omitempty"`
 	// Rule is AllowAll or Restrict; "" means AllowAll.
-	Rule Rule
+	Rule Rule `json:"rule"`
 }
 
 func (m *Method) normalizeAndValidate() error {
@@ -158,14 +158,14 @@ func (s *Service) methods(ctx context.Context, keep func(Method, []Outlet) bool)
 
 // Line is a product and a quantity in a cart or an order.
 type Line struct {
-	Product  string
-	Quantity int64
+	Product  string `json:"product"`
+	Quantity int64  `json:"quantity"`
 }
 
 // Cart is what a customer is checking out. Lines for the same product are
 // summed.
 type Cart struct {
-	Lines []Line
+	Lines []Line `json:"lines"`
 }
 
 // totals validates the lines and sums them per product, sorted by product.
@@ -222,10 +222,10 @@ const (
 
 // ProductQuote is the verdict on one product of a cart.
 type ProductQuote struct {
-	Product   string
-	Requested int64 // the cart's lines summed
-	Available int64 // online stock
-	Status    LineStatus
+	Product   string     `json:"product"`
+	Requested int64      `json:"requested"` // the cart's lines summed
+	Available int64      `json:"available"` // online stock
+	Status    LineStatus `json:"status"`
 }
 
 // Reason says why a method is not offered.
@@ -241,22 +241,22 @@ const (
 
 // MethodQuote is the verdict on one method for a cart.
 type MethodQuote struct {
-	Method  Method
-	Offered bool
+	Method  Method `json:"method"`
+	Offered bool   `json:"offered"`
 	// Orphaned says the method's outlet is not connected. An orphaned
 	// method is evaluated as AllowAll, since its outlet's stock is not online.
-	Orphaned bool
-	Reason   Reason
+	Orphaned bool   `json:"orphaned"`
+	Reason   Reason `json:"reason,omitempty"`
 	// Shortfalls lists, for ReasonOutletShort, what the outlet lacks.
-	Shortfalls []Shortfall
+	Shortfalls []Shortfall `json:"shortfalls,omitempty"`
 }
 
 // Quote is the verdict on a cart at checkout.
 type Quote struct {
 	// Purchasable says online stock covers every product of the cart.
-	Purchasable bool
-	Products    []ProductQuote // one per product, sorted by product
-	Methods     []MethodQuote  // every method, in the snapshot's order
+	Purchasable bool           `json:"purchasable"`
+	Products    []ProductQuote `json:"products"` // one per product, sorted by product
+	Methods     []MethodQuote  `json:"methods"`  // every method, in the snapshot's order
 }
 
 // Offered returns the methods offered, in order.

@@ -170,7 +170,7 @@ type Tx interface {
 
 // DeadLetter records an event a consumer could not deliver and gave up on.
 type DeadLetter struct {
-	Seq    uint64
-	Reason string
-	Time   time.Time
+	Seq    uint64    `json:"seq"`
+	Reason string    `json:"reason"`
+	Time   time.Time `json:"time"`
 }
