@@ -100,6 +100,16 @@
 // nanoseconds since 1970, the years 1678 to 2262: a [Config.Clock] outside
 // them, or an [Order.TTL] ending past them, is ErrInvalid on every Store.
 //
+// # On the wire
+//
+// The types a storefront, a POS adapter or an event consumer exchange
+// ([Availability], [Change], [ChangeResult], [Level], [Quote], [Order],
+// [Reservation], [Event], [Setup], [Method], …) carry JSON tags with stable
+// snake_case names; kinds, labels, statuses and reasons encode as their
+// names ("set", "in_stock", "applied"). Optional fields are left out when
+// zero, times are RFC 3339, and [Order.TTL] is in nanoseconds (ttl_ns).
+// Names are added to, never renamed. Package httpapi serves them over HTTP.
+//
 // # Errors
 //
 // Bad input is rejected with an error matching [ErrInvalid] that names the

@@ -260,6 +260,28 @@ func (k ChangeKind) String() string {
 	return fmt.Sprintf("ChangeKind(%d)", uint8(k))
 }
 
+// MarshalText encodes the kind as its name, "set" or "adjust", so that it
+// reads as a name in JSON.
+func (k ChangeKind) MarshalText() ([]byte, error) {
+	if k != SetOnHand && k != AdjustOnHand {
+		return nil, invalid("kind", "unknown change kind %d", uint8(k))
+	}
+	return []byte(k.String()), nil
+}
+
+// UnmarshalText decodes "set" or "adjust"; anything else is ErrInvalid.
+func (k *ChangeKind) UnmarshalText(text []byte) error {
+	switch string(text) {
+	case "set":
+		*k = SetOnHand
+	case "adjust":
+		*k = AdjustOnHand
+	default:
+		return invalid("kind", "%q is not set or adjust", text)
+	}
+	return nil
+}
+
 // Change is one stock change reported by the POS. Build it with [Set] or
 // [Adjust].
 type Change struct {
@@ -346,6 +368,28 @@ func (s ChangeStatus) String() string {
 		return "duplicate"
 	}
 	return fmt.Sprintf("ChangeStatus(%d)", uint8(s))
+}
+
+// MarshalText encodes the status as its name, "applied" or "duplicate".
+func (s ChangeStatus) MarshalText() ([]byte, error) {
+	if s != Applied && s != Duplicate {
+		return nil, invalid("status", "unknown change status %d", uint8(s))
+	}
+	return []byte(s.String()), nil
+}
+
+// UnmarshalText decodes "applied" or "duplicate"; anything else is
+// ErrInvalid.
+func (s *ChangeStatus) UnmarshalText(text []byte) error {
+	switch string(text) {
+	case "applied":
+		*s = Applied
+	case "duplicate":
+		*s = Duplicate
+	default:
+		return invalid("status", "%q is not applied or duplicate", text)
+	}
+	return nil
 }
 
 // ChangeResult is the outcome of one change of a batch.
