@@ -1,0 +1,141 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// decode reads the request body, one JSON object, into v. The body must be
+// application/json, at most Config.MaxBodyBytes, sent within
+// Config.BodyTimeout, and hold exactly one value whose fields v knows.
+func (c *call) decode(v any) error {
+	if ct := c.r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
+				Detail: fmt.Sprintf("Content-Type %q: send application/json", ct)}
+		}
+	}
+	rc := http.NewResponseController(c.w)
+	// Not every ResponseWriter supports deadlines (httptest's recorder does
+	// not); the Server's own timeouts then apply.
+	_ = rc.SetReadDeadline(time.Now().Add(c.h.cfg.BodyTimeout))
+	body, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, c.h.cfg.MaxBodyBytes))
+	_ = rc.SetReadDeadline(time.Time{})
+	if err != nil {
+		if errors.As(err, new(*http.MaxBytesError)) {
+			return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge,
+				Detail: fmt.Sprintf("the body is larger than %d bytes", c.h.cfg.MaxBodyBytes)}
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return &Error{Status: http.StatusRequestTimeout, Code: CodeBodyTimeout,
+				Detail: fmt.Sprintf("the body took longer than %v to arrive", c.h.cfg.BodyTimeout)}
+		}
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Detail: "reading the body: " + err.Error()}
+	}
+	return decodeJSON(body, v)
+}
+
+// decodeJSON decodes body, exactly one JSON value with no unknown fields,
+// into v. Its errors are *Error, status 400, naming the field when one is
+// at fault.
+func decodeJSON(body []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Detail: "the body holds more than one JSON value"}
+	}
+	return nil
+}
+
+func jsonError(err error) *Error {
+	p := &Error{Status: http.StatusBadRequest, Code: CodeInvalid}
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.EOF):
+		p.Detail = "the body is empty: send a JSON object"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		p.Detail = "the body ends in the middle of a JSON value"
+	case errors.As(err, &syntax):
+		p.Detail = fmt.Sprintf("malformed JSON at byte %d: %v", syntax.Offset, err)
+	case errors.As(err, &typ):
+		p.Field = typ.Field
+		if p.Field == "" {
+			p.Detail = fmt.Sprintf("the body is a JSON %s, not an object", typ.Value)
+		} else {
+			p.Detail = fmt.Sprintf("%s: a JSON %s, not %s", p.Field, typ.Value, typeName(typ.Type.String()))
+		}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		p.Field = strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		p.Detail = fmt.Sprintf("unknown field %q", p.Field)
+	default:
+		// An UnmarshalText error, such as an unknown change kind: it names
+		// its field.
+		p.Detail = err.Error()
+	}
+	return p
+}
+
+// typeName says what a Go type is in JSON terms.
+func typeName(goType string) string {
+	switch {
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"):
+		return "an integer"
+	case goType == "string" || strings.HasSuffix(goType, "Kind") || strings.HasSuffix(goType, "Rule"):
+		return "a string"
+	case goType == "bool":
+		return "true or false"
+	case strings.HasPrefix(goType, "[]"):
+		return "an array"
+	}
+	return "an object"
+}
+
+// queryInt reads an optional non-negative integer query parameter.
+func (c *call) queryInt(name string, def uint64) (uint64, error) {
+	s := c.r.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Field: name,
+			Detail: fmt.Sprintf("%s: %q is not a non-negative integer", name, s)}
+	}
+	return n, nil
+}
+
+// reply answers v as JSON with status.
+func (c *call) reply(status int, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	c.w.Header().Set("Content-Type", "application/json")
+	c.w.Header().Set("X-Content-Type-Options", "nosniff")
+	c.w.WriteHeader(status)
+	_, _ = c.w.Write(append(body, '\n')) // a client gone away is not an error to answer
+	return nil
+}
+
+// ok answers v as JSON with 200.
+func (c *call) ok(v any) error { return c.reply(http.StatusOK, v) }
+
+// done answers 204 No Content.
+func (c *call) done() error {
+	c.w.WriteHeader(http.StatusNoContent)
+	return nil
+}

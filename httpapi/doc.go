@@ -1,0 +1,72 @@
+// Package httpapi serves an [onlinestock.Service] over HTTP, as JSON, so
+// that storefronts and POS adapters in any language use the library without
+// writing glue: availability of a page of products, quotes, reservations,
+// POS stock batches, events and setup.
+//
+//	api, err := httpapi.New(svc, httpapi.Config{})
+//	...
+//	srv := &http.Server{Addr: ":8080", Handler: api, ReadHeaderTimeout: 10 * time.Second}
+//	err = srv.ListenAndServe()
+//
+// The command "onlinestock serve" runs it over PostgreSQL.
+//
+// # Operations
+//
+// Every operation is under /v1 and listed, with its schemas, in the OpenAPI
+// 3.1 document served at GET /v1/openapi.json ([OpenAPI]):
+//
+//	GET    /v1/availability?product=a&product=b   storefront: a page of availability, in the order asked
+//	POST   /v1/quote                              storefront: quote a cart (onlinestock.Cart)
+//	POST   /v1/reservations                       reserve an order (onlinestock.Order); idempotent by id
+//	GET    /v1/reservations/{order}               a reservation
+//	POST   /v1/reservations/{order}/release       release it
+//	POST   /v1/reservations/{order}/fulfill       fulfil it
+//	POST   /v1/reservations/expire                release those past their deadline
+//	POST   /v1/changes                            POS: apply a batch ({"changes": [...]}), all or nothing
+//	GET    /v1/products/{product}/levels          POS: a product's levels
+//	POST   /v1/products/enable, /disable          list or unlist products ({"products": [...]})
+//	GET    /v1/events?after=N&limit=M             events after seq N, to poll
+//	GET    /v1/setup                              outlets, registers, the order register
+//	PUT    /v1/outlets/{outlet}                   save an outlet ({"name"})
+//	PUT    /v1/registers/{register}               save a register ({"outlet", "name"})
+//	POST   /v1/activate                           choose the order register ({"register"})
+//	POST   /v1/outlets/{outlet}/connect, /disconnect
+//	PUT    /v1/outlets/{outlet}/buffer, /rank     ({"units"}, {"rank"})
+//	PUT    /v1/selection                          connect exactly these outlets ({"outlets"})
+//	POST   /v1/selection/preview                  what that would change
+//	GET    /v1/methods                            shipping methods
+//	PUT    /v1/methods/{method}                   save one (onlinestock.Method)
+//	DELETE /v1/methods/{method}                   delete one
+//
+// Bodies and answers are the library's types in their JSON form (see "On
+// the wire" in package onlinestock), wrapped in an object where the answer
+// is a list, so that fields can be added. Path segments are URL-escaped
+// IDs.
+//
+// # Errors
+//
+// An error is an RFC 9457 problem ([Error]), sent as
+// application/problem+json, whose code member is stable: invalid (400),
+// not_found (404), conflict, insufficient_stock and primary_outlet (409),
+// not_active (503), and the request's own faults: unsupported_media (415),
+// too_large (413), body_timeout (408), no_route (404) and
+// method_not_allowed (405). The detail names the field at fault, and field
+// holds its JSON path when the request itself was malformed. An
+// insufficient_stock problem carries the shortfalls. Internal errors are
+// logged and answered without detail.
+//
+// # Limits
+//
+// A body must be application/json, one JSON value with no unknown field,
+// at most [Config.MaxBodyBytes], sent within [Config.BodyTimeout]; each
+// operation must finish within [Config.Timeout]. Set the
+// [net/http.Server]'s ReadHeaderTimeout and IdleTimeout as well.
+//
+// # Authentication and tenants
+//
+// The API has no users of its own. [Config.Authorize] sees every request
+// and the operation it asks for, so a deployment decides who may change
+// stock and who may only read; wrap the Handler in any other middleware as
+// usual. [Config.Tenant] picks the Service of each request, for a
+// multi-tenant pgstore.
+package httpapi

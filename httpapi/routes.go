@@ -1,0 +1,403 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/onlinestock/onlinestock"
+)
+
+// routes is every operation of the API. To add one: a line here, a
+// handler below, and its entry in openapi.json (a test checks that the
+// two agree).
+var routes = []route{
+	// Storefront
+	{"GET", "/v1/availability", "getAvailability", getAvailability},
+	{"POST", "/v1/quote", "quote", quote},
+
+	// Orders
+	{"POST", "/v1/reservations", "reserve", reserve},
+	{"GET", "/v1/reservations/{order}", "getReservation", getReservation},
+	{"POST", "/v1/reservations/{order}/release", "release", release},
+	{"POST", "/v1/reservations/{order}/fulfill", "fulfill", fulfill},
+	{"POST", "/v1/reservations/expire", "expireReservations", expireReservations},
+
+	// POS sync
+	{"POST", "/v1/changes", "applyChanges", applyChanges},
+	{"GET", "/v1/products/{product}/levels", "getLevels", getLevels},
+	{"POST", "/v1/products/enable", "enableOnline", enableOnline},
+	{"POST", "/v1/products/disable", "disableOnline", disableOnline},
+
+	// Events
+	{"GET", "/v1/events", "getEvents", getEvents},
+
+	// Setup
+	{"GET", "/v1/setup", "getSetup", getSetup},
+	{"PUT", "/v1/outlets/{outlet}", "saveOutlet", saveOutlet},
+	{"PUT", "/v1/registers/{register}", "saveRegister", saveRegister},
+	{"POST", "/v1/activate", "activate", activate},
+	{"POST", "/v1/outlets/{outlet}/connect", "connect", connect},
+	{"POST", "/v1/outlets/{outlet}/disconnect", "disconnect", disconnect},
+	{"PUT", "/v1/outlets/{outlet}/buffer", "setBuffer", setBuffer},
+	{"PUT", "/v1/outlets/{outlet}/rank", "setRank", setRank},
+	{"PUT", "/v1/selection", "saveSelection", saveSelection},
+	{"POST", "/v1/selection/preview", "previewSelection", previewSelection},
+	{"GET", "/v1/methods", "getMethods", getMethods},
+	{"PUT", "/v1/methods/{method}", "saveMethod", saveMethod},
+	{"DELETE", "/v1/methods/{method}", "deleteMethod", deleteMethod},
+}
+
+// ProductAvailability is a product's availability, as getAvailability
+// answers it.
+type ProductAvailability struct {
+	Product string `json:"product"`
+	onlinestock.Availability
+}
+
+// AvailabilityPage is the answer of getAvailability, in the order asked.
+type AvailabilityPage struct {
+	Products []ProductAvailability `json:"products"`
+}
+
+func getAvailability(c *call) error {
+	ids := c.r.URL.Query()["product"]
+	if len(ids) == 0 {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Field: "product",
+			Detail: "product: name at least one, as ?product=a&product=b"}
+	}
+	if len(ids) > c.h.cfg.MaxPage {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Field: "product",
+			Detail: fmt.Sprintf("product: %d products, more than %d in one page", len(ids), c.h.cfg.MaxPage)}
+	}
+	avail, err := c.svc.Availability(c.ctx, ids...)
+	if err != nil {
+		return err
+	}
+	page := AvailabilityPage{Products: make([]ProductAvailability, len(ids))}
+	for i, id := range ids {
+		page.Products[i] = ProductAvailability{Product: id, Availability: avail[i]}
+	}
+	return c.ok(page)
+}
+
+func quote(c *call) error {
+	var cart onlinestock.Cart
+	if err := c.decode(&cart); err != nil {
+		return err
+	}
+	q, err := c.svc.Quote(c.ctx, cart)
+	if err != nil {
+		return err
+	}
+	return c.ok(q)
+}
+
+func reserve(c *call) error {
+	var o onlinestock.Order
+	if err := c.decode(&o); err != nil {
+		return err
+	}
+	r, err := c.svc.Reserve(c.ctx, o)
+	if err != nil {
+		return err
+	}
+	return c.ok(r)
+}
+
+func getReservation(c *call) error {
+	r, err := c.svc.Reservation(c.ctx, c.r.PathValue("order"))
+	if err != nil {
+		return err
+	}
+	return c.ok(r)
+}
+
+func release(c *call) error {
+	r, err := c.svc.Release(c.ctx, c.r.PathValue("order"))
+	if err != nil {
+		return err
+	}
+	return c.ok(r)
+}
+
+func fulfill(c *call) error {
+	r, err := c.svc.Fulfill(c.ctx, c.r.PathValue("order"))
+	if err != nil {
+		return err
+	}
+	return c.ok(r)
+}
+
+// Orders lists orders, as expireReservations answers them.
+type Orders struct {
+	Orders []string `json:"orders"`
+}
+
+func expireReservations(c *call) error {
+	orders, err := c.svc.ExpireReservations(c.ctx, c.h.cfg.Clock())
+	if err != nil {
+		return err
+	}
+	if orders == nil {
+		orders = []string{}
+	}
+	return c.ok(Orders{Orders: orders})
+}
+
+// Changes is the body of applyChanges: a POS batch, applied all or
+// nothing.
+type Changes struct {
+	Changes []onlinestock.Change `json:"changes"`
+}
+
+// ChangeResults is the answer of applyChanges, one result per change.
+type ChangeResults struct {
+	Results []onlinestock.ChangeResult `json:"results"`
+}
+
+func applyChanges(c *call) error {
+	var body Changes
+	if err := c.decode(&body); err != nil {
+		return err
+	}
+	if len(body.Changes) == 0 {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Field: "changes", Detail: "changes: empty"}
+	}
+	results, err := c.svc.Apply(c.ctx, body.Changes)
+	if err != nil {
+		return err
+	}
+	return c.ok(ChangeResults{Results: results})
+}
+
+// Levels is the answer of getLevels: a product's level at each outlet that
+// reported it, by outlet.
+type Levels struct {
+	Levels []onlinestock.Level `json:"levels"`
+}
+
+func getLevels(c *call) error {
+	levels, err := c.svc.Levels(c.ctx, c.r.PathValue("product"))
+	if err != nil {
+		return err
+	}
+	return c.ok(Levels{Levels: levels})
+}
+
+// Products names products, in the body of enableOnline and disableOnline.
+type Products struct {
+	Products []string `json:"products"`
+}
+
+func enableOnline(c *call) error  { return setOnline(c, c.svc.EnableOnline) }
+func disableOnline(c *call) error { return setOnline(c, c.svc.DisableOnline) }
+
+func setOnline(c *call, set func(ctx context.Context, products ...string) error) error {
+	var body Products
+	if err := c.decode(&body); err != nil {
+		return err
+	}
+	if err := set(c.ctx, body.Products...); err != nil {
+		return err
+	}
+	return c.done()
+}
+
+// Events is the answer of getEvents: the events after the sequence number
+// asked, in order. Ask again with after set to the last one's seq.
+type Events struct {
+	Events []onlinestock.Event `json:"events"`
+}
+
+func getEvents(c *call) error {
+	after, err := c.queryInt("after", 0)
+	if err != nil {
+		return err
+	}
+	limit, err := c.queryInt("limit", 100)
+	if err != nil {
+		return err
+	}
+	if limit == 0 || limit > 1000 {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Field: "limit", Detail: "limit: from 1 to 1000"}
+	}
+	events, err := c.svc.EventsSince(c.ctx, after, int(limit))
+	if err != nil {
+		return err
+	}
+	if events == nil {
+		events = []onlinestock.Event{}
+	}
+	return c.ok(Events{Events: events})
+}
+
+func getSetup(c *call) error {
+	setup, err := c.svc.Setup(c.ctx)
+	if err != nil {
+		return err
+	}
+	return c.ok(setup)
+}
+
+// Name is the body of saveOutlet.
+type Name struct {
+	Name string `json:"name"`
+}
+
+func saveOutlet(c *call) error {
+	var body Name
+	if err := c.decode(&body); err != nil {
+		return err
+	}
+	if err := c.svc.SaveOutlet(c.ctx, c.r.PathValue("outlet"), body.Name); err != nil {
+		return err
+	}
+	return c.done()
+}
+
+// RegisterBody is the body of saveRegister.
+type RegisterBody struct {
+	Outlet string `json:"outlet"`
+	Name   string `json:"name"`
+}
+
+func saveRegister(c *call) error {
+	var body RegisterBody
+	if err := c.decode(&body); err != nil {
+		return err
+	}
+	if err := c.svc.SaveRegister(c.ctx, c.r.PathValue("register"), body.Outlet, body.Name); err != nil {
+		return err
+	}
+	return c.done()
+}
+
+// Activation is the body of activate: the order register to choose.
+type Activation struct {
+	Register string `json:"register"`
+}
+
+func activate(c *call) error {
+	var body Activation
+	if err := c.decode(&body); err != nil {
+		return err
+	}
+	res, err := c.svc.Activate(c.ctx, body.Register)
+	if err != nil {
+		return err
+	}
+	return c.ok(res)
+}
+
+func connect(c *call) error {
+	res, err := c.svc.Connect(c.ctx, c.r.PathValue("outlet"))
+	if err != nil {
+		return err
+	}
+	return c.ok(res)
+}
+
+func disconnect(c *call) error {
+	res, err := c.svc.Disconnect(c.ctx, c.r.PathValue("outlet"))
+	if err != nil {
+		return err
+	}
+	return c.ok(res)
+}
+
+// Buffer is the body of setBuffer.
+type Buffer struct {
+	Units int64 `json:"units"`
+}
+
+func setBuffer(c *call) error {
+	var body Buffer
+	if err := c.decode(&body); err != nil {
+		return err
+	}
+	res, err := c.svc.SetBuffer(c.ctx, c.r.PathValue("outlet"), body.Units)
+	if err != nil {
+		return err
+	}
+	return c.ok(res)
+}
+
+// Rank is the body of setRank.
+type Rank struct {
+	Rank int `json:"rank"`
+}
+
+func setRank(c *call) error {
+	var body Rank
+	if err := c.decode(&body); err != nil {
+		return err
+	}
+	if err := c.svc.SetRank(c.ctx, c.r.PathValue("outlet"), body.Rank); err != nil {
+		return err
+	}
+	return c.done()
+}
+
+// Selection is the body of saveSelection and previewSelection: the
+// outlets to connect, every other one disconnected.
+type Selection struct {
+	Outlets []string `json:"outlets"`
+}
+
+func saveSelection(c *call) error {
+	return selection(c, c.svc.SaveSelection)
+}
+
+func previewSelection(c *call) error {
+	return selection(c, c.svc.PreviewSelection)
+}
+
+func selection(c *call, do func(context.Context, []string) (onlinestock.SelectionResult, error)) error {
+	var body Selection
+	if err := c.decode(&body); err != nil {
+		return err
+	}
+	res, err := do(c.ctx, body.Outlets)
+	if err != nil {
+		return err
+	}
+	return c.ok(res)
+}
+
+// Methods is the answer of getMethods.
+type Methods struct {
+	Methods []onlinestock.Method `json:"methods"`
+}
+
+func getMethods(c *call) error {
+	methods, err := c.svc.Methods(c.ctx)
+	if err != nil {
+		return err
+	}
+	return c.ok(Methods{Methods: methods})
+}
+
+func saveMethod(c *call) error {
+	var m onlinestock.Method
+	if err := c.decode(&m); err != nil {
+		return err
+	}
+	id := c.r.PathValue("method")
+	if m.ID != "" && m.ID != id {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Field: "id",
+			Detail: fmt.Sprintf("id: %q in the body, %q in the path", m.ID, id)}
+	}
+	m.ID = id
+	if err := c.svc.SaveMethod(c.ctx, m); err != nil {
+		return err
+	}
+	return c.done()
+}
+
+func deleteMethod(c *call) error {
+	if err := c.svc.DeleteMethod(c.ctx, c.r.PathValue("method")); err != nil {
+		return err
+	}
+	return c.done()
+}
