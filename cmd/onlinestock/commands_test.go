@@ -1,0 +1,404 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/onlinestock/onlinestock"
+	"github.com/onlinestock/onlinestock/pgstore"
+	"github.com/onlinestock/onlinestock/webhook"
+)
+
+// shop migrates a new empty schema and sets up a tenant in it: outlets
+// north and south, connected, the order register in north, a courier, and
+// a tee stocked 2 + 3, enabled. It returns the database URL, the tenant and
+// its Service.
+func shop(t *testing.T) (string, string, *onlinestock.Service) {
+	t.Helper()
+	db := emptyDatabaseURL(t)
+	if _, _, err := cli(t, "migrate", "--database-url", db); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	store, err := pgstore.New(pool, pgstore.Config{Tenant: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := onlinestock.New(store, onlinestock.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	check(svc.SaveOutlet(ctx, "north", "North"))
+	check(svc.SaveOutlet(ctx, "south", "South"))
+	check(svc.SaveRegister(ctx, "till", "north", "Till"))
+	_, err = svc.Activate(ctx, "till")
+	check(err)
+	_, err = svc.Connect(ctx, "south")
+	check(err)
+	check(svc.SaveMethod(ctx, onlinestock.Method{ID: "courier", Name: "Courier", Kind: onlinestock.Shipping}))
+	_, err = svc.Apply(ctx, []onlinestock.Change{onlinestock.Set("tee", "north", 2), onlinestock.Set("tee", "south", 3)})
+	check(err)
+	check(svc.EnableOnline(ctx, "tee"))
+	return db, "acme", svc
+}
+
+func TestInspect(t *testing.T) {
+	db, tenant, svc := shop(t)
+	ctx := context.Background()
+	if _, err := svc.Reserve(ctx, onlinestock.Order{ID: "web-1", Lines: []onlinestock.Line{{Product: "tee", Quantity: 4}}}); err != nil {
+		t.Fatal(err)
+	}
+	inspect := func(args ...string) string {
+		t.Helper()
+		out, _, err := cli(t, append(append([]string{"inspect"}, args...), "--database-url", db, "--tenant", tenant)...)
+		if err != nil {
+			t.Fatalf("inspect %v: %v", args, err)
+		}
+		return out
+	}
+	tables := []struct {
+		args []string
+		want []string // lines, as regular expressions
+	}{
+		{[]string{"setup"}, []string{`^outlet +name +connected +buffer +rank +primary$`, `^north +North +yes +0 +0 +yes$`, `^south +South +yes +0 +0 *$`, `^till +north +Till +yes$`}},
+		{[]string{"methods"}, []string{`^courier +Courier +shipping +allow_all *$`}},
+		{[]string{"levels", "tee"}, []string{`^outlet +on hand +reserved +version$`, `^north +2 +1 +2$`, `^south +3 +3 +2$`}},
+		{[]string{"availability", "tee", "mug"}, []string{`^tee +1 +in_stock$`, `^mug +0 +not_for_sale$`}},
+		{[]string{"events", "--after", "5"}, []string{`^6 +\S+ +availability_changed +tee +5 in_stock -> 1 in_stock$`}},
+		{[]string{"reservation", "web-1"}, []string{`^web-1 +open +\S+ +tee +north +1$`, `^web-1 +open +\S+ +tee +south +3$`}},
+		{[]string{"dead-letters"}, []string{`^seq +time +reason$`}},
+	}
+	for _, tt := range tables {
+		out := inspect(tt.args...)
+		for _, w := range tt.want {
+			if !regexp.MustCompile("(?m)" + w).MatchString(out) {
+				t.Errorf("inspect %v printed:\n%s\nwant a line matching %s", tt.args, out, w)
+			}
+		}
+	}
+
+	var levels []onlinestock.Level
+	if err := json.Unmarshal([]byte(inspect("levels", "--json", "tee")), &levels); err != nil {
+		t.Fatal(err)
+	}
+	want, err := svc.Levels(ctx, "tee")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, levels); diff != "" {
+		t.Errorf("inspect levels --json mismatch (-want +got):\n%s", diff)
+	}
+	var events []onlinestock.Event
+	if err := json.Unmarshal([]byte(inspect("events", "--json", "--after", "100")), &events); err != nil || events == nil || len(events) != 0 {
+		t.Errorf("inspect events --json past the end: %v, %v; want []", events, err)
+	}
+
+	for _, args := range [][]string{{"inspect"}, {"inspect", "nothing"}, {"inspect", "levels"}, {"inspect", "setup", "extra"}, {"inspect", "setup", "--database-url", db}} {
+		if _, _, err := cli(t, args...); !errors.As(err, new(*usageError)) {
+			t.Errorf("onlinestock %q: error %v, want a usage error", args, err)
+		}
+	}
+	if _, _, err := cli(t, "inspect", "levels", "nope", "--database-url", db, "--tenant", tenant); !errors.Is(err, onlinestock.ErrNotFound) {
+		t.Errorf("inspect levels of an unknown product: error %v, want ErrNotFound", err)
+	}
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestImport(t *testing.T) {
+	db, tenant, svc := shop(t)
+	ctx := context.Background()
+	var b strings.Builder
+	b.WriteString("product,outlet,on_hand\n")
+	const products = 250
+	for i := range products {
+		fmt.Fprintf(&b, "p%03d,north,%d\np%03d,south,%d\n", i, i, i, i+1)
+	}
+	b.WriteString("tee,north,7\n")
+	file := writeFile(t, "stock.csv", b.String())
+	rows := 2*products + 1
+
+	out, progress, err := cli(t, "import", file, "--database-url", db, "--tenant", tenant, "--batch", "100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, fmt.Sprintf("%d rows", rows)) || !strings.Contains(out, fmt.Sprintf("%d applied, 0 already applied", rows)) {
+		t.Errorf("first import printed %q", out)
+	}
+	if !strings.Contains(progress, fmt.Sprintf("%d/%d rows", rows, rows)) || !strings.Contains(progress, "rows/s") {
+		t.Errorf("first import's progress: %q", progress)
+	}
+	levels, err := svc.Levels(ctx, "p249")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(levels) != 2 || levels[0].OnHand != 249 || levels[1].OnHand != 250 {
+		t.Errorf("levels of p249 after import: %+v", levels)
+	}
+
+	// Again: every row is already applied, and nothing changes.
+	before, err := svc.EventsSince(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = cli(t, "import", "--quiet", file, "--database-url", db, "--tenant", tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, fmt.Sprintf("0 applied, %d already applied", rows)) {
+		t.Errorf("second import printed %q", out)
+	}
+	after, err := svc.EventsSince(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Errorf("second import wrote %d events", len(after)-len(before))
+	}
+
+	// A bad row anywhere stops the import before anything is applied.
+	for name, tt := range map[string]struct {
+		csv, want string
+	}{
+		"an unknown outlet":      {"q1,north,1\nq2,west,1\n", `line 2: outlet "west"`},
+		"a count not a number":   {"q1,north,1\nq2,north,lots\n", `line 2: on_hand "lots"`},
+		"a missing column":       {"q1,north,1\nq2,north\n", `record on line 2: wrong number of fields`},
+		"an empty product":       {"q1,north,1\n,north,1\n", `line 2: product: empty`},
+		"a count out of range":   {"q1,north,1\nq2,north,1000000000001\n", `line 2: on_hand 1000000000001 is outside`},
+		"a control character":    {"q1,north,1\n\"q\x01\",north,1\n", `line 2: product "q\x01": control character`},
+		"a header in the middle": {"q1,north,1\nproduct,outlet,on_hand\n", `line 2: on_hand "on_hand"`},
+	} {
+		_, _, err := cli(t, "import", writeFile(t, "bad.csv", tt.csv), "--database-url", db, "--tenant", tenant)
+		if err == nil || !strings.Contains(err.Error(), "nothing applied") || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want nothing applied and %q", name, err, tt.want)
+		}
+		if _, err := svc.Levels(ctx, "q1"); !errors.Is(err, onlinestock.ErrNotFound) {
+			t.Errorf("%s: q1 was imported (%v)", name, err)
+		}
+	}
+	if _, _, err := cli(t, "import", "--database-url", db, "--tenant", tenant); !errors.As(err, new(*usageError)) {
+		t.Errorf("import without a file: error %v, want a usage error", err)
+	}
+}
+
+// syncBuffer is a Buffer safe for one writer and one reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startServe runs "onlinestock serve args" until the returned stop is
+// called, and returns the API's base URL.
+func startServe(t *testing.T, args ...string) (string, func() (string, error)) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), &stdout, &stderr)
+	}()
+	addr := regexp.MustCompile(`http://(127\.0\.0\.1:\d+)/v1/`)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m := addr.FindStringSubmatch(stdout.String()); m != nil {
+			stop := func() (string, error) {
+				cancel()
+				err := <-done
+				return stdout.String(), err
+			}
+			return "http://" + m[1], stop
+		}
+		select {
+		case err := <-done:
+			cancel()
+			t.Fatalf("serve ended: %v; stderr %s", err, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("serve did not start; stderr %s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, url string, header map[string]string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.String()
+}
+
+func TestServe(t *testing.T) {
+	db, tenant, _ := shop(t)
+
+	t.Run("one tenant, with a token", func(t *testing.T) {
+		t.Setenv("ONLINESTOCK_API_TOKEN", "s3cret")
+		base, stop := startServe(t, "--database-url", db, "--tenant", tenant)
+		if status, body := get(t, base+"/v1/availability?product=tee", nil); status != 401 || !strings.Contains(body, `"unauthenticated"`) {
+			t.Errorf("without the token: %d %s", status, body)
+		}
+		status, body := get(t, base+"/v1/availability?product=tee", map[string]string{"Authorization": "Bearer s3cret"})
+		if status != 200 || strings.TrimSpace(body) != `{"products":[{"product":"tee","quantity":5,"label":"in_stock"}]}` {
+			t.Errorf("with the token: %d %s", status, body)
+		}
+		out, err := stop()
+		if err != nil {
+			t.Errorf("serve after a signal: %v", err)
+		}
+		if !strings.Contains(out, "shutting down") {
+			t.Errorf("serve printed %q, want it to say it shuts down", out)
+		}
+	})
+
+	t.Run("every tenant, by header", func(t *testing.T) {
+		t.Setenv("ONLINESTOCK_API_TOKEN", "")
+		base, stop := startServe(t, "--database-url", db, "--tenant-header", "X-Tenant")
+		defer stop()
+		if status, body := get(t, base+"/v1/availability?product=tee", map[string]string{"X-Tenant": tenant}); status != 200 || !strings.Contains(body, `"quantity":5`) {
+			t.Errorf("tenant %s: %d %s", tenant, status, body)
+		}
+		if status, body := get(t, base+"/v1/availability?product=tee", map[string]string{"X-Tenant": "other"}); status != 200 || !strings.Contains(body, `"not_for_sale"`) {
+			t.Errorf("another tenant: %d %s", status, body)
+		}
+		if status, body := get(t, base+"/v1/setup", nil); status != 400 || !strings.Contains(body, `"field":"X-Tenant"`) {
+			t.Errorf("no tenant header: %d %s", status, body)
+		}
+	})
+
+	t.Run("a database not migrated is refused at start", func(t *testing.T) {
+		err := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--database-url", emptyDatabaseURL(t), "--tenant", "x"}, &bytes.Buffer{}, &bytes.Buffer{})
+		if !errors.Is(err, pgstore.ErrSchemaOutdated) {
+			t.Errorf("serve on an empty database: error %v, want ErrSchemaOutdated", err)
+		}
+	})
+
+	for _, args := range [][]string{{"serve", "--database-url", db}, {"serve", "--database-url", db, "--tenant", "a", "--tenant-header", "X"}} {
+		if _, _, err := cli(t, args...); !errors.As(err, new(*usageError)) {
+			t.Errorf("onlinestock %q: error %v, want a usage error", args, err)
+		}
+	}
+}
+
+func TestRedeliver(t *testing.T) {
+	db, tenant, svc := shop(t)
+	ctx := context.Background()
+	// A consumer that refused every event for good: they are dead letters.
+	refuse := onlinestock.NotifierFunc(func(context.Context, []onlinestock.Event) error {
+		return onlinestock.Permanent(errors.New("410 Gone"))
+	})
+	d, err := onlinestock.NewDispatcher(svc.Store(), refuse, onlinestock.DispatcherConfig{Consumer: "shop", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dead, err := d.DeadLetters(ctx)
+	if err != nil || len(dead) < 2 {
+		t.Fatalf("dead letters %v, %v; want at least 2", dead, err)
+	}
+
+	secret := []byte("a secret of at least 24 bytes, for the test")
+	v, err := webhook.NewVerifier(webhook.VerifierConfig{Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []uint64
+	receiver := httptest.NewServer(webhook.Handler(v, func(_ context.Context, events []onlinestock.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range events {
+			got = append(got, e.Seq)
+		}
+		return nil
+	}))
+	t.Cleanup(receiver.Close)
+	t.Setenv("ONLINESTOCK_WEBHOOK_SECRET", webhook.FormatSecret(secret))
+
+	base := []string{"redeliver", "--database-url", db, "--tenant", tenant, "--consumer", "shop", "--webhook-url", receiver.URL}
+	out, _, err := cli(t, append(base, fmt.Sprint(dead[0].Seq))...)
+	if err != nil || out != fmt.Sprintf("redelivered %d\n", dead[0].Seq) {
+		t.Fatalf("redeliver %d: %q, %v", dead[0].Seq, out, err)
+	}
+	if _, _, err := cli(t, append(base, fmt.Sprint(dead[0].Seq))...); !errors.Is(err, onlinestock.ErrNotFound) {
+		t.Errorf("redelivering it again: error %v, want ErrNotFound", err)
+	}
+	if _, _, err := cli(t, append(base, "--all")...); err != nil {
+		t.Fatal(err)
+	}
+	var want []uint64
+	for _, l := range dead {
+		want = append(want, l.Seq)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events the webhook received mismatch (-want +got):\n%s", diff)
+	}
+	if left, err := d.DeadLetters(ctx); err != nil || len(left) != 0 {
+		t.Errorf("dead letters left: %v, %v", left, err)
+	}
+	for _, args := range [][]string{base, append(base, "--all", "1"), append(base, "x")} {
+		if _, _, err := cli(t, args...); !errors.As(err, new(*usageError)) {
+			t.Errorf("onlinestock %q: error %v, want a usage error", args, err)
+		}
+	}
+}
