@@ -48,7 +48,10 @@
 // An error is an RFC 9457 problem ([Error]), sent as
 // application/problem+json, whose code member is stable: invalid (400),
 // not_found (404), conflict, insufficient_stock and primary_outlet (409),
-// not_active (503), and the request's own faults: unsupported_media (415),
+// not_active (503), commit_unknown (500: the database connection was lost
+// while a change committed, so it may or may not have been applied; see
+// onlinestock.ErrCommitUnknown for which calls are safe to retry), and the
+// request's own faults: unsupported_media (415),
 // too_large (413), body_timeout (408), no_route (404) and
 // method_not_allowed (405). The detail names the field at fault, and field
 // holds its JSON path when the request itself was malformed. An

@@ -19,6 +19,7 @@ const (
 	CodeInsufficientStock = "insufficient_stock" // 409: onlinestock.ErrInsufficientStock, with shortfalls
 	CodePrimaryOutlet     = "primary_outlet"     // 409: onlinestock.ErrPrimaryOutlet
 	CodeNotActive         = "not_active"         // 503: onlinestock.ErrNotActive
+	CodeCommitUnknown     = "commit_unknown"     // 500: onlinestock.ErrCommitUnknown: it may or may not have been applied
 	CodeUnauthenticated   = "unauthenticated"    // 401: Config.Authorize returned ErrUnauthenticated
 	CodeForbidden         = "forbidden"          // 403: Config.Authorize returned another error
 	CodeNoRoute           = "no_route"           // 404: no operation at this path
@@ -82,6 +83,11 @@ func problem(err error) *Error {
 		p.Status, p.Code = http.StatusConflict, CodePrimaryOutlet
 	case errors.Is(err, onlinestock.ErrNotActive):
 		p.Status, p.Code = http.StatusServiceUnavailable, CodeNotActive
+	case errors.Is(err, onlinestock.ErrCommitUnknown):
+		// 500, not 503: clients retry a 503 on their own, and retrying an
+		// unkeyed Adjust whose first attempt committed applies it twice.
+		p.Status, p.Code = http.StatusInternalServerError, CodeCommitUnknown
+		p.Detail = "the database connection was lost while the change was committing: it may or may not have been applied"
 	case errors.Is(err, context.DeadlineExceeded):
 		p.Status, p.Code = http.StatusServiceUnavailable, CodeTimeout
 		p.Detail = "the operation took too long"

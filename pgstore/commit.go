@@ -282,8 +282,8 @@ func queueReservation(b *pgx.Batch, tenant string, r onlinestock.Reservation) er
 // queueEvents inserts the events unnumbered, in one statement, under one
 // pending key drawn from a sequence as the statement runs (after every lock
 // the transaction takes) and their positions in t.events. They get their
-// sequence numbers after they commit, from [Store.queueSequence]; see the
-// package documentation for why that keeps the numbers gapless and each
+// sequence numbers after they commit, from [Store.queueSequence]; see
+// DESIGN.md for why that keeps the numbers gapless and each
 // product's events in order.
 func (t *tx) queueEvents(b *pgx.Batch) error {
 	n := len(t.events)

@@ -63,8 +63,10 @@
 // A cancelled or expired context comes back as the context's error. When
 // PostgreSQL cannot be reached, [New] and [Migrate] say so and wrap the
 // driver's [github.com/jackc/pgx/v5/pgconn.ConnectError]. Values
-// PostgreSQL cannot store match [onlinestock.ErrInvalid]. The driver's
-// error stays in the chain for [errors.As].
+// PostgreSQL cannot store match [onlinestock.ErrInvalid]. A commit whose
+// outcome could not be learned, because the connection was lost while it
+// was on its way, wraps [onlinestock.ErrCommitUnknown]. The driver's error
+// stays in the chain for [errors.As].
 //
 // # Events
 //
