@@ -301,6 +301,12 @@ func TestRequestLimits(t *testing.T) {
 				t.Errorf("problem %+v, want 415 unsupported_media", p)
 			}
 		})
+		t.Run("a body without a Content-Type is 415", func(t *testing.T) {
+			p := c.raw("POST", "/v1/quote", "", strings.NewReader(`{"lines": [{"product": "tee", "quantity": 1}]}`)).problem(t)
+			if p.Status != 415 || p.Code != httpapi.CodeUnsupportedMedia {
+				t.Errorf("problem %+v, want 415 unsupported_media", p)
+			}
+		})
 		t.Run("JSON with a charset is JSON", func(t *testing.T) {
 			r := c.raw("POST", "/v1/quote", "application/json; charset=utf-8", strings.NewReader(`{"lines": [{"product": "tee", "quantity": 1}]}`))
 			if r.status != 200 {
@@ -439,6 +445,7 @@ func TestTenants(t *testing.T) {
 				t.Fatal(err)
 			}
 			req.Header.Set("X-Tenant", tenant)
+			req.Header.Set("Content-Type", "application/json")
 			return c.send(req).status
 		}
 		if s := put("a", "only-a"); s != 204 {

@@ -18,12 +18,12 @@ import (
 // application/json, at most Config.MaxBodyBytes, sent within
 // Config.BodyTimeout, and hold exactly one value whose fields v knows.
 func (c *call) decode(v any) error {
-	if ct := c.r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/json" {
-			return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
-				Detail: fmt.Sprintf("Content-Type %q: send application/json", ct)}
-		}
+	// Strict, so that a page on another site cannot send a body without
+	// the browser asking first (a CORS preflight).
+	ct := c.r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
+			Detail: fmt.Sprintf("Content-Type %q: send application/json", ct)}
 	}
 	rc := http.NewResponseController(c.w)
 	// Not every ResponseWriter supports deadlines (httptest's recorder does

@@ -60,7 +60,8 @@
 //
 // # Limits
 //
-// A body must be application/json, one JSON value with no unknown field,
+// A body must be sent as application/json (which a browser does not send to
+// another site without a CORS preflight), one JSON value with no unknown field,
 // at most [Config.MaxBodyBytes], sent within [Config.BodyTimeout]; each
 // operation must finish within [Config.Timeout]. Set the
 // [net/http.Server]'s ReadHeaderTimeout and IdleTimeout as well.

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -97,6 +98,9 @@ type client struct {
 // serve starts the API over svc on 127.0.0.1, stopped when t ends.
 func serve(t *testing.T, svc *onlinestock.Service, cfg httpapi.Config) *client {
 	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler) // the tests check the answers
+	}
 	api, err := httpapi.New(svc, cfg)
 	if err != nil {
 		t.Fatal(err)
