@@ -93,9 +93,23 @@ var appName = cmp.Or(os.Getenv(appNameEnv), fmt.Sprintf("onlinestock-pgstore-tes
 
 // TestMain runs the tests while a monitor counts the connections they hold,
 // and fails the run if they ever held more than connLimit.
+//
+// It runs nothing when no test database is named, and says so where go
+// test shows it: "go test ./..." prints only one line for a package that
+// passes, and ends it with "[no tests to run]" when the test binary reports
+// that it ran none, as this one does. Every test of the package needs
+// PostgreSQL, so none is left out that could have run.
 func TestMain(m *testing.M) {
 	url := os.Getenv(urlEnv)
-	if url == "" || os.Getenv(crashEnv) != "" {
+	if url == "" {
+		fmt.Printf("pgstore: %s is not set: the PostgreSQL tests did not run.\n", urlEnv)
+		fmt.Printf("pgstore: create a database and name it, e.g.\n")
+		fmt.Printf("  createdb -h 127.0.0.1 -U postgres onlinestock_test\n")
+		fmt.Printf("  %s='postgres://postgres@127.0.0.1:5432/onlinestock_test?sslmode=disable' go test ./...\n", urlEnv)
+		fmt.Println("testing: warning: no tests to run")
+		os.Exit(0)
+	}
+	if os.Getenv(crashEnv) != "" {
 		os.Exit(m.Run())
 	}
 	ctx, stop := context.WithCancel(context.Background())
