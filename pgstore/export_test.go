@@ -13,3 +13,11 @@ var HotStatements = map[string]string{
 	"number-events":       sqlNumberEvents,
 	"events-since":        sqlEventsSince,
 }
+
+// PlanSettings are the planner settings the Store runs a statement of
+// HotStatements with, in its transaction, if any.
+var PlanSettings = map[string]string{
+	"products-at":      sqlProductsAtPlan,
+	"lock-products-at": sqlProductsAtPlan,
+	"number-events":    sqlNumberingPlan,
+}

@@ -123,13 +123,13 @@ func TestHotPlansUseIndexes(t *testing.T) {
 			}
 			var out []byte
 			explain := pool.QueryRow
-			if strings.HasSuffix(name, "products-at") {
-				// Explained as ProductsAt runs them, with sequential scans
-				// off in its transaction.
+			if setting := pgstore.PlanSettings[name]; setting != "" {
+				// Explained as the Store runs them, with the planner
+				// settings of their transaction.
 				explain = func(ctx context.Context, sql string, args ...any) pgx.Row {
 					var out []byte
 					err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-						if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
+						if _, err := tx.Exec(ctx, setting); err != nil {
 							return err
 						}
 						return tx.QueryRow(ctx, sql, args...).Scan(&out)

@@ -232,7 +232,7 @@ const sqlEventsSince = `SELECT seq, kind, time_ns, product, before_quantity, bef
 		FROM onlinestock_events WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3`
 
 // sequenceStatements is how many statements queueSequence queues.
-const sequenceStatements = 4
+const sequenceStatements = 5
 
 // Bounds of the events one numbering transaction numbers.
 const (
@@ -259,9 +259,16 @@ func (s *Store) queueSequence(b *pgx.Batch, limit int) {
 	chunk := min(max(limit, minNumberChunk), maxNumberChunk)
 	b.Queue(beginUpdate)
 	b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, $2))`, s.cfg.Tenant, seedSequence)
+	b.Queue(sqlNumberingPlan)
 	b.Queue(sqlNumberEvents, s.cfg.Tenant, chunk)
 	b.Queue("COMMIT")
 }
+
+// sqlNumberingPlan turns off, for the rest of the numbering transaction,
+// the plans that would read every event of the table to number a chunk: a
+// sequential scan, and the hash and merge joins that need one.
+const sqlNumberingPlan = `SELECT set_config('enable_seqscan', 'off', true),
+	set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`
 
 // sqlNumberEvents numbers the first $2 unnumbered events of tenant $1 in
 // pending-key order, and the rest of the last one's transaction. Its shape
@@ -272,7 +279,9 @@ func (s *Store) queueSequence(b *pgx.Batch, limit int) {
 // transaction by its pending key, and each row is then updated through its
 // row ID. The UPDATE names no condition an index of events could serve (the
 // rows are unnumbered, and only numbering, under the lock this holds,
-// changes that), so it has no path but the row IDs.
+// changes that), and sqlNumberingPlan, run first in the same transaction,
+// leaves the planner no way to join the chunk to the events but a nested
+// loop over the chunk, so it has no path but the row IDs.
 const sqlNumberEvents = `WITH head AS MATERIALIZED (
 		SELECT ctid AS row, pending_id AS id, pending_ord AS ord FROM onlinestock_events
 		WHERE tenant = $1 AND seq IS NULL ORDER BY pending_id, pending_ord LIMIT $2
@@ -287,7 +296,7 @@ const sqlNumberEvents = `WITH head AS MATERIALIZED (
 		SELECT coalesce((SELECT last_seq FROM onlinestock_event_counter WHERE tenant = $1), 0) AS seq
 	), done AS (
 		UPDATE onlinestock_events e SET seq = last.seq + chunk.n FROM chunk, last
-		WHERE e.tenant = $1 AND e.ctid = ANY(ARRAY(SELECT row FROM chunk)) AND e.ctid = chunk.row
+		WHERE e.tenant = $1 AND e.ctid = chunk.row
 		RETURNING e.seq
 	)
 	INSERT INTO onlinestock_event_counter AS c (tenant, last_seq)

@@ -389,6 +389,10 @@ const (
 			WHERE tenant = $1 AND id = at.product FOR UPDATE) p`
 )
 
+// sqlProductsAtPlan is the planner setting of a transaction that reads an
+// outlet's products.
+const sqlProductsAtPlan = `SET LOCAL enable_seqscan = off`
+
 // scanProducts reads rows of (id, enabled, outlet, on_hand, reserved,
 // version), sorted by product and outlet, with a NULL outlet for a product
 // without levels, leaving out this transaction's placeholders.
@@ -477,7 +481,7 @@ func (t *tx) ProductsAt(ctx context.Context, outlets []string) ([]onlinestock.Pr
 	// the best plan and a scan of every tenant's levels can be far worse, so
 	// it is taken whatever the statistics say, for the rest of this
 	// transaction, which has no other use for a sequential scan.
-	b.Queue(`SET LOCAL enable_seqscan = off`)
+	b.Queue(sqlProductsAtPlan)
 	lock := !t.readOnly && !t.exclusive
 	if lock {
 		b.Queue(sqlLockProductsAt, t.tenant(), outlets)
