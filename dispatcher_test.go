@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/onlinestock/onlinestock"
 )
 
@@ -330,5 +332,139 @@ func TestDispatcherRefusesAClockNoStoreKeeps(t *testing.T) {
 		if dead, err := d.DeadLetters(ctx); err != nil || len(dead) != 0 {
 			t.Errorf("DeadLetters() = %v, %v; want none", dead, err)
 		}
+	}
+}
+// flakyStore is a Store whose outbox reads fail while down is set. It
+// records when each failing read happened.
+type flakyStore struct {
+	onlinestock.Store
+	down atomic.Bool
+
+	mu       sync.Mutex
+	failures []time.Time
+}
+
+var errOutboxDown = errors.New("outbox unreachable")
+
+func (s *flakyStore) fail() error {
+	if !s.down.Load() {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures = append(s.failures, time.Now())
+	return errOutboxDown
+}
+
+func (s *flakyStore) failed() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.failures)
+}
+
+func (s *flakyStore) Cursor(ctx context.Context, consumer string) (uint64, error) {
+	if err := s.fail(); err != nil {
+		return 0, err
+	}
+	return s.Store.Cursor(ctx, consumer)
+}
+
+func (s *flakyStore) EventsSince(ctx context.Context, after uint64, limit int) ([]onlinestock.Event, error) {
+	if err := s.fail(); err != nil {
+		return nil, err
+	}
+	return s.Store.EventsSince(ctx, after, limit)
+}
+
+// records is a slog handler that keeps the records it is given.
+type records struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (r *records) Enabled(context.Context, slog.Level) bool { return true }
+func (r *records) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.recs = append(r.recs, rec.Clone())
+	return nil
+}
+func (r *records) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *records) WithGroup(string) slog.Handler      { return r }
+
+// count returns how many records there are at each level.
+func (r *records) count() map[slog.Level]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := map[slog.Level]int{}
+	for _, rec := range r.recs {
+		n[rec.Level]++
+	}
+	return n
+}
+
+// eventually polls cond until it holds, failing the test after a while.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestDispatcherBacksOffWhileTheStoreFails checks that Run waits longer
+// and longer between attempts on a failing Store (instead of polling at its
+// poll interval), logs the failure once and the recovery once, and then
+// delivers every event.
+func TestDispatcherBacksOffWhileTheStoreFails(t *testing.T) {
+	t.Parallel()
+	svc := newShop()
+	store := &flakyStore{Store: svc.Store()}
+	store.down.Store(true)
+	var delivered atomic.Uint64
+	notify := onlinestock.NotifierFunc(func(ctx context.Context, events []onlinestock.Event) error {
+		delivered.Store(events[len(events)-1].Seq)
+		return nil
+	})
+	logs := &records{}
+	const minBackoff, maxBackoff = 8 * time.Millisecond, 32 * time.Millisecond
+	d, err := onlinestock.NewDispatcher(store, notify, onlinestock.DispatcherConfig{
+		PollInterval: time.Microsecond, MinBackoff: minBackoff, MaxBackoff: maxBackoff, Logger: slog.New(logs),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+
+	const attempts = 7
+	eventually(t, "failed attempts", func() bool { return len(store.failed()) >= attempts })
+	failures := store.failed()
+	for i := 1; i < attempts; i++ {
+		// The wait before attempt i is drawn from [b/2, b], b doubling
+		// from minBackoff up to maxBackoff.
+		b := min(minBackoff<<(i-1), maxBackoff)
+		if gap := failures[i].Sub(failures[i-1]); gap < b/2 {
+			t.Errorf("attempt %d came %v after the one before, want at least %v", i, gap, b/2)
+		}
+	}
+	store.down.Store(false)
+	events, err := svc.EventsSince(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := events[len(events)-1].Seq
+	eventually(t, "delivery after recovery", func() bool { return delivered.Load() == last })
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Run() = %v, want context.Canceled", err)
+	}
+	want := map[slog.Level]int{slog.LevelError: 1, slog.LevelInfo: 1}
+	if diff := cmp.Diff(want, logs.count()); diff != "" {
+		t.Errorf("log records per level mismatch (-want +got):\n%s", diff)
 	}
 }

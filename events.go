@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 )
 
@@ -234,11 +232,22 @@ func (c DispatcherConfig) withDefaults() DispatcherConfig {
 // the pass fails with the Store's error and the event is sent again later.
 //
 // Run one Dispatcher per consumer name at a time: two would both deliver.
+// A [Worker] runs dispatchers for you, one per consumer across every process
+// sharing the Store.
 type Dispatcher struct {
 	store    Store
 	notifier Notifier
 	cfg      DispatcherConfig
-	mu       sync.Mutex // one delivery pass at a time
+	// turn admits one delivery pass at a time. A channel rather than a
+	// mutex, so that a caller waiting for its turn gives up when its
+	// context ends.
+	turn chan struct{}
+	// onDelivered, when set, is told of every batch acknowledged, with the
+	// time of acknowledgement; a [Worker] counts them.
+	onDelivered func(events []Event, at time.Time)
+	// onRetry and onDead, when set, count retried and dead-lettered batches.
+	onRetry func(events []Event)
+	onDead  func(e Event)
 }
 
 // NewDispatcher returns a Dispatcher from store to n.
@@ -253,38 +262,50 @@ func NewDispatcher(store Store, n Notifier, cfg DispatcherConfig) (*Dispatcher, 
 	if err := checkID("DispatcherConfig.Consumer", cfg.Consumer); err != nil {
 		return nil, err
 	}
-	return &Dispatcher{store: store, notifier: n, cfg: cfg}, nil
+	return &Dispatcher{store: store, notifier: n, cfg: cfg, turn: make(chan struct{}, 1)}, nil
 }
 
-// Run delivers events until ctx is done, then returns ctx's error. Store
-// errors are logged and retried: the wait before the next try doubles from
-// MinBackoff up to MaxBackoff (never shorter than PollInterval) while they
-// last, so a Store that keeps failing is not hammered.
+// lock waits for the dispatcher's turn, or for ctx to end.
+func (d *Dispatcher) lock(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case d.turn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (d *Dispatcher) unlock() { <-d.turn }
+
+// Run delivers events until ctx is done, then returns ctx's error. When the
+// Store fails, Run waits before trying again, with the same capped
+// exponential backoff and jitter as a failing delivery (never shorter than
+// PollInterval), so a Store that keeps failing is not hammered; it logs the
+// failure once, when it starts, and once more when the Store answers again.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	backoff := d.cfg.MinBackoff
+	retry := newBackoff(d.cfg.MinBackoff, d.cfg.MaxBackoff)
+	health := failureLog{logger: d.cfg.Logger, msg: "onlinestock: dispatch", attrs: []any{"consumer", d.cfg.Consumer}}
 	for {
-		n, err := d.Flush(ctx)
+		n, err := d.flush(ctx, nil)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		wait := time.Duration(0)
-		switch {
-		case err != nil:
-			d.cfg.Logger.Error("onlinestock: dispatch", "consumer", d.cfg.Consumer, "err", err)
-			wait = max(d.cfg.PollInterval, backoff/2+rand.N(backoff/2+1))
-			backoff = min(backoff*2, d.cfg.MaxBackoff)
-		case n == 0:
-			wait = d.cfg.PollInterval
-			backoff = d.cfg.MinBackoff
-		default:
-			backoff = d.cfg.MinBackoff
-		}
-		if wait > 0 {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(wait):
+		wait := d.cfg.PollInterval
+		if err != nil {
+			health.failed(ctx, err)
+			wait = max(wait, retry.next())
+		} else {
+			health.ok(ctx)
+			retry.reset()
+			if n > 0 {
+				continue
 			}
+		}
+		if err := sleep(ctx, nil, wait); err != nil {
+			return ctx.Err()
 		}
 	}
 }
@@ -292,16 +313,32 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // Flush delivers every event committed so far and returns how many it
 // handed on (delivered or dead-lettered). It retries transient failures until
 // they succeed or ctx is done, and returns early with an error only when the
-// Store fails or ctx ends.
+// Store fails or ctx ends. While another delivery pass of this Dispatcher
+// runs (Run's, or another Flush or Redeliver), Flush waits for it to end, or
+// for ctx to end.
 func (d *Dispatcher) Flush(ctx context.Context) (int, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	return d.flush(ctx, nil)
+}
+
+// errStopping ends a delivery pass that stop interrupted between attempts.
+var errStopping = errors.New("onlinestock: stopping")
+
+// flush is Flush, which also ends, between two Notify calls, once stop is
+// closed: a Notify call in flight finishes, and no other starts.
+func (d *Dispatcher) flush(ctx context.Context, stop <-chan struct{}) (int, error) {
+	if err := d.lock(ctx); err != nil {
+		return 0, err
+	}
+	defer d.unlock()
 	cursor, err := d.store.Cursor(ctx, d.cfg.Consumer)
 	if err != nil {
 		return 0, err
 	}
 	total := 0
 	for {
+		if stopped(stop) {
+			return total, errStopping
+		}
 		events, err := d.store.EventsSince(ctx, cursor, d.cfg.BatchSize)
 		if err != nil {
 			return total, err
@@ -309,12 +346,15 @@ func (d *Dispatcher) Flush(ctx context.Context) (int, error) {
 		if len(events) == 0 {
 			return total, nil
 		}
-		if err := d.deliver(ctx, events); err != nil {
+		if err := d.deliver(ctx, stop, events); err != nil {
 			return total, err
 		}
 		cursor = events[len(events)-1].Seq
 		if err := d.store.SetCursor(ctx, d.cfg.Consumer, cursor); err != nil {
 			return total, err
+		}
+		if d.onDelivered != nil {
+			d.onDelivered(events, d.cfg.Clock())
 		}
 		total += len(events)
 	}
@@ -324,8 +364,8 @@ func (d *Dispatcher) Flush(ctx context.Context) (int, error) {
 // transient failures with backoff and acknowledging what a partial failure
 // says got through. When events are refused permanently they are tried one
 // by one, so only the refused ones are dead-lettered.
-func (d *Dispatcher) deliver(ctx context.Context, events []Event) error {
-	backoff := d.cfg.MinBackoff
+func (d *Dispatcher) deliver(ctx context.Context, stop <-chan struct{}, events []Event) error {
+	retry := newBackoff(d.cfg.MinBackoff, d.cfg.MaxBackoff)
 	for attempt := 1; ; attempt++ {
 		err := d.notifier.Notify(ctx, events)
 		if err == nil {
@@ -335,37 +375,48 @@ func (d *Dispatcher) deliver(ctx context.Context, events []Event) error {
 			if err := d.store.SetCursor(ctx, d.cfg.Consumer, events[n-1].Seq); err != nil {
 				return err
 			}
+			if d.onDelivered != nil {
+				d.onDelivered(events[:n], d.cfg.Clock())
+			}
 			events = events[n:]
-			backoff, attempt = d.cfg.MinBackoff, 1 // progress: start the backoff over
+			retry.reset() // progress: start the backoff over
+			attempt = 1
 			if len(events) == 0 {
 				return nil
 			}
 		}
 		if IsPermanent(err) {
-			return d.refused(ctx, events, err)
+			return d.refused(ctx, stop, events, err)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		// Jitter in [backoff/2, backoff], so retrying consumers spread out.
-		wait := backoff/2 + rand.N(backoff/2+1)
+		if d.onRetry != nil {
+			d.onRetry(events)
+		}
+		wait := retry.next()
 		d.cfg.Logger.Warn("onlinestock: delivery failed, retrying", "consumer", d.cfg.Consumer,
 			"first_seq", events[0].Seq, "attempt", attempt, "wait", wait, "err", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
+		if err := sleep(ctx, stop, wait); err != nil {
+			return err
 		}
-		backoff = min(backoff*2, d.cfg.MaxBackoff)
 	}
 }
 
 // refused handles events the notifier refused for good: one event is
 // dead-lettered, several are delivered again one by one to find which.
-func (d *Dispatcher) refused(ctx context.Context, events []Event, err error) error {
+func (d *Dispatcher) refused(ctx context.Context, stop <-chan struct{}, events []Event, err error) error {
 	if len(events) > 1 {
 		for i := range events {
-			if err := d.deliver(ctx, events[i:i+1]); err != nil {
+			if stopped(stop) {
+				return errStopping
+			}
+			if err := d.deliver(ctx, stop, events[i:i+1]); err != nil {
+				return err
+			}
+			// Acknowledge each event as it is settled, so a stop between
+			// two of them does not deliver the first again.
+			if err := d.store.SetCursor(ctx, d.cfg.Consumer, events[i].Seq); err != nil {
 				return err
 			}
 		}
@@ -388,6 +439,9 @@ func (d *Dispatcher) refused(ctx context.Context, events []Event, err error) err
 		return fmt.Errorf("dead-lettering event %d: %w", e.Seq, perr)
 	}
 	d.cfg.Logger.Error("onlinestock: event dead-lettered", "consumer", d.cfg.Consumer, "seq", e.Seq, "kind", e.Kind, "err", err)
+	if d.onDead != nil {
+		d.onDead(e)
+	}
 	return nil
 }
 
@@ -412,13 +466,16 @@ func (d *Dispatcher) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
 // Redeliver tries a dead-lettered event again, once, and removes the dead
 // letter when it is delivered. A seq that is not a dead letter of this
 // consumer is ErrNotFound; a failed delivery returns the Notifier's error
-// and keeps the dead letter.
+// and keeps the dead letter. Like Flush, it waits for a delivery pass in
+// progress to end, or for ctx to end.
 func (d *Dispatcher) Redeliver(ctx context.Context, seq uint64) error {
 	if seq == 0 {
 		return notFound("dead letter", "0")
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	if err := d.lock(ctx); err != nil {
+		return err
+	}
+	defer d.unlock()
 	dead, err := d.store.DeadLetters(ctx, d.cfg.Consumer)
 	if err != nil {
 		return err

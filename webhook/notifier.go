@@ -26,13 +26,17 @@ const DefaultTimeout = 10 * time.Second
 // Secret.
 type Config struct {
 	// URL receives the POST requests: an absolute http or https URL.
+	// Errors and logs name it with any password and every query value
+	// replaced by "xxxxx", so a token passed as "?token=…" stays secret.
 	URL string
 	// Secret signs every request; at least [MinSecretBytes] bytes, shared
 	// with the receiver. [ParseSecret] reads the "whsec_" form.
 	Secret []byte
 	// Client sends the requests. Default: a client over
-	// http.DefaultTransport that does not follow redirects (a redirect is
-	// answered as a permanent failure: fix the URL).
+	// http.DefaultTransport. Whatever the client, redirects are never
+	// followed (the Notifier uses a copy of it whose CheckRedirect stops at
+	// the first answer): a 3xx answer is a permanent failure, so a signed
+	// request never reaches a host other than the URL's. Fix the URL.
 	Client *http.Client
 	// Timeout bounds each request, on top of the Notify context and any
 	// Client.Timeout. A request that times out is a transient failure.
@@ -50,9 +54,12 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.Client == nil {
-		c.Client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	client := http.Client{}
+	if c.Client != nil {
+		client = *c.Client
 	}
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.Client = &client
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
 	}
@@ -74,13 +81,18 @@ func (c Config) validate() (*url.URL, error) {
 	}
 	u, err := url.Parse(c.URL)
 	if err != nil {
+		// url.Parse quotes the whole URL in its error: keep only the reason.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
 		return nil, fmt.Errorf("webhook: Config.URL: %w", err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("webhook: Config.URL %q: scheme is not http or https", u.Redacted())
+		return nil, fmt.Errorf("webhook: Config.URL %q: scheme is not http or https", redact(u))
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("webhook: Config.URL %q: no host", u.Redacted())
+		return nil, fmt.Errorf("webhook: Config.URL %q: no host", redact(u))
 	}
 	if err := checkSecret(c.Secret); err != nil {
 		return nil, fmt.Errorf("webhook: Config.Secret: %w", err)
@@ -129,7 +141,39 @@ func New(cfg Config) (*Notifier, error) {
 	}
 	cfg = cfg.withDefaults()
 	cfg.Secret = append([]byte(nil), cfg.Secret...)
-	return &Notifier{cfg: cfg, url: u.Redacted()}, nil
+	return &Notifier{cfg: cfg, url: redact(u)}, nil
+}
+
+// redacted stands for a secret left out of a URL.
+const redacted = "xxxxx"
+
+// redact returns u for messages and logs: without the password, and with
+// every query value replaced, since tokens are often passed there
+// ("?token=…"). The fragment is left out.
+func redact(u *url.URL) string {
+	c := *u
+	if c.RawQuery != "" {
+		q := c.Query()
+		for k, vs := range q {
+			for i := range vs {
+				vs[i] = redacted
+			}
+			q[k] = vs
+		}
+		c.RawQuery = q.Encode()
+	}
+	c.Fragment, c.RawFragment = "", ""
+	return c.Redacted()
+}
+
+// redactLocation is redact for a Location header, which may be relative
+// or not a URL at all.
+func redactLocation(loc string) string {
+	u, err := url.Parse(loc)
+	if err != nil {
+		return redacted
+	}
+	return redact(u)
 }
 
 // Stats counts what a [Notifier] did since it was made. Delivered counts
@@ -178,7 +222,8 @@ type StatusError struct {
 	StatusCode int
 	// Body is the start of the response body, for the logs.
 	Body string
-	// Location is the Location header of a redirect.
+	// Location is the Location header of a redirect, with any password
+	// and query values replaced by "xxxxx".
 	Location string
 }
 
@@ -225,7 +270,7 @@ func (n *Notifier) send(ctx context.Context, batch []onlinestock.Event) error {
 	req, err := http.NewRequestWithContext(rctx, http.MethodPost, n.cfg.URL, bytes.NewReader(body))
 	if err != nil {
 		n.stats.failed.Add(1)
-		return onlinestock.Permanent(fmt.Errorf("webhook %s: %w", id, err))
+		return onlinestock.Permanent(fmt.Errorf("webhook %s to %s: %w", id, n.url, withoutURL(err)))
 	}
 	sent := n.cfg.Clock().Unix()
 	req.Header.Set("Content-Type", "application/json")
@@ -238,6 +283,7 @@ func (n *Notifier) send(ctx context.Context, batch []onlinestock.Event) error {
 	start := time.Now()
 	resp, err := n.cfg.Client.Do(req)
 	if err != nil {
+		err = withoutURL(err)
 		if ctx.Err() != nil {
 			return ctx.Err() // the caller gave up: not the receiver's failure
 		}
@@ -259,7 +305,9 @@ func (n *Notifier) send(ctx context.Context, batch []onlinestock.Event) error {
 	}
 	serr := &StatusError{StatusCode: resp.StatusCode, Body: strings.TrimSpace(string(snippet))}
 	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
-		serr.Location = resp.Header.Get("Location")
+		if loc := resp.Header.Get("Location"); loc != "" {
+			serr.Location = redactLocation(loc)
+		}
 	}
 	n.log(ctx, id, len(batch), resp.StatusCode, start, serr)
 	err = fmt.Errorf("webhook %s to %s: %w", id, n.url, serr)
@@ -269,6 +317,17 @@ func (n *Notifier) send(ctx context.Context, batch []onlinestock.Event) error {
 	}
 	n.stats.failed.Add(1)
 	return onlinestock.Permanent(err)
+}
+
+// withoutURL strips the *url.Error wrapper the http package puts around
+// its errors, which spells out the whole URL, credentials included; the
+// Notifier names the URL itself, redacted.
+func withoutURL(err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		return uerr.Err
+	}
+	return err
 }
 
 func (n *Notifier) log(ctx context.Context, id string, events, status int, start time.Time, err error) {

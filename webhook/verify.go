@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -36,6 +37,10 @@ const DefaultTolerance = 5 * time.Minute
 // [VerifierConfig.MaxBodyBytes] is zero.
 const DefaultMaxBodyBytes = 1 << 20
 
+// DefaultReadTimeout is how long [Handler] allows for reading a request's
+// body when [VerifierConfig.ReadTimeout] is zero.
+const DefaultReadTimeout = 10 * time.Second
+
 // VerifierConfig configures a [Verifier]. Zero values are defaults, except
 // Secret.
 type VerifierConfig struct {
@@ -48,6 +53,11 @@ type VerifierConfig struct {
 	// MaxBodyBytes is the largest body [Handler] reads; a larger one is
 	// answered 413. Default [DefaultMaxBodyBytes].
 	MaxBodyBytes int64
+	// ReadTimeout bounds how long [Handler] spends reading a request's
+	// body, from when the handler is called: a sender that stalls is
+	// answered 408 and its connection closed, whatever timeouts the
+	// http.Server has. Default [DefaultReadTimeout].
+	ReadTimeout time.Duration
 	// Clock returns the current time. Default time.Now.
 	Clock func() time.Time
 }
@@ -58,6 +68,7 @@ type Verifier struct {
 	secret    []byte
 	tolerance time.Duration
 	maxBody   int64
+	readLimit time.Duration
 	clock     func() time.Time
 }
 
@@ -73,7 +84,13 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.MaxBodyBytes < 0 {
 		return nil, fmt.Errorf("webhook: VerifierConfig.MaxBodyBytes: negative size %d: %w", cfg.MaxBodyBytes, onlinestock.ErrInvalid)
 	}
-	v := &Verifier{secret: append([]byte(nil), cfg.Secret...), tolerance: cfg.Tolerance, maxBody: cfg.MaxBodyBytes, clock: cfg.Clock}
+	if cfg.ReadTimeout < 0 {
+		return nil, fmt.Errorf("webhook: VerifierConfig.ReadTimeout: negative duration %v: %w", cfg.ReadTimeout, onlinestock.ErrInvalid)
+	}
+	v := &Verifier{secret: append([]byte(nil), cfg.Secret...), tolerance: cfg.Tolerance, maxBody: cfg.MaxBodyBytes, readLimit: cfg.ReadTimeout, clock: cfg.Clock}
+	if v.readLimit == 0 {
+		v.readLimit = DefaultReadTimeout
+	}
 	if v.tolerance == 0 {
 		v.tolerance = DefaultTolerance
 	}
@@ -130,16 +147,24 @@ func WebhookID(ctx context.Context) string {
 }
 
 // Handler returns an http.Handler for the receiving end of a [Notifier]. It
-// reads the body (at most [VerifierConfig.MaxBodyBytes]), verifies it with v
-// and calls fn with the events, and answers:
+// reads the body (at most [VerifierConfig.MaxBodyBytes], within
+// [VerifierConfig.ReadTimeout]), verifies it with v and calls fn with the
+// events, and answers:
 //
 //   - 204 No Content when fn returns nil: the events are delivered;
 //   - 500 when fn fails, so the sender retries;
 //   - 422 when fn's error is wrapped with [onlinestock.Permanent]: the sender
 //     dead-letters the events instead of retrying;
 //   - 401 for [ErrSignature] and [ErrTimestamp], 400 for [ErrPayload] and
-//     an unreadable body, 413 for a body too large, 405 for a method other
-//     than POST.
+//     an unreadable body, 408 for a body not read within the read timeout,
+//     413 for a body too large, 405 for a method other than POST.
+//
+// Handler sets the connection's read deadline itself (through
+// http.ResponseController), so a sender that trickles its body cannot hold
+// a connection longer than the read timeout even when the http.Server sets
+// no ReadTimeout. Where the ResponseWriter cannot set deadlines, the
+// server's own timeouts are all there is: set ReadTimeout or
+// ReadHeaderTimeout on it as well.
 //
 // fn's context is the request's, with [WebhookID] set. fn may be called
 // again with events it has seen (delivery is at least once): skip events by
@@ -155,15 +180,28 @@ func Handler(v *Verifier, fn func(ctx context.Context, events []onlinestock.Even
 			http.Error(w, "webhook: POST only", http.StatusMethodNotAllowed)
 			return
 		}
+		rc := http.NewResponseController(w)
+		// An error means the writer cannot set deadlines; the server's
+		// timeouts then apply alone, as documented.
+		_ = rc.SetReadDeadline(time.Now().Add(v.readLimit))
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, v.maxBody))
 		if err != nil {
 			if errors.As(err, new(*http.MaxBytesError)) {
 				http.Error(w, fmt.Sprintf("webhook: body larger than %d bytes", v.maxBody), http.StatusRequestEntityTooLarge)
 				return
 			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				w.Header().Set("Connection", "close")
+				http.Error(w, fmt.Sprintf("webhook: body not read within %v", v.readLimit), http.StatusRequestTimeout)
+				return
+			}
 			http.Error(w, "webhook: reading body: "+err.Error(), http.StatusBadRequest)
 			return
 		}
+		// The body is read: lift the deadline, or the server's watch for a
+		// closed connection would hit it and cancel fn's context. The
+		// server sets the deadlines of the next request afresh.
+		_ = rc.SetReadDeadline(time.Time{})
 		events, err := v.Verify(r.Header, body)
 		switch {
 		case errors.Is(err, ErrPayload):
