@@ -61,7 +61,8 @@ type Store interface {
 	// EventsSince returns committed events with a sequence number greater
 	// than after, in sequence order, at most limit of them (limit <= 0 means
 	// a default of 1000). It returns an empty slice, not an error, when there
-	// are none. Events are never changed once committed.
+	// are none. Events are never changed once committed; [Store.Prune] may
+	// delete the oldest, and only those every listed consumer acknowledged.
 	EventsSince(ctx context.Context, after uint64, limit int) ([]Event, error)
 
 	// Cursor returns the sequence number of the last event the named consumer
@@ -82,6 +83,31 @@ type Store interface {
 	// DeleteDeadLetter removes one dead letter; removing a missing one is
 	// not an error.
 	DeleteDeadLetter(ctx context.Context, consumer string, seq uint64) error
+
+	// TryLease takes or renews the named lease for holder, for ttl from now
+	// by the Store's clock (the database's, for a networked Store, so that
+	// processes with skewed clocks agree). It returns true when holder holds
+	// the lease on return: it was free, had expired, or was already
+	// holder's (and is extended). It returns false, changing nothing, while
+	// another holder's lease runs. Concurrent calls for one name are
+	// serialized: at most one holder holds a lease at any time. name and
+	// holder must be non-empty and ttl positive, else ErrInvalid.
+	TryLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
+	// ReleaseLease ends holder's lease on name at once, so another holder
+	// can take it without waiting for it to expire. Releasing a lease held
+	// by someone else, or by nobody, changes nothing and is not an error.
+	ReleaseLease(ctx context.Context, name, holder string) error
+
+	// Prune deletes what r says has aged out, at most r.Limit rows of each
+	// kind, and reports how many it deleted: events (the oldest stored ones,
+	// from the lowest sequence number up, stopping at the first that must be
+	// kept), closed reservations, and idempotency keys. It never deletes an
+	// event some consumer in r.Consumers has not acknowledged, an event at
+	// or after any consumer's dead letter, an open reservation, or a key
+	// claimed at or after r.KeysBefore. Zero times delete nothing of their
+	// kind. A call is one bounded batch: call again while it deletes a full
+	// batch. Concurrent Service calls go on meanwhile.
+	Prune(ctx context.Context, r Retention) (Pruned, error)
 }
 
 // Tx is one Store transaction, handed to the function given to
@@ -166,6 +192,29 @@ type Tx interface {
 	// DueReservations returns the orders of open reservations whose deadline
 	// is set and not after now, sorted by order ID.
 	DueReservations(ctx context.Context, now time.Time) ([]string, error)
+}
+
+// Retention says what [Store.Prune] may delete. Zero values delete nothing.
+type Retention struct {
+	// Consumers lists every consumer the outbox is kept for: an event is
+	// deleted only once each of them has acknowledged it (its cursor is at
+	// or past the event). With no consumers, no event is deleted.
+	Consumers []string
+	// EventsBefore: events stamped before it may be deleted.
+	EventsBefore time.Time
+	// ReservationsBefore: closed reservations (released, fulfilled or
+	// expired) created before it may be deleted. Open ones are kept.
+	ReservationsBefore time.Time
+	// KeysBefore: idempotency keys last claimed before it may be deleted.
+	KeysBefore time.Time
+	// Limit is the most rows of each kind one call deletes. Zero or less
+	// means 1000.
+	Limit int
+}
+
+// Pruned counts what one [Store.Prune] call deleted.
+type Pruned struct {
+	Events, Reservations, Keys int
 }
 
 // DeadLetter records an event a consumer could not deliver and gave up on.

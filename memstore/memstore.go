@@ -1,16 +1,18 @@
 // Package memstore is the in-memory [onlinestock.Store]: the embedded
 // default, for a single process, for tests and for examples. It is safe for
 // concurrent use: updates run one at a time under a lock, reads run in
-// parallel with each other. Nothing survives the process, and it keeps
-// every event and reservation for as long as it lives (idempotency keys are
-// forgotten once past their retention): for a long-running production
-// process, use pgstore.
+// parallel with each other. Nothing survives the process. It keeps every
+// event and reservation until [Store.Prune] deletes them (an
+// [onlinestock.Worker] does so periodically); idempotency keys are also
+// forgotten once past their retention. Leases ([Store.TryLease]) are held
+// within the process, by the Store's clock.
 package memstore
 
 import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"sync"
@@ -38,6 +40,7 @@ type Store struct {
 	deadlines    map[string]time.Time // open reservations that expire
 	cursors      map[string]uint64
 	dead         map[string]map[uint64]onlinestock.DeadLetter
+	leases       map[string]lease
 
 	writer  tx        // the one read-write transaction, reused under mu
 	readers sync.Pool // of *tx
@@ -46,6 +49,11 @@ type Store struct {
 type product struct {
 	enabled bool
 	levels  []onlinestock.Level // sorted by outlet
+}
+
+type lease struct {
+	holder string
+	until  time.Time
 }
 
 type claim struct {
@@ -63,6 +71,7 @@ func New() *Store {
 		deadlines:    map[string]time.Time{},
 		cursors:      map[string]uint64{},
 		dead:         map[string]map[uint64]onlinestock.DeadLetter{},
+		leases:       map[string]lease{},
 	}
 	s.writer.s = s
 	s.readers.New = func() any { return &tx{s: s, readOnly: true} }
@@ -135,10 +144,12 @@ func (s *Store) EventsSince(ctx context.Context, after uint64, limit int) ([]onl
 }
 
 // eventLog is the outbox: events in fixed-size chunks, so appending never
-// copies what is already there.
+// copies what is already there, and pruning drops whole chunks.
 type eventLog struct {
 	chunks [][]onlinestock.Event
-	n      uint64
+	n      uint64 // the last sequence number
+	base   uint64 // events before chunks[0] were dropped: chunks[0][0] is base+1
+	pruned uint64 // events up to this one are deleted, though maybe still in chunks[0]
 }
 
 const chunkSize = 4096
@@ -153,20 +164,42 @@ func (l *eventLog) append(e onlinestock.Event) {
 	*last = append(*last, e)
 }
 
+// at returns the stored event seq, which must lie in (base, n].
+func (l *eventLog) at(seq uint64) *onlinestock.Event {
+	i := seq - 1 - l.base
+	return &l.chunks[i/chunkSize][i%chunkSize]
+}
+
 // since copies up to limit events after seq. Sequence numbers start at 1
-// and have no gaps, so event seq sits at position seq-1.
+// and have no gaps, so event seq sits at position seq-1-base.
 func (l *eventLog) since(after uint64, limit int) []onlinestock.Event {
+	after = max(after, l.pruned)
 	if after >= l.n {
 		return []onlinestock.Event{}
 	}
 	out := make([]onlinestock.Event, 0, min(uint64(limit), l.n-after))
-	for i := after; i < l.n && len(out) < limit; {
+	for i := after - l.base; i < l.n-l.base && len(out) < limit; {
 		chunk := l.chunks[i/chunkSize][i%chunkSize:]
 		chunk = chunk[:min(len(chunk), limit-len(out))]
 		out = append(out, chunk...)
 		i += uint64(len(chunk))
 	}
 	return out
+}
+
+// prune deletes the events up to seq, which must not exceed n.
+func (l *eventLog) prune(seq uint64) {
+	// Clear what is deleted, so it keeps no memory alive through the
+	// events' method slices until its chunk is dropped.
+	for s := l.pruned + 1; s <= seq; s++ {
+		*l.at(s) = onlinestock.Event{}
+	}
+	l.pruned = max(l.pruned, seq)
+	for l.pruned-l.base >= chunkSize {
+		l.chunks[0] = nil
+		l.chunks = l.chunks[1:]
+		l.base += chunkSize
+	}
 }
 
 // Cursor implements [onlinestock.Store].
@@ -217,6 +250,124 @@ func (s *Store) DeadLetters(ctx context.Context, consumer string) ([]onlinestock
 		out = []onlinestock.DeadLetter{}
 	}
 	return out, nil
+}
+
+// TryLease implements [onlinestock.Store], by the process's clock.
+func (s *Store) TryLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
+	if err := checkLease(name, holder); err != nil {
+		return false, err
+	}
+	if ttl <= 0 {
+		return false, fmt.Errorf("memstore: lease ttl %v: not positive: %w", ttl, onlinestock.ErrInvalid)
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	if l, ok := s.leases[name]; ok && l.holder != holder && now.Before(l.until) {
+		return false, nil
+	}
+	s.leases[name] = lease{holder: holder, until: now.Add(ttl)}
+	return true, nil
+}
+
+// ReleaseLease implements [onlinestock.Store].
+func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
+	if err := checkLease(name, holder); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.leases[name].holder == holder {
+		delete(s.leases, name)
+	}
+	return nil
+}
+
+func checkLease(name, holder string) error {
+	if name == "" {
+		return fmt.Errorf("memstore: lease name: empty: %w", onlinestock.ErrInvalid)
+	}
+	if holder == "" {
+		return fmt.Errorf("memstore: lease holder: empty: %w", onlinestock.ErrInvalid)
+	}
+	return nil
+}
+
+// Prune implements [onlinestock.Store]. It holds the write lock while it
+// deletes one batch.
+func (s *Store) Prune(ctx context.Context, r onlinestock.Retention) (onlinestock.Pruned, error) {
+	var done onlinestock.Pruned
+	if err := ctx.Err(); err != nil {
+		return done, err
+	}
+	limit := r.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	if len(r.Consumers) > 0 && !r.EventsBefore.IsZero() {
+		bound := s.events.n
+		for _, c := range r.Consumers {
+			bound = min(bound, s.cursors[c])
+		}
+		for _, letters := range s.dead {
+			for seq := range letters {
+				bound = min(bound, seq-1)
+			}
+		}
+		last := s.events.pruned
+		for last < bound && done.Events < limit {
+			if e := s.events.at(last + 1); e.Time.IsZero() || !e.Time.Before(r.EventsBefore) {
+				break
+			}
+			last++
+			done.Events++
+		}
+		s.events.prune(last)
+	}
+
+	// Oldest first, as pgstore deletes them.
+	if !r.ReservationsBefore.IsZero() {
+		var closed []onlinestock.Reservation
+		for _, res := range s.reservations {
+			if res.Status != onlinestock.Open && !res.Created.IsZero() && res.Created.Before(r.ReservationsBefore) {
+				closed = append(closed, res)
+			}
+		}
+		slices.SortFunc(closed, func(a, b onlinestock.Reservation) int {
+			return cmp.Or(a.Created.Compare(b.Created), cmp.Compare(a.Order, b.Order))
+		})
+		for _, res := range closed[:min(len(closed), limit)] {
+			delete(s.reservations, res.Order)
+			done.Reservations++
+		}
+	}
+
+	if !r.KeysBefore.IsZero() {
+		var expired []claim
+		for key, at := range s.keys {
+			if at.Before(r.KeysBefore) {
+				expired = append(expired, claim{key: key, at: at})
+			}
+		}
+		slices.SortFunc(expired, func(a, b claim) int {
+			return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.key, b.key))
+		})
+		for _, c := range expired[:min(len(expired), limit)] {
+			delete(s.keys, c.key)
+			done.Keys++
+		}
+		// The claim log forgets the deleted keys on its next sweep.
+	}
+	return done, nil
 }
 
 // DeleteDeadLetter implements [onlinestock.Store].
