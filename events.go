@@ -242,8 +242,9 @@ type Dispatcher struct {
 	// mutex, so that a caller waiting for its turn gives up when its
 	// context ends.
 	turn chan struct{}
-	// onDelivered, when set, is told of every batch acknowledged, with the
-	// time of acknowledgement; a [Worker] counts them.
+	// onDelivered, when set, is told of every batch the Notifier
+	// acknowledged, with the time of acknowledgement; a [Worker] counts
+	// them.
 	onDelivered func(events []Event, at time.Time)
 	// onRetry and onDead, when set, count retried and dead-lettered batches.
 	onRetry func(events []Event)
@@ -353,9 +354,6 @@ func (d *Dispatcher) flush(ctx context.Context, stop <-chan struct{}) (int, erro
 		if err := d.store.SetCursor(ctx, d.cfg.Consumer, cursor); err != nil {
 			return total, err
 		}
-		if d.onDelivered != nil {
-			d.onDelivered(events, d.cfg.Clock())
-		}
 		total += len(events)
 	}
 }
@@ -369,14 +367,17 @@ func (d *Dispatcher) deliver(ctx context.Context, stop <-chan struct{}, events [
 	for attempt := 1; ; attempt++ {
 		err := d.notifier.Notify(ctx, events)
 		if err == nil {
+			if d.onDelivered != nil {
+				d.onDelivered(events, d.cfg.Clock())
+			}
 			return nil
 		}
 		if n := delivered(err, len(events)); n > 0 {
-			if err := d.store.SetCursor(ctx, d.cfg.Consumer, events[n-1].Seq); err != nil {
-				return err
-			}
 			if d.onDelivered != nil {
 				d.onDelivered(events[:n], d.cfg.Clock())
+			}
+			if err := d.store.SetCursor(ctx, d.cfg.Consumer, events[n-1].Seq); err != nil {
+				return err
 			}
 			events = events[n:]
 			retry.reset() // progress: start the backoff over
