@@ -225,7 +225,7 @@ func newTenant(tb testing.TB, pool *pgxpool.Pool) string {
 func dropTenant(tb testing.TB, pool *pgxpool.Pool, tenant string) {
 	tb.Helper()
 	for _, table := range []string{"setup", "event_counter", "outlets", "registers", "methods", "products",
-		"levels", "keys", "events", "reservations", "cursors", "dead_letters"} {
+		"levels", "keys", "events", "reservations", "cursors", "dead_letters", "leases"} {
 		if _, err := pool.Exec(context.Background(), "DELETE FROM onlinestock_"+table+" WHERE tenant = $1", tenant); err != nil {
 			tb.Errorf("deleting tenant %q from %s: %v", tenant, table, err)
 		}
