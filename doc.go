@@ -89,8 +89,38 @@
 // storefront sees changed, and each product's events form a chain: each
 // Before is the previous After. A [Dispatcher] delivers events in order, at
 // least once, to a [Notifier] such as package webhook or a [NotifierFunc],
-// and dead-letters those refused for good; [Service.EventsSince] lets
-// consumers poll instead.
+// and dead-letters those refused for good; a [Worker] runs one per
+// consumer. [Service.EventsSince] lets consumers poll instead.
+//
+// # Runtime
+//
+// A [Worker] runs the background work of a Service: it delivers events to
+// one or more [Consumer]s (each a Notifier with its own cursor), releases
+// reservations past their deadline, and prunes what has aged out, until
+// [Worker.Stop] stops it gracefully, letting a delivery in flight finish.
+// Run one in every process that serves a Store: for each consumer, a lease
+// in the Store ([Store.TryLease]) lets one process at a time deliver, and
+// when that process dies another takes over once the lease lapses, within
+// [WorkerConfig.LeaseTTL] and a third. A delivery cut off by the takeover
+// is delivered again: at most a batch is repeated.
+//
+// Retention ([Store.Prune]) deletes, in bounded batches, events older than
+// [WorkerConfig.RetainEvents] that every consumer of the Worker has
+// acknowledged, closed reservations older than
+// [WorkerConfig.RetainReservations], and idempotency keys past
+// [Config.KeyRetention]. It never deletes an event a consumer has not
+// acknowledged or one at or after a dead letter, an open reservation, or a
+// key inside its window. List every consumer of a Store in its Workers:
+// events are kept only for the consumers named there.
+//
+// When the Store fails, each part of the Worker waits before trying again,
+// with capped exponential backoff and jitter, and logs the failure once
+// when it starts and once when the Store answers again. Records go to
+// [WorkerConfig.Logger] with the tenant (for a Store with a Tenant method)
+// and the consumer as attributes; metrics go to
+// [WorkerConfig.MeterProvider] through the OpenTelemetry metric API: events
+// delivered, retried and dead-lettered, the delivery lag from commit to
+// acknowledgement, reservations expired, rows pruned, leases held.
 //
 // # Stores
 //

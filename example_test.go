@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/onlinestock/onlinestock"
 	"github.com/onlinestock/onlinestock/memstore"
@@ -184,4 +185,44 @@ func ExampleDispatcher() {
 	// tee not_for_sale -> in_stock
 	// tee in_stock -> sold_out
 	// 1 new event
+}
+
+// A Worker delivers every committed event to its consumers in the
+// background, releases reservations past their deadline, and prunes what
+// has aged out; Stop lets a delivery in flight finish.
+func ExampleWorker() {
+	ctx := context.Background()
+	svc := newShop()
+	printer := onlinestock.NotifierFunc(func(ctx context.Context, events []onlinestock.Event) error {
+		for _, e := range events {
+			if e.Kind == onlinestock.AvailabilityChanged {
+				fmt.Println(e.Product, e.Before.Quantity, "->", e.After.Quantity)
+			}
+		}
+		return nil
+	})
+	w, err := onlinestock.NewWorker(svc, onlinestock.WorkerConfig{
+		Consumers:    []onlinestock.Consumer{{Name: "printer", Notifier: printer}},
+		PollInterval: time.Millisecond,
+	})
+	if err != nil {
+		panic(err)
+	}
+	if err := w.Start(ctx); err != nil {
+		panic(err)
+	}
+	_, _ = svc.Apply(ctx, []onlinestock.Change{onlinestock.Adjust("tee", "north", -2)})
+
+	// Wait until the printer has every event, then stop.
+	events, _ := svc.EventsSince(ctx, 0, 0)
+	for cursor := uint64(0); cursor < events[len(events)-1].Seq; {
+		time.Sleep(time.Millisecond)
+		cursor, _ = svc.Store().Cursor(ctx, "printer")
+	}
+	if err := w.Stop(ctx); err != nil {
+		panic(err)
+	}
+	// Output:
+	// tee 0 -> 5
+	// tee 5 -> 3
 }

@@ -277,7 +277,7 @@ func NewWorker(svc *Service, cfg WorkerConfig) (*Worker, error) {
 	for _, c := range cfg.Consumers {
 		d, err := NewDispatcher(svc.store, c.Notifier, DispatcherConfig{
 			Consumer: c.Name, BatchSize: cfg.BatchSize, PollInterval: cfg.PollInterval,
-			MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff, Logger: log, Clock: svc.now,
+			MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff, Logger: log, Clock: svc.cfg.Clock,
 		})
 		if err != nil {
 			return nil, err
@@ -484,7 +484,7 @@ func (w *Worker) expire(ctx context.Context) {
 	retry := newBackoff(w.cfg.MinBackoff, w.cfg.MaxBackoff)
 	wait := time.Duration(0)
 	for sleep(ctx, w.stop, wait) == nil {
-		expired, err := w.svc.ExpireReservations(ctx, w.svc.now())
+		expired, err := w.svc.ExpireReservations(ctx, w.svc.cfg.Clock())
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -536,7 +536,7 @@ func (w *Worker) retain(ctx context.Context) {
 
 // retention says what may be pruned now.
 func (w *Worker) retention(consumers []string) Retention {
-	now := w.svc.now()
+	now := w.svc.cfg.Clock()
 	r := Retention{Consumers: consumers, Limit: w.cfg.RetentionBatch, KeysBefore: now.Add(-w.svc.cfg.KeyRetention)}
 	if w.cfg.RetainEvents > 0 {
 		r.EventsBefore = now.Add(-w.cfg.RetainEvents)

@@ -77,6 +77,23 @@
 // [onlinestock.Dispatcher] restarted in a new process resumes after the
 // last event it acknowledged.
 //
+// # Leases and retention
+//
+// Leases ([Store.TryLease]) expire by the database's clock, so processes
+// whose clocks disagree still agree on when a lease ends, and at most one
+// process holds a lease at a time. An [onlinestock.Worker] in each process
+// holds one per consumer while it delivers: one process at a time delivers
+// a tenant's events to a consumer, and another takes over once the holder
+// stops renewing.
+//
+// [Store.Prune] deletes in short statements of at most Retention.Limit rows
+// each: the oldest numbered events up to the lowest cursor of the listed
+// consumers and short of the lowest dead letter (a prefix of the outbox, so
+// sequence numbers stay gap-free above it); closed reservations, oldest
+// first; and idempotency keys past their window. Rows a running transaction
+// has locked are skipped, not waited for, and events not yet numbered are
+// never deleted.
+//
 // How the Store keeps these promises (its locks, its round trips, how
 // events are numbered after they commit) is described in DESIGN.md, in the
 // package's folder.

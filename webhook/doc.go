@@ -1,15 +1,19 @@
 // Package webhook announces onlinestock events to an online store over
 // HTTP, and verifies them on the receiving side.
 //
-// The sending side is a [Notifier]: give it to an [onlinestock.Dispatcher]
-// and every committed event is POSTed, as signed JSON, to a URL. The
+// The sending side is a [Notifier]: give it to an [onlinestock.Worker] (or
+// a bare [onlinestock.Dispatcher]) and every committed event is POSTed, as
+// signed JSON, to a URL. The
 // receiving side, for online stores written in Go, is a [Verifier] and
 // [Handler], which check the signature and hand back the events as
 // [onlinestock.Event] values.
 //
 //	n, err := webhook.New(webhook.Config{URL: "https://shop.example/hooks/stock", Secret: secret})
-//	d, err := onlinestock.NewDispatcher(store, n, onlinestock.DispatcherConfig{})
-//	go d.Run(ctx)
+//	w, err := onlinestock.NewWorker(svc, onlinestock.WorkerConfig{
+//		Consumers: []onlinestock.Consumer{{Name: "shop", Notifier: n}},
+//	})
+//	err = w.Start(ctx)
+//	defer w.Stop(shutdownCtx)
 //
 // # Schema
 //
@@ -115,4 +119,18 @@
 // the whole batch again.
 // [Notifier.Stats] counts requests, deliveries, transient and permanent
 // failures.
+//
+// Redirects are never followed, whatever [Config.Client] is given: a 3xx
+// answer is a permanent failure, so a signed request never reaches another
+// host. Errors and logs name the URL with its password and every query
+// value replaced by "xxxxx".
+//
+// # Receiving limits
+//
+// [Handler] reads at most [VerifierConfig.MaxBodyBytes] (1 MiB by default,
+// 413 beyond) within [VerifierConfig.ReadTimeout] (10 s by default, 408
+// beyond), setting the connection's read deadline itself, so a sender that
+// trickles its body cannot hold a connection even on an http.Server without
+// a ReadTimeout. Give the server a ReadHeaderTimeout all the same: the
+// headers are read before the Handler runs.
 package webhook

@@ -1,8 +1,9 @@
 // Command webhook shows onlinestock's events travelling to an online store
 // as signed webhooks: it starts a receiver on a loopback port, points a
-// webhook.Notifier at it, changes stock through a Service over memstore,
-// delivers the events with a Dispatcher and prints what the receiver
-// verified. It exits by itself.
+// webhook.Notifier at it, runs an onlinestock.Worker that delivers the
+// events in the background, changes stock through a Service over
+// memstore, stops the Worker once everything is delivered and prints what
+// the receiver verified. It exits by itself.
 package main
 
 import (
@@ -11,8 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -54,8 +57,9 @@ func run(ctx context.Context) error {
 	url := "http://" + ln.Addr().String() + "/hooks/stock"
 	fmt.Println("receiver listening at", url)
 
-	// The POS side: a Service over memstore, and a Dispatcher handing its
-	// events to a webhook Notifier, two events per request.
+	// The POS side: a Service over memstore, and a Worker handing its
+	// events to a webhook Notifier, two events per request. The Worker
+	// also releases expired reservations and prunes old events.
 	store := memstore.New()
 	svc, err := onlinestock.New(store, onlinestock.Config{LowStockThreshold: 2})
 	if err != nil {
@@ -65,22 +69,49 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d, err := onlinestock.NewDispatcher(store, n, onlinestock.DispatcherConfig{})
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	w, err := onlinestock.NewWorker(svc, onlinestock.WorkerConfig{
+		Consumers:    []onlinestock.Consumer{{Name: "shop", Notifier: n}},
+		PollInterval: 10 * time.Millisecond,
+		Logger:       logger,
+	})
 	if err != nil {
+		return err
+	}
+	if err := w.Start(ctx); err != nil {
 		return err
 	}
 
 	if err := changeStock(ctx, svc); err != nil {
 		return err
 	}
-	sent, err := d.Flush(ctx)
+	// Wait until the Worker has handed on every event, then stop it: Stop
+	// lets a request in flight finish.
+	events, err := svc.EventsSince(ctx, 0, 0)
 	if err != nil {
 		return err
 	}
-	dead, err := d.DeadLetters(ctx)
+	last := events[len(events)-1].Seq
+	for {
+		cursor, err := store.Cursor(ctx, "shop")
+		if err != nil {
+			return err
+		}
+		if cursor == last {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop, cancelStop := context.WithTimeout(ctx, 5*time.Second)
+	defer cancelStop()
+	if err := w.Stop(stop); err != nil {
+		return err
+	}
+	dead, err := store.DeadLetters(ctx, "shop")
 	if err != nil {
 		return err
 	}
+	sent := len(events)
 
 	shutdown, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
