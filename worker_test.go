@@ -460,7 +460,7 @@ func TestWorkerBacksOffOnAFailingStore(t *testing.T) {
 	t.Parallel()
 	mem := memstore.New()
 	store := &failingStore{flakyStore{Store: mem}}
-	svc, _ := clockedShop(t, mem)
+	clockedShop(t, mem) // set up through the Store itself
 	svc, err := onlinestock.New(store, onlinestock.Config{})
 	if err != nil {
 		t.Fatal(err)
