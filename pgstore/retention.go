@@ -29,7 +29,7 @@ func (s *Store) Prune(ctx context.Context, r onlinestock.Retention) (onlinestock
 		// letter of any consumer; the batch stops at its first event not
 		// older than EventsBefore, so what is deleted is always a prefix
 		// of the outbox. Unnumbered events (seq NULL) are never touched.
-		tag, err := s.pool.Exec(ctx, `WITH bound AS MATERIALIZED (
+		rows, err := s.pool.Query(ctx, `WITH bound AS MATERIALIZED (
 				SELECT least(
 					(SELECT min(coalesce(c.seq, 0)) FROM unnest($2::text[]) AS k(consumer)
 						LEFT JOIN onlinestock_cursors c ON c.tenant = $1 AND c.consumer = k.consumer),
@@ -37,19 +37,39 @@ func (s *Store) Prune(ctx context.Context, r onlinestock.Retention) (onlinestock
 				) AS seq
 			), batch AS MATERIALIZED (
 				SELECT e.seq, e.time_ns FROM onlinestock_events e, bound
-				WHERE e.tenant = $1 AND e.seq IS NOT NULL AND e.seq <= bound.seq
+				WHERE e.tenant = $1 AND e.seq IS NOT NULL AND e.seq > $5 AND e.seq <= bound.seq
 				ORDER BY e.seq LIMIT $4
 			), stop AS (
 				SELECT coalesce(min(seq), 9223372036854775807) AS seq FROM batch
 				WHERE time_ns IS NULL OR time_ns >= $3
 			)
 			DELETE FROM onlinestock_events e USING batch b, stop
-			WHERE e.tenant = $1 AND e.seq IS NOT NULL AND e.seq = b.seq AND b.seq < stop.seq`,
-			s.cfg.Tenant, r.Consumers, clampNanos(r.EventsBefore), limit)
+			WHERE e.tenant = $1 AND e.seq IS NOT NULL AND e.seq = b.seq AND b.seq < stop.seq
+			RETURNING e.seq`,
+			s.cfg.Tenant, r.Consumers, clampNanos(r.EventsBefore), limit, int64(s.pruned.Load()))
 		if err != nil {
 			return done, interpretError(ctx, err)
 		}
-		done.Events = int(tag.RowsAffected())
+		var high uint64
+		for rows.Next() {
+			var seq int64
+			if err := rows.Scan(&seq); err != nil {
+				rows.Close()
+				return done, interpretError(ctx, err)
+			}
+			high = max(high, uint64(seq))
+			done.Events++
+		}
+		if err := rows.Err(); err != nil {
+			return done, interpretError(ctx, err)
+		}
+		// What is deleted is a prefix: nothing at or below high is left,
+		// so the next batch's index scan starts above it rather than
+		// wading through the entries of rows just deleted.
+		if high > 0 {
+			for cur := s.pruned.Load(); high > cur && !s.pruned.CompareAndSwap(cur, high); cur = s.pruned.Load() {
+			}
+		}
 	}
 	if !r.ReservationsBefore.IsZero() {
 		tag, err := s.pool.Exec(ctx, `WITH d AS MATERIALIZED (

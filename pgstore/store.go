@@ -84,6 +84,7 @@ type Store struct {
 
 	setupExists atomic.Bool   // the tenant's setup row is known to exist
 	claims      atomic.Uint64 // committed transactions that claimed keys, for the sweep
+	pruned      atomic.Uint64 // every event up to this seq is deleted (see Prune)
 }
 
 // New returns the Store of cfg.Tenant over pool. The pool is the caller's to
