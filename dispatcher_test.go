@@ -334,6 +334,7 @@ func TestDispatcherRefusesAClockNoStoreKeeps(t *testing.T) {
 		}
 	}
 }
+
 // flakyStore is a Store whose outbox reads fail while down is set. It
 // records when each failing read happened.
 type flakyStore struct {

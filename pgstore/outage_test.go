@@ -130,12 +130,11 @@ func TestWorkerRidesOutADatabaseOutage(t *testing.T) {
 	must(t, err)
 	must(t, svc.EnableOnline(ctx, "p"))
 
-	cfg, err := pgxpool.ParseConfig(databaseURL(t))
-	must(t, err)
+	cfg := poolConfig(t, databaseURL(t), 4)
+	reserveConns(t, int(cfg.MaxConns))
 	p := newProxy(t, net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))))
 	cfg.ConnConfig.Host, cfg.ConnConfig.Port = "127.0.0.1", uint16(p.ln.Addr().(*net.TCPAddr).Port)
 	cfg.ConnConfig.ConnectTimeout = time.Second
-	cfg.MaxConns = 4
 	proxied, err := pgxpool.NewWithConfig(ctx, cfg)
 	must(t, err)
 	t.Cleanup(proxied.Close)

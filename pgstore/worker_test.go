@@ -31,6 +31,7 @@ const (
 const (
 	replicaLeaseTTL  = time.Second
 	replicaBatchSize = 10
+	replicaConns     = 8 // each worker process's pool
 )
 
 // TestWorkerReplicas runs four worker processes over one database with
@@ -68,13 +69,14 @@ func TestWorkerReplicas(t *testing.T) {
 	}
 
 	dir := t.TempDir()
+	reserveConns(t, processes*replicaConns) // the children's pools
 	children := make([]*exec.Cmd, processes)
 	logs := make([]string, processes)
 	for i := range children {
 		logs[i] = filepath.Join(dir, fmt.Sprintf("worker-%d.log", i))
 		cmd := exec.Command(os.Args[0], "-test.run=^TestWorkerReplicas$", "-test.count=1")
 		cmd.Env = append(os.Environ(), workerTenantsEnv+"="+strings.Join(names, ","), workerLogEnv+"="+logs[i],
-			workerNameEnv+"="+fmt.Sprintf("worker-%d", i))
+			workerNameEnv+"="+fmt.Sprintf("worker-%d", i), appNameEnv+"="+appName)
 		cmd.Stderr = os.Stderr
 		out, err := cmd.StdoutPipe()
 		must(t, err)
@@ -268,7 +270,7 @@ func workerChild(t *testing.T) {
 	f, err := os.OpenFile(os.Getenv(workerLogEnv), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	must(t, err)
 	var mu sync.Mutex
-	pool := openPool(t, 16)
+	pool := openPool(t, replicaConns)
 	for _, tenant := range strings.Split(os.Getenv(workerTenantsEnv), ",") {
 		store, err := pgstore.New(pool, pgstore.Config{Tenant: tenant})
 		must(t, err)
