@@ -460,6 +460,8 @@ func TestDispatcherBacksOffWhileTheStoreFails(t *testing.T) {
 	}
 	last := events[len(events)-1].Seq
 	eventually(t, "delivery after recovery", func() bool { return delivered.Load() == last })
+	// The recovery is logged when the pass that delivered returns.
+	eventually(t, "the recovery to be logged", func() bool { return logs.count()[slog.LevelInfo] > 0 })
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("Run() = %v, want context.Canceled", err)
