@@ -400,7 +400,7 @@ func (w *Worker) deliver(ctx context.Context, c *workerConsumer) {
 			if ctx.Err() == nil {
 				health.failed(ctx, err)
 			}
-			_ = sleep(ctx, w.stop, max(standby, retry.next()))
+			_ = sleep(ctx, w.stop, retry.next())
 			continue
 		}
 		health.ok(ctx)
