@@ -70,15 +70,31 @@
 //
 // # Orders
 //
-// [Service.Reserve] holds stock for an order, allocating every line to
-// connected outlets: a Restrict method's outlet gives everything, an AllowAll
-// method's outlet gives first, and otherwise one outlet fills the order when
-// one can, else it is split. An [Allocator] ranks outlets ([FewestShipments],
-// the default, or [MostStockFirst]). An order that cannot be filled is an
-// [*InsufficientStockError] and reserves nothing. [Service.Release] returns
-// the units, [Service.Fulfill] records the sale, and
-// [Service.ExpireReservations] releases reservations past their TTL. All are
-// idempotent by order ID.
+// [Service.Reserve] holds stock for an order, routing every line to
+// connected outlets the way the merchant would: a Restrict method's outlet
+// gives everything, an AllowAll method's outlet gives first, and the rest
+// comes, in stages, from (1) one outlet that fills all of it, else (2) a
+// split in which every line comes whole from one outlet, else (3) a split
+// of lines. Each stage uses the fewest outlets it can; among equally few,
+// the [Allocator]'s order of outlets ([FewestShipments], the default:
+// primary first, then by [Service.SetRank], then by ID; or
+// [MostStockFirst]; or your own) decides which outlets are used and which
+// gives first. For example, with 4 units at W1, 3 at W2 and W2 ranked
+// first, an order of 5 ships {W2: 3, W1: 2}: both splits take two outlets,
+// so the ranking decides. The search is exact up to [MaxExactOutlets]
+// outlets holding what the order needs, greedy above; whatever the
+// Allocator says, nothing is taken that an outlet cannot give. The
+// [Reservation]'s Sources say, per outlet, its [Stage] and rank.
+//
+// An order that cannot be filled is an [*InsufficientStockError] whose
+// shortfalls say which products are short and which are not for sale, and
+// reserves nothing. [Service.Release] returns the units, [Service.Fulfill]
+// records the sale, and [Service.ExpireReservations] releases reservations
+// past their TTL; a reservation past its deadline can no longer be
+// fulfilled, even before the sweep. Reserve is idempotent by order ID while
+// the reservation is open; reserving again an order whose reservation is
+// closed is [ErrConflict] naming its status, so a retrying checkout never
+// believes it holds stock it does not.
 //
 // # Events
 //

@@ -48,6 +48,9 @@ type Shortfall struct {
 	Product   string `json:"product"`
 	Requested int64  `json:"requested"` // units asked for, lines summed
 	Available int64  `json:"available"` // units that can be offered
+	// Status is LineShort when the product is enabled but short, and
+	// LineNotForSale when it is unknown or not enabled online.
+	Status LineStatus `json:"status"`
 }
 
 // InsufficientStockError is returned when an order cannot be filled. It
@@ -72,6 +75,10 @@ func (e *InsufficientStockError) Error() string {
 			b.WriteString(": ")
 		} else {
 			b.WriteString(", ")
+		}
+		if s.Status == LineNotForSale {
+			fmt.Fprintf(&b, "%q requested %d, not for sale", s.Product, s.Requested)
+			continue
 		}
 		fmt.Fprintf(&b, "%q requested %d, available %d", s.Product, s.Requested, s.Available)
 	}

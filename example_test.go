@@ -98,9 +98,14 @@ func ExampleService_Reserve() {
 	ctx := context.Background()
 	svc := newShop()
 
+	// No outlet holds 4 tees, so the order is split over two outlets, and
+	// north, the primary, gives first.
 	r, _ := svc.Reserve(ctx, onlinestock.Order{ID: "web-1", Lines: []onlinestock.Line{{Product: "tee", Quantity: 4}}})
 	for _, a := range r.Allocations {
 		fmt.Println(a.Outlet, a.Quantity)
+	}
+	for _, s := range r.Sources {
+		fmt.Println(s.Outlet, s.Stage, "rank", s.Rank)
 	}
 	_, err := svc.Reserve(ctx, onlinestock.Order{ID: "web-2", Lines: []onlinestock.Line{{Product: "tee", Quantity: 2}}})
 	var short *onlinestock.InsufficientStockError
@@ -111,8 +116,10 @@ func ExampleService_Reserve() {
 	avail, _ := svc.Availability(ctx, "tee")
 	fmt.Println("online:", avail[0].Quantity)
 	// Output:
-	// north 1
-	// south 3
+	// north 2
+	// south 2
+	// north split_lines rank 1
+	// south split_lines rank 2
 	// short: 1 available
 	// online: 1
 }

@@ -40,132 +40,27 @@ type Allocation struct {
 
 // Reservation is the stock held for an order and where it comes from.
 type Reservation struct {
-	Order       string            `json:"order"`
-	Method      string            `json:"method"`
-	Lines       []Line            `json:"lines"`       // summed per product, sorted by product
-	Allocations []Allocation      `json:"allocations"` // sorted by product, then outlet
-	Status      ReservationStatus `json:"status"`
-	Created     time.Time         `json:"created"`
+	Order       string       `json:"order"`
+	Method      string       `json:"method"`
+	Lines       []Line       `json:"lines"`       // summed per product, sorted by product
+	Allocations []Allocation `json:"allocations"` // sorted by product, then outlet
+	// Sources says, per outlet that gives, why it was chosen: in the order
+	// they give, the method's outlet first.
+	Sources []Source          `json:"sources,omitempty"`
+	Status  ReservationStatus `json:"status"`
+	Created time.Time         `json:"created"`
 	// Deadline is when an open reservation expires; zero means never.
 	Deadline time.Time `json:"deadline,omitzero"`
 }
 
-// AllocationRequest is what an [Allocator] ranks outlets for.
-type AllocationRequest struct {
-	Lines    []Line    // the order's lines, summed per product, sorted by product
-	Outlets  []Outlet  // every outlet, sorted by ID; only connected ones fill orders
-	Products []Product // the order's products with their levels, sorted by ID
-	Primary  string    // the primary outlet
-}
-
-// Available is what outlet can give of product now: its contribution.
-func (r AllocationRequest) Available(product, outlet string) int64 {
-	p, ok := findProduct(r.Products, product)
-	if !ok {
-		return 0
+// statusAt is the reservation's status at now: an open reservation past its
+// deadline counts as expired, even before [Service.ExpireReservations]
+// has run.
+func (r Reservation) statusAt(now time.Time) ReservationStatus {
+	if r.Status == Open && !r.Deadline.IsZero() && !r.Deadline.After(now) {
+		return Expired
 	}
-	o, ok := findOutlet(r.Outlets, outlet)
-	if !ok {
-		return 0
-	}
-	i, ok := slices.BinarySearchFunc(p.Levels, outlet, byOutlet)
-	if !ok {
-		return 0
-	}
-	return Contribution(p.Levels[i], o)
-}
-
-// Allocator orders outlets by preference for filling an order. The Service
-// fills an order from one outlet when one can fill all of it, taking the
-// first such outlet in this order; otherwise it splits the order, each time
-// taking all it can from the outlet that can give the most, the earlier in
-// this order on a tie. An Allocator only ranks, so whatever it returns the
-// Service never allocates more than is available. Outlets it leaves out are
-// ranked after, in the [FewestShipments] order.
-type Allocator interface {
-	OutletOrder(r AllocationRequest) []string
-}
-
-// FewestShipments is the default [Allocator]: the primary outlet first, then
-// ranked outlets by rank, then the rest, each group by ID.
-type FewestShipments struct{}
-
-// OutletOrder implements [Allocator].
-func (FewestShipments) OutletOrder(r AllocationRequest) []string {
-	order := defaultOrder(r.Outlets, r.Primary)
-	ids := make([]string, len(order))
-	for i, k := range order {
-		ids[i] = r.Outlets[k].ID
-	}
-	return ids
-}
-
-// defaultOrder is the FewestShipments order, as indexes into outlets.
-func defaultOrder(outlets []Outlet, primary string) []int {
-	order := make([]int, 0, len(outlets))
-	if k, ok := outletIndex(outlets, primary); ok {
-		order = append(order, k)
-	}
-	for k := range outlets {
-		if outlets[k].ID != primary {
-			order = append(order, k)
-		}
-	}
-	// Without ranks that is the order already: the primary, then by ID.
-	if slices.ContainsFunc(outlets, func(o Outlet) bool { return o.Rank != 0 }) {
-		slices.SortFunc(order, func(a, b int) int { return compareDefault(&outlets[a], &outlets[b], primary) })
-	}
-	return order
-}
-
-func compareDefault(a, b *Outlet, primary string) int {
-	if (a.ID == primary) != (b.ID == primary) {
-		if a.ID == primary {
-			return -1
-		}
-		return 1
-	}
-	if (a.Rank == 0) != (b.Rank == 0) {
-		if a.Rank == 0 {
-			return 1
-		}
-		return -1
-	}
-	if c := cmp.Compare(a.Rank, b.Rank); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.ID, b.ID)
-}
-
-// MostStockFirst is an [Allocator] that prefers the outlets that can give
-// the most of the order, ties broken as [FewestShipments] does: it keeps
-// stock even across outlets.
-type MostStockFirst struct{}
-
-// OutletOrder implements [Allocator].
-func (MostStockFirst) OutletOrder(r AllocationRequest) []string {
-	type ranked struct {
-		o     Outlet
-		stock int64
-	}
-	rs := make([]ranked, len(r.Outlets))
-	for i, o := range r.Outlets {
-		rs[i].o = o
-		for _, l := range r.Lines {
-			rs[i].stock += min(l.Quantity, r.Available(l.Product, o.ID))
-		}
-	}
-	slices.SortStableFunc(rs, func(a, b ranked) int {
-		if c := cmp.Compare(b.stock, a.stock); c != 0 {
-			return c
-		}
-		return compareDefault(&a.o, &b.o, r.Primary)
-	})
-	ids := make([]string, len(rs))
-	for i, x := range rs {
-		ids[i] = x.o.ID
-	}
-	return ids
+	return r.Status
 }
 
 func (o Order) validate() ([]Line, error) {
@@ -186,18 +81,33 @@ func (o Order) validate() ([]Line, error) {
 // Reserve holds stock for an order, atomically: every line is allocated to
 // connected outlets and their Reserved counts rise, or nothing happens.
 //
-// With a Restrict method linked to a connected outlet, everything comes from
-// that outlet; with an AllowAll method linked to a connected outlet, that
-// outlet gives first and the [Allocator] places the rest; otherwise the
-// Allocator places everything. When the order cannot be filled the error is
-// an [*InsufficientStockError] (ErrInsufficientStock) with the shortfalls.
-// A method that is unknown, or orphaned while orphaned methods are hidden,
-// is ErrNotFound.
+// Routing follows the merchant. With a Restrict method linked to a
+// connected outlet, everything comes from that outlet. With an AllowAll
+// method linked to a connected outlet, that outlet first gives all it can.
+// What is left is routed in stages: (1) one outlet that fills all of it;
+// else (2) a split in which every line comes whole from one outlet; else
+// (3) a split of lines. At each stage the fewest outlets are used, and
+// among equally few the [Allocator]'s order decides which: the set whose
+// first outlet comes earliest in that order, then whose second, and so on.
+// In a split the outlets give in that order, each all it can. So with W1
+// holding 4 units, W2 holding 3 and W2 ranked first, an order of 5 is
+// {W2: 3, W1: 2}. The search is exact up to [MaxExactOutlets] outlets
+// holding what the order needs, greedy above. The reservation's Sources
+// say, per outlet, its stage and its rank in the allocator's order.
 //
-// Reserve is idempotent by order ID: the same order again returns the
-// reservation made the first time, whatever its status now; a different
-// order under a used ID is ErrConflict. Concurrent reservations never
-// oversell: of two racing for the last unit, exactly one gets it.
+// When the order cannot be filled the error is an [*InsufficientStockError]
+// (ErrInsufficientStock) with the shortfalls, each saying whether the
+// product is short or not for sale (unknown, or not enabled online). A
+// method that is unknown, or orphaned while orphaned methods are hidden, is
+// ErrNotFound.
+//
+// Reserve is idempotent by order ID: the same order again, while its
+// reservation is open, returns the reservation made the first time. A
+// different order under a used ID, or any order under the ID of a
+// reservation that is closed (released, expired or fulfilled, or open but
+// past its deadline), is ErrConflict naming the status. Concurrent
+// reservations never oversell: of two racing for the last unit, exactly one
+// gets it.
 func (s *Service) Reserve(ctx context.Context, o Order) (Reservation, error) {
 	lines, err := o.validate()
 	if err != nil {
@@ -229,6 +139,9 @@ func (s *Service) Reserve(ctx context.Context, o Order) (Reservation, error) {
 			if existing.Method != o.Method || !slices.Equal(existing.Lines, lines) {
 				return fmt.Errorf("order %q was reserved with other lines or method: %w", o.ID, ErrConflict)
 			}
+			if st := existing.statusAt(now); st != Open {
+				return fmt.Errorf("order %q is %s: %w", o.ID, st, ErrConflict)
+			}
 			res = existing
 			return nil
 		}
@@ -236,14 +149,14 @@ func (s *Service) Reserve(ctx context.Context, o Order) (Reservation, error) {
 		if err != nil {
 			return err
 		}
-		allocs, online, err := s.allocate(snap, lines, o.Method)
+		allocs, sources, online, err := s.allocate(snap, lines, o.Method)
 		if err != nil {
 			return err
 		}
 		if err := s.moveStock(ctx, tx, snap.Outlets, snap.Products, allocs, +1, 0, online); err != nil {
 			return err
 		}
-		res = Reservation{Order: o.ID, Method: o.Method, Lines: lines, Allocations: allocs, Status: Open, Created: now, Deadline: deadline}
+		res = Reservation{Order: o.ID, Method: o.Method, Lines: lines, Allocations: allocs, Sources: sources, Status: Open, Created: now, Deadline: deadline}
 		return tx.PutReservation(ctx, res)
 	})
 	if err != nil {
@@ -253,8 +166,9 @@ func (s *Service) Reserve(ctx context.Context, o Order) (Reservation, error) {
 }
 
 // allocate places lines (summed, sorted) on outlets, or says why it cannot.
-// It also returns the online stock of each product, as the evaluator saw it.
-func (s *Service) allocate(snap Snapshot, lines []Line, methodID string) ([]Allocation, []ProductQuote, error) {
+// It also returns why each outlet gives, and the online stock of each
+// product as the evaluator saw it.
+func (s *Service) allocate(snap Snapshot, lines []Line, methodID string) ([]Allocation, []Source, []ProductQuote, error) {
 	cs := newCartStock(snap, lines)
 	// A method the checkout cannot show is an error of the caller's, whatever
 	// the stock; then the stock decides.
@@ -262,11 +176,11 @@ func (s *Service) allocate(snap Snapshot, lines []Line, methodID string) ([]Allo
 	if methodID != "" {
 		k, ok := slices.BinarySearchFunc(snap.Methods, methodID, byMethodID)
 		if !ok {
-			return nil, nil, notFound("method", methodID)
+			return nil, nil, nil, notFound("method", methodID)
 		}
 		mq := cs.quoteMethod(snap.Methods[k], QuoteOptions{HideOrphanedMethods: s.cfg.HideOrphanedMethods})
 		if mq.Reason == ReasonHidden {
-			return nil, nil, fmt.Errorf("method %q is orphaned and hidden: %w", methodID, ErrNotFound)
+			return nil, nil, nil, fmt.Errorf("method %q is orphaned and hidden: %w", methodID, ErrNotFound)
 		}
 		method = &mq
 	}
@@ -274,113 +188,23 @@ func (s *Service) allocate(snap Snapshot, lines []Line, methodID string) ([]Allo
 		short := &InsufficientStockError{}
 		for _, p := range cs.products {
 			if p.Status != LineOK {
-				short.Shortfalls = append(short.Shortfalls, Shortfall{Product: p.Product, Requested: p.Requested, Available: p.Available})
+				short.Shortfalls = append(short.Shortfalls, Shortfall(p))
 			}
 		}
-		return nil, nil, short
+		return nil, nil, nil, short
 	}
-	preferred := ""
+	order := s.outletOrder(AllocationRequest{Lines: lines, Outlets: snap.Outlets, Products: snap.Products, Primary: snap.Primary})
+	preferred, restrict := -1, false
 	switch {
 	case method == nil:
 	case method.Reason == ReasonOutletShort:
-		return nil, nil, &InsufficientStockError{Outlet: method.Method.Outlet, Shortfalls: method.Shortfalls}
+		return nil, nil, nil, &InsufficientStockError{Outlet: method.Method.Outlet, Shortfalls: method.Shortfalls}
 	case !method.Orphaned && method.Method.Outlet != "":
-		preferred = method.Method.Outlet
+		k, _ := outletIndex(snap.Outlets, method.Method.Outlet)
+		preferred, restrict = slices.Index(order, k), method.Method.Rule == Restrict
 	}
-
-	req := AllocationRequest{Lines: lines, Outlets: snap.Outlets, Products: snap.Products, Primary: snap.Primary}
-	return place(&cs, preferred, s.outletOrder(req)), cs.products, nil
-}
-
-// place allocates the cart's lines, which the connected outlets are known to
-// cover: preferred first, then one outlet of order that can fill all the
-// rest if there is one, else repeatedly the outlet that can give the most.
-// A Restrict method's outlet is preferred and covers everything, so it
-// fills the order alone.
-func place(cs *cartStock, preferred string, order []int) []Allocation {
-	// left[i] is what line i still needs; avail(i, j) what outlet order[j]
-	// (an index into cs.outlets) can still give of it, kept in cs, which
-	// place uses up.
-	left := make([]int64, len(cs.lines))
-	for i, l := range cs.lines {
-		left[i] = l.Quantity
-	}
-	avail := func(i, j int) *int64 { return &cs.contrib[i*len(cs.outlets)+order[j]] }
-	allocs := make([]Allocation, 0, len(cs.lines))
-	take := func(j int) {
-		for i := range left {
-			if n := min(left[i], *avail(i, j)); n > 0 {
-				allocs = append(allocs, Allocation{Product: cs.lines[i].Product, Outlet: cs.outlets[order[j]].ID, Quantity: n})
-				left[i] -= n
-				*avail(i, j) -= n
-			}
-		}
-	}
-	gives := func(j int) (units int64, all bool) {
-		all = true
-		for i := range left {
-			units += min(left[i], *avail(i, j))
-			all = all && *avail(i, j) >= left[i]
-		}
-		return units, all
-	}
-	if j := slices.IndexFunc(order, func(k int) bool { return cs.outlets[k].ID == preferred }); preferred != "" && j >= 0 {
-		take(j)
-	}
-	for j := range order {
-		if units, all := gives(j); all && units > 0 {
-			take(j)
-			break
-		}
-	}
-	for {
-		best, bestUnits := -1, int64(0)
-		for j := range order {
-			if units, _ := gives(j); units > bestUnits {
-				best, bestUnits = j, units
-			}
-		}
-		if best < 0 {
-			break
-		}
-		take(best)
-	}
-	slices.SortFunc(allocs, func(a, b Allocation) int {
-		if c := cmp.Compare(a.Product, b.Product); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Outlet, b.Outlet)
-	})
-	return allocs
-}
-
-// outletOrder asks the allocator for its order of the connected outlets and
-// completes it: unknown, disconnected and repeated outlets are dropped,
-// missing connected ones appended in the default order.
-// The order is returned as indexes into req.Outlets.
-func (s *Service) outletOrder(req AllocationRequest) []int {
-	connected := func(k int) bool { return req.Outlets[k].Connected }
-	if _, ok := s.cfg.Allocator.(FewestShipments); ok {
-		return slices.DeleteFunc(defaultOrder(req.Outlets, req.Primary), func(k int) bool { return !connected(k) })
-	}
-	order := make([]int, 0, len(req.Outlets))
-	seen := make([]bool, len(req.Outlets))
-	add := func(k int) {
-		if !seen[k] && connected(k) {
-			seen[k] = true
-			order = append(order, k)
-		}
-	}
-	hint := 0
-	for _, id := range s.cfg.Allocator.OutletOrder(req) {
-		if k, ok := locate(req.Outlets, id, &hint); ok {
-			add(k)
-		}
-	}
-	for _, k := range defaultOrder(req.Outlets, req.Primary) {
-		add(k)
-	}
-	return order
+	allocs, sources := route(&cs, order, preferred, restrict)
+	return allocs, sources, cs.products, nil
 }
 
 // moveStock changes the levels under allocs by reservedSign and onHandSign
@@ -482,8 +306,9 @@ func (s *Service) Release(ctx context.Context, order string) (Reservation, error
 
 // Fulfill records an order's sale: at each allocated outlet, Reserved and
 // OnHand drop together by the allocated units. Fulfilling a fulfilled
-// reservation is a no-op; a released or expired one is ErrConflict; an
-// unknown order ErrNotFound. It returns the reservation as it now stands.
+// reservation is a no-op; a released or expired one is ErrConflict, and so
+// is one past its deadline, even before [Service.ExpireReservations] has
+// run; an unknown order ErrNotFound. It returns the reservation as it now stands.
 func (s *Service) Fulfill(ctx context.Context, order string) (Reservation, error) {
 	return s.close(ctx, order, Fulfilled, -1, -1)
 }
@@ -511,6 +336,13 @@ func (s *Service) close(ctx context.Context, order string, to ReservationStatus,
 		}
 		if r.Status != Open {
 			return fmt.Errorf("order %q is %s, cannot become %s: %w", order, r.Status, to, ErrConflict)
+		}
+		now, err := s.now()
+		if err != nil {
+			return err
+		}
+		if to == Fulfilled && r.statusAt(now) == Expired {
+			return fmt.Errorf("order %q is expired since %v, cannot become %s: %w", order, r.Deadline, to, ErrConflict)
 		}
 		products, err := tx.Products(ctx, allocatedProducts(r.Allocations))
 		if err != nil {

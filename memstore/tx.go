@@ -198,6 +198,7 @@ func (t *tx) DueReservations(ctx context.Context, now time.Time) ([]string, erro
 func cloneReservation(r onlinestock.Reservation) onlinestock.Reservation {
 	r.Lines = slices.Clone(r.Lines)
 	r.Allocations = slices.Clone(r.Allocations)
+	r.Sources = slices.Clone(r.Sources)
 	return r
 }
 

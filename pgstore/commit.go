@@ -266,16 +266,20 @@ func queueReservation(b *pgx.Batch, tenant string, r onlinestock.Reservation) er
 			allocProducts[i], allocOutlets[i], allocQuantities[i] = a.Product, a.Outlet, a.Quantity
 		}
 	}
+	detail, err := encodeDetail(r)
+	if err != nil {
+		return err
+	}
 	b.Queue(`INSERT INTO onlinestock_reservations (tenant, order_id, method, line_products, line_quantities,
-		alloc_products, alloc_outlets, alloc_quantities, status, created_ns, deadline_ns)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		alloc_products, alloc_outlets, alloc_quantities, status, created_ns, deadline_ns, detail)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT (tenant, order_id) DO UPDATE SET method = excluded.method,
 		line_products = excluded.line_products, line_quantities = excluded.line_quantities,
 		alloc_products = excluded.alloc_products, alloc_outlets = excluded.alloc_outlets,
 		alloc_quantities = excluded.alloc_quantities, status = excluded.status,
-		created_ns = excluded.created_ns, deadline_ns = excluded.deadline_ns`,
+		created_ns = excluded.created_ns, deadline_ns = excluded.deadline_ns, detail = excluded.detail`,
 		tenant, r.Order, r.Method, lineProducts, lineQuantities, allocProducts, allocOutlets, allocQuantities,
-		string(r.Status), created, deadline)
+		string(r.Status), created, deadline, detail)
 	return nil
 }
 

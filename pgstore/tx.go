@@ -629,7 +629,7 @@ func (t *tx) Reservation(ctx context.Context, order string) (onlinestock.Reserva
 		b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1 || $2 || $3, $4))`, t.tenant(), idSeparator, order, seedOrder)
 	}
 	b.Queue(`SELECT method, line_products, line_quantities, alloc_products, alloc_outlets, alloc_quantities,
-		status, created_ns, deadline_ns FROM onlinestock_reservations WHERE tenant = $1 AND order_id = $2`, t.tenant(), order)
+		status, created_ns, deadline_ns, detail FROM onlinestock_reservations WHERE tenant = $1 AND order_id = $2`, t.tenant(), order)
 	br, err := t.send(ctx, b)
 	if err != nil {
 		return onlinestock.Reservation{}, false, err
@@ -645,8 +645,9 @@ func (t *tx) Reservation(ctx context.Context, order string) (onlinestock.Reserva
 	var lineQuantities, allocQuantities []int64
 	var status string
 	var created, deadline *int64
+	var detail []byte
 	err = br.QueryRow().Scan(&r.Method, &lineProducts, &lineQuantities, &allocProducts, &allocOutlets, &allocQuantities,
-		&status, &created, &deadline)
+		&status, &created, &deadline, &detail)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return onlinestock.Reservation{}, false, nil
 	}
@@ -669,6 +670,9 @@ func (t *tx) Reservation(ctx context.Context, order string) (onlinestock.Reserva
 		}
 	}
 	r.Status, r.Created, r.Deadline = onlinestock.ReservationStatus(status), fromNanos(created), fromNanos(deadline)
+	if err := decodeDetail(detail, &r); err != nil {
+		return onlinestock.Reservation{}, false, err
+	}
 	return r, true, nil
 }
 
@@ -678,6 +682,7 @@ func (t *tx) PutReservation(ctx context.Context, r onlinestock.Reservation) erro
 	}
 	r.Lines = slices.Clone(r.Lines)
 	r.Allocations = slices.Clone(r.Allocations)
+	r.Sources = slices.Clone(r.Sources)
 	t.reservations = append(t.reservations, r)
 	return nil
 }

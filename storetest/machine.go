@@ -624,6 +624,13 @@ func (mc *machine) reserved(t *rapid.T, call string, o onlinestock.Order, got on
 			mc.expect(t, call, err, onlinestock.ErrConflict)
 			return false
 		}
+		if st := m.statusAt(existing, mc.clock.Now()); st != onlinestock.Open {
+			mc.expect(t, call, err, onlinestock.ErrConflict)
+			if !strings.Contains(err.Error(), string(st)) {
+				t.Fatalf("%s error = %v, want it to name the status %q", call, err, st)
+			}
+			return false
+		}
 		mc.expect(t, call, err)
 		mc.expectResult(t, call+" of a reserved order", *existing, got)
 		return false
@@ -646,7 +653,7 @@ func (mc *machine) reserved(t *rapid.T, call string, o onlinestock.Order, got on
 		want := &onlinestock.InsufficientStockError{}
 		for _, p := range q.Products {
 			if p.Status != onlinestock.LineOK {
-				want.Shortfalls = append(want.Shortfalls, onlinestock.Shortfall{Product: p.Product, Requested: p.Requested, Available: p.Available})
+				want.Shortfalls = append(want.Shortfalls, onlinestock.Shortfall(p))
 			}
 		}
 		mc.expect(t, call, err, onlinestock.ErrInsufficientStock)
@@ -675,9 +682,10 @@ func (mc *machine) reserved(t *rapid.T, call string, o onlinestock.Order, got on
 		}
 	}
 	mc.expect(t, call, err)
-	mc.checkAllocation(t, call, lines, o.Method, got.Allocations)
+	mc.checkAllocation(t, call, lines, got.Allocations)
+	allocs, sources := m.route(mc.alloc, lines, o.Method)
 	want := onlinestock.Reservation{
-		Order: o.ID, Method: o.Method, Lines: lines, Allocations: got.Allocations,
+		Order: o.ID, Method: o.Method, Lines: lines, Allocations: allocs, Sources: sources,
 		Status: onlinestock.Open, Created: mc.clock.Now(),
 	}
 	if o.TTL > 0 {
@@ -701,9 +709,11 @@ func (mc *machine) checkReservation(t *rapid.T, order string) {
 	mc.expectResult(t, fmt.Sprintf("Reservation(%q)", order), *mc.m.reservations[order], got)
 }
 
-// checkAllocation checks an allocation follows the allocation rules, before it is
-// applied to the model.
-func (mc *machine) checkAllocation(t *rapid.T, call string, lines []onlinestock.Line, method string, allocs []onlinestock.Allocation) {
+// checkAllocation checks an allocation is sound before it is applied to
+// the model: sorted, from connected outlets that can give it, exactly the
+// lines. Which outlets give is checked against the model's reference
+// routing with the rest of the reservation.
+func (mc *machine) checkAllocation(t *rapid.T, call string, lines []onlinestock.Line, allocs []onlinestock.Allocation) {
 	t.Helper()
 	m := mc.m
 	sorted := slices.IsSortedFunc(allocs, func(a, b onlinestock.Allocation) int {
@@ -740,67 +750,6 @@ func (mc *machine) checkAllocation(t *rapid.T, call string, lines []onlinestock.
 		}
 	}
 
-	preferred := ""
-	if meth, ok := m.methods[method]; ok && meth.Outlet != "" && m.connected(meth.Outlet) {
-		if meth.Rule == onlinestock.Restrict {
-			if len(outlets) != 1 || !outlets[meth.Outlet] {
-				t.Fatalf("%s: a Restrict method at %q must take everything from it: %+v", call, meth.Outlet, allocs)
-			}
-			return
-		}
-		preferred = meth.Outlet
-		for _, l := range lines {
-			want := min(l.Quantity, m.contribution(l.Product, preferred))
-			var got int64
-			for _, a := range allocs {
-				if a.Product == l.Product && a.Outlet == preferred {
-					got = a.Quantity
-				}
-			}
-			if got != want {
-				t.Fatalf("%s: the method's outlet %q gives %d of %q, want %d (all it can, first): %+v", call, preferred, got, l.Product, want, allocs)
-			}
-		}
-	}
-	// What is left after the preferred outlet's share: if one outlet alone
-	// can give all of it, the order must ship from that one outlet.
-	rest := map[string]int64{}
-	for _, l := range lines {
-		if left := l.Quantity - min(l.Quantity, m.contribution(l.Product, preferred)); left > 0 {
-			rest[l.Product] = left
-		}
-	}
-	if len(rest) == 0 {
-		return
-	}
-	var fills []string
-	for _, o := range m.defaultOrder() {
-		if o == preferred {
-			continue
-		}
-		all := true
-		for p, left := range rest {
-			all = all && m.contribution(p, o) >= left
-		}
-		if all {
-			fills = append(fills, o)
-		}
-	}
-	if len(fills) == 0 {
-		return
-	}
-	var others []string
-	for o := range outlets {
-		if o != preferred {
-			others = append(others, o)
-		}
-	}
-	if len(others) != 1 || !slices.Contains(fills, others[0]) {
-		t.Fatalf("%s: %v can each fill the order (after the method's outlet %q), but it ships from %v: %+v", call, fills, preferred, others, allocs)
-	}
-	if mc.alloc == "fewest" && others[0] != fills[0] {
-		t.Fatalf("%s: FewestShipments must pick %q, the first of %v in its order %v, got %q", call, fills[0], fills, m.defaultOrder(), others[0])
-	}
 }
 
 func (mc *machine) Release(t *rapid.T) {
@@ -832,6 +781,8 @@ func (mc *machine) close(t *rapid.T, order string, to onlinestock.ReservationSta
 		mc.expect(t, call, err)
 		mc.expectResult(t, call+" result", *r, got)
 	case r.Status != onlinestock.Open:
+		mc.expect(t, call, err, onlinestock.ErrConflict)
+	case to == onlinestock.Fulfilled && m.statusAt(r, mc.clock.Now()) == onlinestock.Expired:
 		mc.expect(t, call, err, onlinestock.ErrConflict)
 	default:
 		mc.expect(t, call, err)

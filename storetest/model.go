@@ -277,7 +277,7 @@ func (m *model) quote(lines []onlinestock.Line) onlinestock.Quote {
 		case meth.Rule == onlinestock.Restrict && !mq.Orphaned:
 			for _, l := range summed {
 				if have := m.contribution(l.Product, meth.Outlet); have < l.Quantity {
-					mq.Shortfalls = append(mq.Shortfalls, onlinestock.Shortfall{Product: l.Product, Requested: l.Quantity, Available: have})
+					mq.Shortfalls = append(mq.Shortfalls, onlinestock.Shortfall{Product: l.Product, Requested: l.Quantity, Available: have, Status: onlinestock.LineShort})
 				}
 			}
 			if len(mq.Shortfalls) > 0 {
@@ -430,4 +430,131 @@ func (m *model) reservedByOrders() map[levelKey]int64 {
 		}
 	}
 	return out
+}
+
+// outletOrder is the allocator's order of the connected outlets: the
+// FewestShipments order, or for "most" the outlets that can give the most
+// of the lines first, ties in the FewestShipments order.
+func (m *model) outletOrder(alloc string, lines []onlinestock.Line) []string {
+	order := m.defaultOrder()
+	if alloc == "most" {
+		gives := func(o string) int64 {
+			var n int64
+			for _, l := range lines {
+				n += min(l.Quantity, m.contribution(l.Product, o))
+			}
+			return n
+		}
+		sort.SliceStable(order, func(i, j int) bool { return gives(order[i]) > gives(order[j]) })
+	}
+	return order
+}
+
+// route is the brute-force reference for Reserve's routing, for
+// lines the connected outlets cover: a Restrict method's outlet gives
+// everything, an AllowAll method's outlet gives first; for the rest every
+// set of the other outlets is tried, and the best is the one of the
+// earliest stage (one outlet, whole lines, split lines), then the fewest
+// outlets, then the first in the allocator's order (compared member by
+// member, in that order). In the set chosen, the outlets give in the
+// allocator's order.
+func (m *model) route(alloc string, lines []onlinestock.Line, method string) ([]onlinestock.Allocation, []onlinestock.Source) {
+	order := m.outletOrder(alloc, lines)
+	left := map[string]int64{}
+	for _, l := range lines {
+		left[l.Product] = l.Quantity
+	}
+	allocs := []onlinestock.Allocation{}
+	var sources []onlinestock.Source
+	give := func(set []int, stage onlinestock.Stage, whole bool) {
+		gave := map[int]bool{}
+		for _, l := range lines {
+			for _, p := range set {
+				q := min(left[l.Product], m.contribution(l.Product, order[p]))
+				if q <= 0 || (whole && q < left[l.Product]) {
+					continue
+				}
+				allocs = append(allocs, onlinestock.Allocation{Product: l.Product, Outlet: order[p], Quantity: q})
+				left[l.Product] -= q
+				gave[p] = true
+			}
+		}
+		for _, p := range set {
+			if gave[p] {
+				sources = append(sources, onlinestock.Source{Outlet: order[p], Stage: stage, Rank: p + 1})
+			}
+		}
+	}
+	preferred := -1
+	if meth, ok := m.methods[method]; ok && meth.Outlet != "" && m.connected(meth.Outlet) {
+		preferred = slices.Index(order, meth.Outlet)
+		stage := onlinestock.StageMethodOutlet
+		if meth.Rule == onlinestock.Restrict {
+			stage = onlinestock.StageRestricted
+		}
+		give([]int{preferred}, stage, false)
+	}
+	best := func(ok func(set []int) bool) []int {
+		var found []int
+		for mask := 1; mask < 1<<len(order); mask++ {
+			var set []int
+			for p := range order {
+				if mask&(1<<p) != 0 {
+					set = append(set, p)
+				}
+			}
+			if slices.Contains(set, preferred) || !ok(set) {
+				continue
+			}
+			if found == nil || len(set) < len(found) || (len(set) == len(found) && slices.Compare(set, found) < 0) {
+				found = set
+			}
+		}
+		return found
+	}
+	if slices.ContainsFunc(lines, func(l onlinestock.Line) bool { return left[l.Product] > 0 }) {
+		whole := best(func(set []int) bool {
+			for p, q := range left {
+				if q > 0 && !slices.ContainsFunc(set, func(o int) bool { return m.contribution(p, order[o]) >= q }) {
+					return false
+				}
+			}
+			return true
+		})
+		switch {
+		case len(whole) == 1:
+			give(whole, onlinestock.StageOneOutlet, false)
+		case whole != nil:
+			give(whole, onlinestock.StageWholeLines, true)
+		default:
+			give(best(func(set []int) bool {
+				for p, q := range left {
+					var sum int64
+					for _, o := range set {
+						sum += m.contribution(p, order[o])
+					}
+					if sum < q {
+						return false
+					}
+				}
+				return true
+			}), onlinestock.StageSplitLines, false)
+		}
+	}
+	slices.SortFunc(allocs, func(a, b onlinestock.Allocation) int {
+		if c := cmp.Compare(a.Product, b.Product); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Outlet, b.Outlet)
+	})
+	return allocs, sources
+}
+
+// statusAt is a reservation's status at now: open but past its deadline is
+// expired.
+func (m *model) statusAt(r *onlinestock.Reservation, now time.Time) onlinestock.ReservationStatus {
+	if r.Status == onlinestock.Open && !r.Deadline.IsZero() && !r.Deadline.After(now) {
+		return onlinestock.Expired
+	}
+	return r.Status
 }

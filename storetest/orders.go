@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,7 +12,7 @@ import (
 	"github.com/onlinestock/onlinestock"
 )
 
-// testOrders checks allocation, idempotency, release, fulfilment
+// testOrders checks the order rules: routing, idempotency, release, fulfilment
 // and expiry.
 func testOrders(t *testing.T, newStore NewStore) {
 	t.Parallel()
@@ -29,13 +30,15 @@ func testOrders(t *testing.T, newStore NewStore) {
 		method    *onlinestock.Method
 		lines     []onlinestock.Line
 		want      []onlinestock.Allocation
+		sources   []onlinestock.Source // checked when set
 	}{
 		{
-			name:   "a Restrict method takes everything from its outlet",
-			onHand: map[string]int64{"p@a": 10, "p@b": 3, "q@a": 10, "q@b": 1},
-			method: &onlinestock.Method{ID: "m", Name: "M", Kind: onlinestock.Pickup, Outlet: "b", Rule: onlinestock.Restrict},
-			lines:  []onlinestock.Line{line("p", 2), line("q", 1), line("p", 1)},
-			want:   []onlinestock.Allocation{alloc("p", "b", 3), alloc("q", "b", 1)},
+			name:    "a Restrict method takes everything from its outlet",
+			onHand:  map[string]int64{"p@a": 10, "p@b": 3, "q@a": 10, "q@b": 1},
+			method:  &onlinestock.Method{ID: "m", Name: "M", Kind: onlinestock.Pickup, Outlet: "b", Rule: onlinestock.Restrict},
+			lines:   []onlinestock.Line{line("p", 2), line("q", 1), line("p", 1)},
+			want:    []onlinestock.Allocation{alloc("p", "b", 3), alloc("q", "b", 1)},
+			sources: []onlinestock.Source{{Outlet: "b", Stage: onlinestock.StageRestricted, Rank: 2}},
 		},
 		{
 			name:   "an AllowAll method's outlet gives first, the rest comes from elsewhere",
@@ -43,6 +46,10 @@ func testOrders(t *testing.T, newStore NewStore) {
 			method: &onlinestock.Method{ID: "m", Name: "M", Kind: onlinestock.Delivery, Outlet: "b"},
 			lines:  []onlinestock.Line{line("p", 5)},
 			want:   []onlinestock.Allocation{alloc("p", "a", 3), alloc("p", "b", 2)},
+			sources: []onlinestock.Source{
+				{Outlet: "b", Stage: onlinestock.StageMethodOutlet, Rank: 2},
+				{Outlet: "a", Stage: onlinestock.StageOneOutlet, Rank: 1},
+			},
 		},
 		{
 			name:   "an orphaned Restrict method allocates as AllowAll",
@@ -58,10 +65,74 @@ func testOrders(t *testing.T, newStore NewStore) {
 			want:   []onlinestock.Allocation{alloc("p", "b", 3), alloc("q", "b", 2)},
 		},
 		{
-			name:   "an order no one outlet can fill is split, the outlet that gives most first",
+			name:   "an order no one outlet can fill is split over the fewest outlets, the primary first",
 			onHand: map[string]int64{"p@a": 2, "p@b": 3, "p@c": 1},
 			lines:  []onlinestock.Line{line("p", 5)},
 			want:   []onlinestock.Allocation{alloc("p", "a", 2), alloc("p", "b", 3)},
+			sources: []onlinestock.Source{
+				{Outlet: "a", Stage: onlinestock.StageSplitLines, Rank: 1},
+				{Outlet: "b", Stage: onlinestock.StageSplitLines, Rank: 2},
+			},
+		},
+		{
+			name:    "in a split the ranking decides which outlet gives first, not who has most",
+			connect: []string{"c", "d"},
+			ranks:   map[string]int{"d": 1},
+			onHand:  map[string]int64{"p@c": 4, "p@d": 3},
+			lines:   []onlinestock.Line{line("p", 5)},
+			want:    []onlinestock.Allocation{alloc("p", "c", 2), alloc("p", "d", 3)},
+			sources: []onlinestock.Source{
+				{Outlet: "d", Stage: onlinestock.StageSplitLines, Rank: 2},
+				{Outlet: "c", Stage: onlinestock.StageSplitLines, Rank: 4},
+			},
+		},
+		{
+			name:      "in a split a custom Allocator's order decides which outlet gives first",
+			allocator: fixedOrder{"d", "c"},
+			connect:   []string{"c", "d"},
+			onHand:    map[string]int64{"p@c": 4, "p@d": 3},
+			lines:     []onlinestock.Line{line("p", 5)},
+			want:      []onlinestock.Allocation{alloc("p", "c", 2), alloc("p", "d", 3)},
+		},
+		{
+			name:      "in a split MostStockFirst has the outlet with most give first",
+			allocator: onlinestock.MostStockFirst{},
+			connect:   []string{"c", "d"},
+			ranks:     map[string]int{"d": 1},
+			onHand:    map[string]int64{"p@c": 4, "p@d": 3},
+			lines:     []onlinestock.Line{line("p", 5)},
+			want:      []onlinestock.Allocation{alloc("p", "c", 4), alloc("p", "d", 1)},
+		},
+		{
+			name:    "a ranked outlet that can fill the order alone beats a bigger unranked one",
+			connect: []string{"c", "d"},
+			ranks:   map[string]int{"d": 1},
+			onHand:  map[string]int64{"p@a": 1, "p@c": 50, "p@d": 3},
+			lines:   []onlinestock.Line{line("p", 3)},
+			want:    []onlinestock.Allocation{alloc("p", "d", 3)},
+			sources: []onlinestock.Source{{Outlet: "d", Stage: onlinestock.StageOneOutlet, Rank: 2}},
+		},
+		{
+			name:    "a line is split only when no split of whole lines exists",
+			connect: []string{"c"},
+			onHand:  map[string]int64{"p@a": 3, "q@a": 2, "q@b": 1, "q@c": 3},
+			lines:   []onlinestock.Line{line("p", 3), line("q", 3)},
+			want:    []onlinestock.Allocation{alloc("p", "a", 3), alloc("q", "c", 3)},
+			sources: []onlinestock.Source{
+				{Outlet: "a", Stage: onlinestock.StageWholeLines, Rank: 1},
+				{Outlet: "c", Stage: onlinestock.StageWholeLines, Rank: 3},
+			},
+		},
+		{
+			name:    "a split of whole lines uses the fewest outlets, not the first ones",
+			connect: []string{"c", "d"},
+			onHand:  map[string]int64{"p@a": 2, "q@b": 2, "r@c": 2, "p@d": 2, "q@d": 2, "r@d": 1},
+			lines:   []onlinestock.Line{line("p", 2), line("q", 2), line("r", 2)},
+			want:    []onlinestock.Allocation{alloc("p", "d", 2), alloc("q", "d", 2), alloc("r", "c", 2)},
+			sources: []onlinestock.Source{
+				{Outlet: "c", Stage: onlinestock.StageWholeLines, Rank: 3},
+				{Outlet: "d", Stage: onlinestock.StageWholeLines, Rank: 4},
+			},
 		},
 		{
 			name:    "FewestShipments prefers the primary outlet",
@@ -141,6 +212,9 @@ func testOrders(t *testing.T, newStore NewStore) {
 			if diff := cmp.Diff(tc.want, res.Allocations); diff != "" {
 				t.Errorf("Reserve() allocations mismatch (-want +got):\n%s", diff)
 			}
+			if diff := cmp.Diff(tc.sources, res.Sources); tc.sources != nil && diff != "" {
+				t.Errorf("Reserve() sources mismatch (-want +got):\n%s", diff)
+			}
 			for _, a := range tc.want {
 				if l := s.level(t, a.Product, a.Outlet); l.Reserved != a.Quantity {
 					t.Errorf("level %+v: Reserved %d, want %d", l, l.Reserved, a.Quantity)
@@ -162,17 +236,18 @@ func testOrders(t *testing.T, newStore NewStore) {
 			want  onlinestock.InsufficientStockError
 		}{
 			{
-				onlinestock.Order{ID: "o1", Lines: []onlinestock.Line{line("p", 4), line("q", 1), line("off", 1)}},
+				onlinestock.Order{ID: "o1", Lines: []onlinestock.Line{line("p", 4), line("q", 1), line("off", 1), line("ghost", 2)}},
 				onlinestock.InsufficientStockError{Shortfalls: []onlinestock.Shortfall{
-					{Product: "off", Requested: 1, Available: 0},
-					{Product: "p", Requested: 4, Available: 3},
+					{Product: "ghost", Requested: 2, Available: 0, Status: onlinestock.LineNotForSale},
+					{Product: "off", Requested: 1, Available: 0, Status: onlinestock.LineNotForSale},
+					{Product: "p", Requested: 4, Available: 3, Status: onlinestock.LineShort},
 				}},
 			},
 			{
 				onlinestock.Order{ID: "o1", Lines: []onlinestock.Line{line("p", 2), line("q", 1)}, Method: "m"},
 				onlinestock.InsufficientStockError{Outlet: "b", Shortfalls: []onlinestock.Shortfall{
-					{Product: "p", Requested: 2, Available: 1},
-					{Product: "q", Requested: 1, Available: 0},
+					{Product: "p", Requested: 2, Available: 1, Status: onlinestock.LineShort},
+					{Product: "q", Requested: 1, Available: 0, Status: onlinestock.LineShort},
 				}},
 			},
 		}
@@ -184,6 +259,9 @@ func testOrders(t *testing.T, newStore NewStore) {
 			}
 			if diff := cmp.Diff(c.want, *short); diff != "" {
 				t.Errorf("Reserve(%v) shortfalls mismatch (-want +got):\n%s", c.order, diff)
+			}
+			if c.want.Outlet == "" && !strings.Contains(err.Error(), `"ghost" requested 2, not for sale`) {
+				t.Errorf("Reserve(%v) error = %q, want it to say the unknown product is not for sale", c.order, err)
 			}
 		}
 		if diff := cmp.Diff(before, takeDump(t, s.svc, []string{"p", "q", "off"}, []string{"o1"})); diff != "" {
@@ -221,12 +299,71 @@ func testOrders(t *testing.T, newStore NewStore) {
 		if diff := cmp.Diff(first, got); diff != "" {
 			t.Errorf("Reservation() mismatch (-want +got):\n%s", diff)
 		}
-		_, err = s.svc.Release(ctx(t), "o1")
+	})
+
+	t.Run("Reserve of an order whose reservation is closed is ErrConflict naming the status", func(t *testing.T) {
+		t.Parallel()
+		s := newShop(t, newStore, onlinestock.Config{})
+		s.stock(t, map[string]int64{"p@a": 10})
+		order := func(id string) onlinestock.Order {
+			return onlinestock.Order{ID: id, Lines: []onlinestock.Line{line("p", 1)}, TTL: time.Hour}
+		}
+		for _, id := range []string{"released", "fulfilled", "expired"} {
+			_, err := s.svc.Reserve(ctx(t), order(id))
+			s.must(t, err)
+		}
+		_, err := s.svc.Release(ctx(t), "released")
 		s.must(t, err)
-		again, err = s.svc.Reserve(ctx(t), o)
+		_, err = s.svc.Fulfill(ctx(t), "fulfilled")
 		s.must(t, err)
-		if again.Status != onlinestock.Released || s.level(t, "p", "a").Reserved != 0 {
-			t.Errorf("Reserve() of a released order: status %v, Reserved %d; want the released reservation and nothing held", again.Status, s.level(t, "p", "a").Reserved)
+		_, err = s.svc.ExpireReservations(ctx(t), s.clock.Advance(time.Hour))
+		s.must(t, err)
+		// "late" passes its deadline, and is not swept.
+		_, err = s.svc.Reserve(ctx(t), order("late"))
+		s.must(t, err)
+		s.clock.Advance(2 * time.Hour)
+		ids := []string{"released", "fulfilled", "expired", "late"}
+		before := takeDump(t, s.svc, []string{"p"}, ids)
+		seq := s.lastSeq(t)
+		for _, c := range []struct{ id, status string }{
+			{"released", "released"}, {"fulfilled", "fulfilled"}, {"expired", "expired"}, {"late", "expired"},
+		} {
+			_, err := s.svc.Reserve(ctx(t), order(c.id))
+			if !errors.Is(err, onlinestock.ErrConflict) || !strings.Contains(err.Error(), c.status) {
+				t.Errorf("Reserve(%q) again: error = %v, want ErrConflict naming %q", c.id, err, c.status)
+			}
+		}
+		if diff := cmp.Diff(before, takeDump(t, s.svc, []string{"p"}, ids)); diff != "" {
+			t.Errorf("store after refused Reserves mismatch (-want +got):\n%s", diff)
+		}
+		if ev := s.events(t, seq); len(ev) != 0 {
+			t.Errorf("refused Reserves emitted %v", ev)
+		}
+	})
+
+	t.Run("a reservation past its deadline cannot be fulfilled, even before the sweep", func(t *testing.T) {
+		t.Parallel()
+		s := newShop(t, newStore, onlinestock.Config{})
+		s.stock(t, map[string]int64{"p@a": 10})
+		_, err := s.svc.Reserve(ctx(t), onlinestock.Order{ID: "o1", Lines: []onlinestock.Line{line("p", 2)}, TTL: 10 * time.Minute})
+		s.must(t, err)
+		s.clock.Advance(10*time.Minute - time.Nanosecond)
+		before := takeDump(t, s.svc, []string{"p"}, []string{"o1"})
+		s.clock.Advance(time.Nanosecond)
+		seq := s.lastSeq(t)
+		if _, err := s.svc.Fulfill(ctx(t), "o1"); !errors.Is(err, onlinestock.ErrConflict) || !strings.Contains(err.Error(), "expired") {
+			t.Errorf("Fulfill() at the deadline: error = %v, want ErrConflict naming expired", err)
+		}
+		if diff := cmp.Diff(before, takeDump(t, s.svc, []string{"p"}, []string{"o1"})); diff != "" {
+			t.Errorf("store after a refused Fulfill mismatch (-want +got):\n%s", diff)
+		}
+		if ev := s.events(t, seq); len(ev) != 0 {
+			t.Errorf("a refused Fulfill emitted %v", ev)
+		}
+		got, err := s.svc.ExpireReservations(ctx(t), s.clock.Now())
+		s.must(t, err)
+		if diff := cmp.Diff([]string{"o1"}, got); diff != "" {
+			t.Errorf("ExpireReservations() mismatch (-want +got):\n%s", diff)
 		}
 	})
 
