@@ -96,6 +96,15 @@
 // closed is [ErrConflict] naming its status, so a retrying checkout never
 // believes it holds stock it does not.
 //
+// Orders ship and get cancelled in pieces: [Service.FulfillPart] records a
+// shipment of some units (from one outlet, or from the outlets in the order
+// they gave) and [Service.ReleasePart] cancels some units (returned to the
+// outlets that gave last first). Each call carries its own ID, so a retried
+// call changes nothing, and the same ID with other content is
+// [ErrConflict]. What is left stays reserved; each [Allocation] counts its
+// units fulfilled and released, and the order closes when it holds
+// nothing more.
+//
 // # Events
 //
 // Every committed change is an [Event] in the Store's outbox: availability

@@ -124,6 +124,34 @@ func ExampleService_Reserve() {
 	// online: 1
 }
 
+func ExampleService_FulfillPart() {
+	ctx := context.Background()
+	svc := newShop()
+	_, _ = svc.Reserve(ctx, onlinestock.Order{ID: "web-1", Lines: []onlinestock.Line{{Product: "tee", Quantity: 4}}})
+
+	// North ships its 2 tees; the shipment is sent twice by a retrying
+	// client, and counted once.
+	ship := onlinestock.Part{ID: "shipment-1", Outlet: "north", Lines: []onlinestock.Line{{Product: "tee", Quantity: 2}}}
+	for range 2 {
+		r, _ := svc.FulfillPart(ctx, "web-1", ship)
+		fmt.Println(r.Status, len(r.Parts))
+	}
+	// The customer cancels one of the other two.
+	r, _ := svc.ReleasePart(ctx, "web-1", onlinestock.Part{ID: "cancel-1", Lines: []onlinestock.Line{{Product: "tee", Quantity: 1}}})
+	for _, a := range r.Allocations {
+		fmt.Printf("%s: %d allocated, %d fulfilled, %d released, %d held\n", a.Outlet, a.Quantity, a.Fulfilled, a.Released, a.Held())
+	}
+	// The last one ships, and the order closes.
+	r, _ = svc.FulfillPart(ctx, "web-1", onlinestock.Part{ID: "shipment-2", Lines: []onlinestock.Line{{Product: "tee", Quantity: 1}}})
+	fmt.Println(r.Status)
+	// Output:
+	// open 1
+	// open 1
+	// north: 2 allocated, 2 fulfilled, 0 released, 0 held
+	// south: 2 allocated, 0 fulfilled, 1 released, 1 held
+	// fulfilled
+}
+
 func ExampleEvaluate() {
 	snap := onlinestock.Snapshot{
 		Outlets: []onlinestock.Outlet{{ID: "a", Connected: true}, {ID: "b", Connected: false}},

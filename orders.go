@@ -36,6 +36,36 @@ type Allocation struct {
 	Product  string `json:"product"`
 	Outlet   string `json:"outlet"`
 	Quantity int64  `json:"quantity"`
+	// Fulfilled and Released count the units of Quantity sold and returned
+	// so far; the rest are held. Both are zero in a new reservation.
+	Fulfilled int64 `json:"fulfilled,omitempty"`
+	Released  int64 `json:"released,omitempty"`
+}
+
+// Held is what the allocation still holds: its units neither fulfilled nor
+// released.
+func (a Allocation) Held() int64 { return a.Quantity - a.Fulfilled - a.Released }
+
+// Part names some units of an order to fulfil (a shipment) or release (a
+// cancellation), for [Service.FulfillPart] and [Service.ReleasePart].
+type Part struct {
+	// ID identifies the call within the order, a shipment or cancellation
+	// ID: a call under a used ID changes nothing.
+	ID string `json:"id"`
+	// Outlet, when set, is the one outlet the units come from.
+	Outlet string `json:"outlet,omitempty"`
+	// Lines are the units, summed per product.
+	Lines []Line `json:"lines"`
+}
+
+// PartRecord is one partial call as the reservation records it.
+type PartRecord struct {
+	Part                   // Lines summed per product, sorted by product
+	Kind ReservationStatus `json:"kind"` // Fulfilled or Released
+	// Moved is where the units came from, sorted by product, then outlet;
+	// each Quantity is the units moved.
+	Moved []Allocation `json:"moved"`
+	Time  time.Time    `json:"time"`
 }
 
 // Reservation is the stock held for an order and where it comes from.
@@ -46,11 +76,41 @@ type Reservation struct {
 	Allocations []Allocation `json:"allocations"` // sorted by product, then outlet
 	// Sources says, per outlet that gives, why it was chosen: in the order
 	// they give, the method's outlet first.
-	Sources []Source          `json:"sources,omitempty"`
+	Sources []Source `json:"sources,omitempty"`
+	// Status is Open while any unit is held. A reservation closes as its
+	// last held units leave it: Fulfilled when they were fulfilled, Released
+	// when released, Expired when they expired.
 	Status  ReservationStatus `json:"status"`
 	Created time.Time         `json:"created"`
 	// Deadline is when an open reservation expires; zero means never.
 	Deadline time.Time `json:"deadline,omitzero"`
+	// Parts are the partial fulfilments and releases, in the order made.
+	Parts []PartRecord `json:"parts,omitempty"`
+}
+
+// held returns, per allocation still holding units, what it holds.
+func (r Reservation) held() []Allocation {
+	out := make([]Allocation, 0, len(r.Allocations))
+	for _, a := range r.Allocations {
+		if n := a.Held(); n > 0 {
+			out = append(out, Allocation{Product: a.Product, Outlet: a.Outlet, Quantity: n})
+		}
+	}
+	return out
+}
+
+// settle marks every held unit fulfilled or released.
+func (r *Reservation) settle(to ReservationStatus) {
+	r.Allocations = slices.Clone(r.Allocations)
+	for i := range r.Allocations {
+		a := &r.Allocations[i]
+		if to == Fulfilled {
+			a.Fulfilled += a.Held()
+		} else {
+			a.Released += a.Held()
+		}
+	}
+	r.Status = to
 }
 
 // statusAt is the reservation's status at now: an open reservation past its
@@ -344,20 +404,194 @@ func (s *Service) close(ctx context.Context, order string, to ReservationStatus,
 		if to == Fulfilled && r.statusAt(now) == Expired {
 			return fmt.Errorf("order %q is expired since %v, cannot become %s: %w", order, r.Deadline, to, ErrConflict)
 		}
-		products, err := tx.Products(ctx, allocatedProducts(r.Allocations))
+		held := r.held()
+		products, err := tx.Products(ctx, allocatedProducts(held))
 		if err != nil {
 			return err
 		}
-		if err := s.moveStock(ctx, tx, setup.Outlets, products, r.Allocations, reservedSign, onHandSign, nil); err != nil {
+		if err := s.moveStock(ctx, tx, setup.Outlets, products, held, reservedSign, onHandSign, nil); err != nil {
 			return err
 		}
-		res.Status = to
+		res.settle(to)
 		return tx.PutReservation(ctx, res)
 	})
 	if err != nil {
 		return Reservation{}, err
 	}
 	return res, nil
+}
+
+// FulfillPart records the sale of some units of an open order, a shipment
+// for example: at the outlets they come from, Reserved and OnHand drop
+// together; the rest stays reserved. When p.Outlet is set the units come
+// from that outlet; otherwise from the order's outlets in the order they
+// gave ([Reservation.Sources]). The order closes, Fulfilled, when no unit is
+// left held.
+//
+// Each call carries its own ID (p.ID, unique within the order): a call
+// under a used ID with the same content changes nothing and returns the
+// reservation as it stands, so a retried call is safe; with other content
+// it is ErrConflict. A product the order does not hold, an outlet that
+// gives it nothing, or more units than are held there is ErrInvalid. A
+// closed order, or one past its deadline, is ErrConflict; an unknown order
+// ErrNotFound. Nothing changes on error.
+func (s *Service) FulfillPart(ctx context.Context, order string, p Part) (Reservation, error) {
+	return s.part(ctx, order, p, Fulfilled)
+}
+
+// ReleasePart cancels some units of an open order, one item of several for
+// example: they go back to the outlets they came from, even an outlet
+// disconnected since; the rest stays reserved. When p.Outlet is set the
+// units come from that outlet; otherwise from the order's outlets in the
+// reverse of the order they gave, so the outlets that gave first keep
+// theirs. The order closes, Released, when no unit is left held. IDs,
+// errors and retries are as for [Service.FulfillPart], except that an open
+// order past its deadline can still be released.
+func (s *Service) ReleasePart(ctx context.Context, order string, p Part) (Reservation, error) {
+	return s.part(ctx, order, p, Released)
+}
+
+func (p Part) validate() ([]Line, error) {
+	if err := checkID("part", p.ID); err != nil {
+		return nil, err
+	}
+	if p.Outlet != "" {
+		if err := checkID("part outlet", p.Outlet); err != nil {
+			return nil, err
+		}
+	}
+	return totals(p.Lines)
+}
+
+func (s *Service) part(ctx context.Context, order string, p Part, kind ReservationStatus) (Reservation, error) {
+	if err := checkID("order", order); err != nil {
+		return Reservation{}, err
+	}
+	lines, err := p.validate()
+	if err != nil {
+		return Reservation{}, err
+	}
+	onHandSign := int64(0)
+	if kind == Fulfilled {
+		onHandSign = -1
+	}
+	var res Reservation
+	err = s.store.Update(ctx, func(tx Tx) error {
+		setup, err := tx.Setup(ctx)
+		if err != nil {
+			return err
+		}
+		r, ok, err := tx.Reservation(ctx, order)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return notFound("order", order)
+		}
+		res = r
+		if i := slices.IndexFunc(r.Parts, func(d PartRecord) bool { return d.ID == p.ID }); i >= 0 {
+			if d := r.Parts[i]; d.Kind != kind || d.Outlet != p.Outlet || !slices.Equal(d.Lines, lines) {
+				return fmt.Errorf("order %q: part %q was used for other units: %w", order, p.ID, ErrConflict)
+			}
+			return nil
+		}
+		now, err := s.now()
+		if err != nil {
+			return err
+		}
+		if r.Status != Open {
+			return fmt.Errorf("order %q is %s: %w", order, r.Status, ErrConflict)
+		}
+		if kind == Fulfilled && r.statusAt(now) == Expired {
+			return fmt.Errorf("order %q is expired since %v, cannot be fulfilled: %w", order, r.Deadline, ErrConflict)
+		}
+		moved, err := res.take(p.Outlet, lines, kind)
+		if err != nil {
+			return err
+		}
+		products, err := tx.Products(ctx, allocatedProducts(moved))
+		if err != nil {
+			return err
+		}
+		if err := s.moveStock(ctx, tx, setup.Outlets, products, moved, -1, onHandSign, nil); err != nil {
+			return err
+		}
+		res.Parts = append(slices.Clone(res.Parts), PartRecord{
+			Part: Part{ID: p.ID, Outlet: p.Outlet, Lines: lines}, Kind: kind, Moved: moved, Time: now,
+		})
+		if len(res.held()) == 0 {
+			res.Status = kind
+		}
+		return tx.PutReservation(ctx, res)
+	})
+	if err != nil {
+		return Reservation{}, err
+	}
+	return res, nil
+}
+
+// take moves lines out of the held units, as fulfilled or released, from
+// outlet or, when it is "", from the outlets in the order they gave
+// (reversed for a release). It returns what moved, per product and outlet,
+// sorted. Lines the reservation does not hold are ErrInvalid.
+func (r *Reservation) take(outlet string, lines []Line, kind ReservationStatus) ([]Allocation, error) {
+	rank := func(o string) int {
+		if i := slices.IndexFunc(r.Sources, func(s Source) bool { return s.Outlet == o }); i >= 0 {
+			return i
+		}
+		return len(r.Sources)
+	}
+	r.Allocations = slices.Clone(r.Allocations)
+	var moved []Allocation
+	for _, l := range lines {
+		var at []int // r.Allocations of l.Product that may give
+		var held int64
+		for i, a := range r.Allocations {
+			if a.Product == l.Product && (outlet == "" || a.Outlet == outlet) {
+				at = append(at, i)
+				held += a.Held()
+			}
+		}
+		where := ""
+		if outlet != "" {
+			where = fmt.Sprintf(" at outlet %q", outlet)
+		}
+		if held < l.Quantity {
+			return nil, invalid("lines", "%d of %q asked, order %q holds %d%s", l.Quantity, l.Product, r.Order, held, where)
+		}
+		slices.SortStableFunc(at, func(i, j int) int {
+			a, b := &r.Allocations[i], &r.Allocations[j]
+			if c := cmp.Compare(rank(a.Outlet), rank(b.Outlet)); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.Outlet, b.Outlet)
+		})
+		if kind != Fulfilled {
+			slices.Reverse(at)
+		}
+		left := l.Quantity
+		for _, i := range at {
+			a := &r.Allocations[i]
+			n := min(left, a.Held())
+			if n == 0 {
+				continue
+			}
+			if kind == Fulfilled {
+				a.Fulfilled += n
+			} else {
+				a.Released += n
+			}
+			moved = append(moved, Allocation{Product: a.Product, Outlet: a.Outlet, Quantity: n})
+			left -= n
+		}
+	}
+	slices.SortFunc(moved, func(a, b Allocation) int {
+		if c := cmp.Compare(a.Product, b.Product); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Outlet, b.Outlet)
+	})
+	return moved, nil
 }
 
 func allocatedProducts(allocs []Allocation) []string {
@@ -393,8 +627,8 @@ func (s *Service) ExpireReservations(ctx context.Context, now time.Time) ([]stri
 			if !ok || r.Status != Open {
 				continue
 			}
-			all = append(all, r.Allocations...)
-			r.Status = Expired
+			all = append(all, r.held()...)
+			r.settle(Expired)
 			closed = append(closed, r)
 		}
 		products, err := tx.Products(ctx, allocatedProducts(all))

@@ -199,6 +199,11 @@ func cloneReservation(r onlinestock.Reservation) onlinestock.Reservation {
 	r.Lines = slices.Clone(r.Lines)
 	r.Allocations = slices.Clone(r.Allocations)
 	r.Sources = slices.Clone(r.Sources)
+	r.Parts = slices.Clone(r.Parts)
+	for i := range r.Parts {
+		r.Parts[i].Lines = slices.Clone(r.Parts[i].Lines)
+		r.Parts[i].Moved = slices.Clone(r.Parts[i].Moved)
+	}
 	return r
 }
 

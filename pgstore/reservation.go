@@ -3,18 +3,30 @@ package pgstore
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/onlinestock/onlinestock"
 )
 
 // reservationDetail is the part of a reservation kept in the detail
-// column, a JSON document: the parts no query filters on.
+// column, a JSON document: what no query filters on. Fulfilled and
+// Released run parallel to the allocation columns, and are left out while
+// every one is zero.
 type reservationDetail struct {
-	Sources []onlinestock.Source `json:"sources,omitempty"`
+	Sources   []onlinestock.Source     `json:"sources,omitempty"`
+	Fulfilled []int64                  `json:"fulfilled,omitempty"`
+	Released  []int64                  `json:"released,omitempty"`
+	Parts     []onlinestock.PartRecord `json:"parts,omitempty"`
 }
 
 func encodeDetail(r onlinestock.Reservation) ([]byte, error) {
-	d := reservationDetail{Sources: r.Sources}
+	d := reservationDetail{Sources: r.Sources, Parts: r.Parts}
+	if slices.ContainsFunc(r.Allocations, func(a onlinestock.Allocation) bool { return a.Fulfilled != 0 || a.Released != 0 }) {
+		d.Fulfilled, d.Released = make([]int64, len(r.Allocations)), make([]int64, len(r.Allocations))
+		for i, a := range r.Allocations {
+			d.Fulfilled[i], d.Released[i] = a.Fulfilled, a.Released
+		}
+	}
 	return json.Marshal(d)
 }
 
@@ -28,6 +40,15 @@ func decodeDetail(raw []byte, r *onlinestock.Reservation) error {
 	if err := json.Unmarshal(raw, &d); err != nil {
 		return fmt.Errorf("pgstore: reservation %q: corrupt detail: %w", r.Order, err)
 	}
-	r.Sources = d.Sources
+	if d.Fulfilled != nil {
+		if len(d.Fulfilled) != len(r.Allocations) || len(d.Released) != len(r.Allocations) {
+			return fmt.Errorf("pgstore: reservation %q: corrupt detail: %d allocations, %d fulfilled, %d released",
+				r.Order, len(r.Allocations), len(d.Fulfilled), len(d.Released))
+		}
+		for i := range r.Allocations {
+			r.Allocations[i].Fulfilled, r.Allocations[i].Released = d.Fulfilled[i], d.Released[i]
+		}
+	}
+	r.Sources, r.Parts = d.Sources, d.Parts
 	return nil
 }

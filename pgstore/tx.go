@@ -683,6 +683,7 @@ func (t *tx) PutReservation(ctx context.Context, r onlinestock.Reservation) erro
 	r.Lines = slices.Clone(r.Lines)
 	r.Allocations = slices.Clone(r.Allocations)
 	r.Sources = slices.Clone(r.Sources)
+	r.Parts = slices.Clone(r.Parts) // their slices are never modified in place
 	t.reservations = append(t.reservations, r)
 	return nil
 }

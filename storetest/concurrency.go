@@ -24,6 +24,10 @@ func testConcurrency(t *testing.T, newStore NewStore, o options) {
 		t.Parallel()
 		testReservationRace(t, newStore, o)
 	})
+	t.Run("racing partial calls and new reservations keep Reserved equal to the units held", func(t *testing.T) {
+		t.Parallel()
+		testPartialRace(t, newStore, o)
+	})
 	t.Run("racing POS batches keep every product's event chain", func(t *testing.T) {
 		t.Parallel()
 		testApplyRace(t, newStore)
@@ -147,6 +151,126 @@ func testReservationRace(t *testing.T, newStore NewStore, o options) {
 				t.Errorf("round %d: Release(%s) error = %v", round, won[i], err)
 			}
 		})
+	}
+	checkChains(t, s.svc, products)
+}
+
+func testPartialRace(t *testing.T, newStore NewStore, o options) {
+	s := newShop(t, newStore, onlinestock.Config{})
+	_, err := s.svc.Connect(ctx(t), "c")
+	s.must(t, err)
+	outlets := []string{"a", "b", "c"}
+	products := []string{"x", "y", "z"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	var all []string // the orders of the round
+	// A round makes many calls one after the other, to check: a quarter of
+	// the rounds of the other races.
+	for round := range max(1, o.rounds/4) {
+		var changes []onlinestock.Change
+		for _, p := range products {
+			for _, o := range outlets {
+				changes = append(changes, onlinestock.Adjust(p, o, rng.Int64N(3)))
+			}
+		}
+		_, err := s.svc.Apply(ctx(t), changes)
+		s.must(t, err)
+		if round == 0 {
+			s.must(t, s.svc.EnableOnline(ctx(t), products...))
+		}
+		// Some open orders to work on, each split when stock is scarce.
+		first := make([]onlinestock.Order, o.goroutines/2)
+		for i := range first {
+			first[i].ID = fmt.Sprintf("round-%d-open-%d", round, i)
+			for _, p := range products {
+				if rng.IntN(2) == 0 || p == "x" {
+					first[i].Lines = append(first[i].Lines, onlinestock.Line{Product: p, Quantity: 1 + rng.Int64N(3)})
+				}
+			}
+		}
+		reserved := make([]onlinestock.Reservation, len(first))
+		race(t, round, len(first), func(c context.Context, i int) {
+			reserved[i], _ = s.svc.Reserve(c, first[i])
+		})
+		var open []onlinestock.Reservation
+		for _, r := range reserved {
+			if r.Order != "" {
+				open = append(open, r)
+				all = append(all, r.Order)
+			}
+		}
+		// Race: each goroutine fulfils or releases part of an open order
+		// (some calls are the same call twice), or reserves a new one.
+		parts := make([]onlinestock.Part, o.goroutines)
+		targets := make([]string, o.goroutines)
+		fulfil := make([]bool, o.goroutines)
+		newOrders := make([]onlinestock.Order, o.goroutines)
+		for g := range o.goroutines {
+			if g%3 == 2 || len(open) == 0 {
+				newOrders[g] = onlinestock.Order{ID: fmt.Sprintf("round-%d-new-%d", round, g),
+					Lines: []onlinestock.Line{{Product: products[rng.IntN(len(products))], Quantity: 1 + rng.Int64N(2)}}}
+				all = append(all, newOrders[g].ID)
+				continue
+			}
+			r := open[rng.IntN(len(open))]
+			a := r.Allocations[rng.IntN(len(r.Allocations))]
+			targets[g], fulfil[g] = r.Order, rng.IntN(2) == 0
+			parts[g] = onlinestock.Part{ID: fmt.Sprintf("part-%d", g/2), Lines: []onlinestock.Line{{Product: a.Product, Quantity: 1}}}
+			if rng.IntN(2) == 0 {
+				parts[g].Outlet = a.Outlet
+			}
+		}
+		race(t, round, o.goroutines, func(c context.Context, g int) {
+			var err error
+			switch {
+			case targets[g] == "":
+				_, err = s.svc.Reserve(c, newOrders[g])
+			case fulfil[g]:
+				_, err = s.svc.FulfillPart(c, targets[g], parts[g])
+			default:
+				_, err = s.svc.ReleasePart(c, targets[g], parts[g])
+			}
+			// Calls may lose the race: the units may be gone, the part ID
+			// taken by another call, the stock short.
+			if err != nil && !errors.Is(err, onlinestock.ErrInsufficientStock) && !errors.Is(err, onlinestock.ErrInvalid) &&
+				!errors.Is(err, onlinestock.ErrConflict) {
+				t.Errorf("round %d: call %d error = %v", round, g, err)
+			}
+		})
+
+		held := map[levelKey]int64{}
+		for _, id := range all {
+			r, err := s.svc.Reservation(ctx(t), id)
+			if errors.Is(err, onlinestock.ErrNotFound) {
+				continue
+			}
+			s.must(t, err)
+			var units int64
+			for _, a := range r.Allocations {
+				if a.Held() < 0 {
+					t.Fatalf("round %d: order %s allocation %+v holds %d", round, id, a, a.Held())
+				}
+				if r.Status == onlinestock.Open {
+					held[levelKey{a.Product, a.Outlet}] += a.Held()
+				}
+				units += a.Held()
+			}
+			if (r.Status == onlinestock.Open) != (units > 0) {
+				t.Fatalf("round %d: order %s is %s holding %d units", round, id, r.Status, units)
+			}
+		}
+		for _, p := range products {
+			for _, o := range outlets {
+				if l := s.level(t, p, o); l.Reserved != held[levelKey{p, o}] {
+					t.Fatalf("round %d: level %+v has Reserved %d, but open orders hold %d", round, l, l.Reserved, held[levelKey{p, o}])
+				}
+			}
+		}
+		race(t, round, len(all), func(c context.Context, i int) {
+			if _, err := s.svc.Release(c, all[i]); err != nil && !errors.Is(err, onlinestock.ErrNotFound) && !errors.Is(err, onlinestock.ErrConflict) {
+				t.Errorf("round %d: Release(%s) error = %v", round, all[i], err)
+			}
+		})
+		all = all[:0]
 	}
 	checkChains(t, s.svc, products)
 }

@@ -51,6 +51,7 @@ type machine struct {
 	seq    uint64 // the last event seen
 	shown  map[string]onlinestock.Availability
 	probes int
+	orders int // orders given a new ID
 }
 
 func newMachine(t *testing.T, rt *rapid.T, newStore NewStore) *machine {
@@ -96,6 +97,11 @@ func newMachine(t *testing.T, rt *rapid.T, newStore NewStore) *machine {
 	}
 	mc.apply(rt, changes)
 	mc.setEnabled(rt, true)
+	// Usually every product reported so far is for sale, so that orders
+	// have stock to reserve.
+	if rapid.IntRange(0, 3).Draw(rt, "enableAll") > 0 {
+		mc.setEnabledIDs(rt, sortedKeys(mc.m.products), true)
+	}
 	for range rapid.IntRange(0, 3).Draw(rt, "initialMethods") {
 		mc.SaveMethod(rt)
 	}
@@ -454,11 +460,15 @@ func (mc *machine) EnableOnline(t *rapid.T)  { mc.setEnabled(t, true) }
 func (mc *machine) DisableOnline(t *rapid.T) { mc.setEnabled(t, false) }
 
 func (mc *machine) setEnabled(t *rapid.T, enabled bool) {
-	m := mc.m
 	ids := drawSubset(t, productIDs, "products")
 	if rapid.IntRange(0, 19).Draw(t, "badProduct") == 0 {
 		ids = append(ids, rapid.SampledFrom(badIDs).Draw(t, "bad"))
 	}
+	mc.setEnabledIDs(t, ids, enabled)
+}
+
+func (mc *machine) setEnabledIDs(t *rapid.T, ids []string, enabled bool) {
+	m := mc.m
 	call, kind := "DisableOnline", onlinestock.ProductDisabled
 	do := mc.svc.DisableOnline
 	if enabled {
@@ -594,6 +604,14 @@ func (mc *machine) DeleteMethod(t *rapid.T) {
 
 func (mc *machine) Reserve(t *rapid.T) {
 	o := onlinestock.Order{ID: rapid.SampledFrom(orderIDs).Draw(t, "order"), Lines: drawLines(t)}
+	// Often an order that online stock can fill, so that open reservations
+	// are common and later calls have something to work on.
+	if lines := mc.drawFillable(t); lines != nil && rapid.Bool().Draw(t, "fillable") {
+		o.Lines = lines
+		if rapid.Bool().Draw(t, "newOrder") {
+			o.ID = mc.newOrderID()
+		}
+	}
 	if rapid.Bool().Draw(t, "withMethod") {
 		o.Method = rapid.SampledFrom(methodIDs).Draw(t, "method")
 	}
@@ -601,6 +619,33 @@ func (mc *machine) Reserve(t *rapid.T) {
 		o.TTL = time.Duration(rapid.IntRange(10, 60).Draw(t, "ttlMinutes")) * time.Minute
 	}
 	mc.reserve(t, o)
+}
+
+// drawFillable draws lines that online stock can fill, or nil when nothing
+// is in stock.
+func (mc *machine) drawFillable(t *rapid.T) []onlinestock.Line {
+	var inStock []string
+	for _, p := range productIDs {
+		if mc.m.products[p] && mc.m.online(p) > 0 {
+			inStock = append(inStock, p)
+		}
+	}
+	if len(inStock) == 0 {
+		return nil
+	}
+	var lines []onlinestock.Line
+	for _, p := range drawSubset(t, inStock, "fillableProducts") {
+		lines = append(lines, onlinestock.Line{Product: p, Quantity: rapid.Int64Range(1, min(mc.m.online(p), 5)).Draw(t, "fillableQuantity")})
+	}
+	if len(lines) == 0 {
+		lines = []onlinestock.Line{{Product: inStock[0], Quantity: 1}}
+	}
+	return lines
+}
+
+func (mc *machine) newOrderID() string {
+	mc.orders++
+	return fmt.Sprintf("new-order-%d", mc.orders)
 }
 
 // reserve reserves o and checks the outcome against the model: it succeeds
@@ -787,11 +832,11 @@ func (mc *machine) close(t *rapid.T, order string, to onlinestock.ReservationSta
 	default:
 		mc.expect(t, call, err)
 		if to == onlinestock.Released {
-			m.moveStock(r.Allocations, -1, 0)
+			m.moveStock(m.held(r), -1, 0)
 		} else {
-			m.moveStock(r.Allocations, -1, -1)
+			m.moveStock(m.held(r), -1, -1)
 		}
-		r.Status = to
+		m.settle(r, to)
 		mc.expectResult(t, call+" result", *r, got)
 		mc.checkReservation(t, order)
 	}
@@ -808,8 +853,8 @@ func (mc *machine) ExpireReservations(t *rapid.T) {
 	for _, id := range sortedKeys(m.reservations) {
 		r := m.reservations[id]
 		if r.Status == onlinestock.Open && !r.Deadline.IsZero() && !r.Deadline.After(now) {
-			m.moveStock(r.Allocations, -1, 0)
-			r.Status = onlinestock.Expired
+			m.moveStock(m.held(r), -1, 0)
+			m.settle(r, onlinestock.Expired)
 			want = append(want, id)
 		}
 	}
@@ -855,4 +900,79 @@ func (mc *machine) Quote(t *rapid.T) {
 	for _, mq := range got.Methods {
 		probe(mq.Method.ID, mq.Offered)
 	}
+}
+
+var partIDs = []string{"part-1", "part-2", "part-3"}
+
+func (mc *machine) FulfillPart(t *rapid.T) { mc.part(t, onlinestock.Fulfilled) }
+
+func (mc *machine) ReleasePart(t *rapid.T) { mc.part(t, onlinestock.Released) }
+
+// part fulfils or releases some units of an order: usually of products the
+// order holds, now and then from one outlet, under a part ID drawn from a
+// small pool so that retries and reused IDs come up.
+func (mc *machine) part(t *rapid.T, kind onlinestock.ReservationStatus) {
+	m := mc.m
+	order := drawID(t, orderIDs, "order")
+	openOrders := func() []string {
+		var open []string
+		for _, id := range sortedKeys(m.reservations) {
+			if m.reservations[id].Status == onlinestock.Open {
+				open = append(open, id)
+			}
+		}
+		return open
+	}
+	open := openOrders()
+	if lines := mc.drawFillable(t); len(open) == 0 && lines != nil && rapid.IntRange(0, 3).Draw(t, "reserveFirst") > 0 {
+		mc.reserve(t, onlinestock.Order{ID: mc.newOrderID(), Lines: lines})
+		open = openOrders()
+	}
+	if len(open) > 0 && rapid.IntRange(0, 3).Draw(t, "openOrder") > 0 {
+		order = rapid.SampledFrom(open).Draw(t, "order")
+	}
+	p := onlinestock.Part{ID: drawID(t, partIDs, "part")}
+	r := m.reservations[order]
+	if r != nil && len(r.Allocations) > 0 && rapid.IntRange(0, 3).Draw(t, "fromOrder") > 0 {
+		for range rapid.IntRange(1, 2).Draw(t, "partLines") {
+			a := rapid.SampledFrom(r.Allocations).Draw(t, "partAllocation")
+			held := a.Quantity - a.Fulfilled - a.Released
+			p.Lines = append(p.Lines, onlinestock.Line{Product: a.Product, Quantity: rapid.Int64Range(1, max(1, held)).Draw(t, "partQuantity")})
+			if rapid.IntRange(0, 3).Draw(t, "atOutlet") == 0 {
+				p.Outlet = a.Outlet
+			}
+		}
+	} else {
+		p.Lines = drawLines(t)
+	}
+	if rapid.IntRange(0, 9).Draw(t, "otherOutlet") == 0 {
+		p.Outlet = drawID(t, outletIDs, "partOutlet")
+	}
+	before := mc.before()
+	var got onlinestock.Reservation
+	var err error
+	name := "FulfillPart"
+	if kind == onlinestock.Fulfilled {
+		got, err = mc.svc.FulfillPart(mc.ctx, order, p)
+	} else {
+		name = "ReleasePart"
+		got, err = mc.svc.ReleasePart(mc.ctx, order, p)
+	}
+	call := fmt.Sprintf("%s(%q, %+v)", name, order, p)
+	lines := sumLines(p.Lines)
+	switch {
+	case !validID(order), !validID(p.ID), p.Outlet != "" && !validID(p.Outlet):
+		mc.expect(t, call, err, onlinestock.ErrInvalid)
+	case r == nil:
+		mc.expect(t, call, err, onlinestock.ErrNotFound)
+	default:
+		if want, errs := m.part(r, p.ID, p.Outlet, lines, kind, mc.clock.Now()); errs != nil {
+			mc.expect(t, call, err, errs...)
+		} else {
+			mc.expect(t, call, err)
+			mc.expectResult(t, call+" result", want, got)
+			mc.checkReservation(t, order)
+		}
+	}
+	mc.expectEvents(t, call, before)
 }

@@ -418,7 +418,7 @@ func (m *model) moveStock(allocs []onlinestock.Allocation, reserved, onHand int6
 	}
 }
 
-// reservedByOrders sums the open reservations' allocations per level.
+// reservedByOrders sums the units open reservations hold per level.
 func (m *model) reservedByOrders() map[levelKey]int64 {
 	out := map[levelKey]int64{}
 	for _, r := range m.reservations {
@@ -426,10 +426,124 @@ func (m *model) reservedByOrders() map[levelKey]int64 {
 			continue
 		}
 		for _, a := range r.Allocations {
-			out[levelKey{a.Product, a.Outlet}] += a.Quantity
+			out[levelKey{a.Product, a.Outlet}] += a.Quantity - a.Fulfilled - a.Released
 		}
 	}
 	return out
+}
+
+// held is what a reservation's allocations still hold, as allocations.
+func (m *model) held(r *onlinestock.Reservation) []onlinestock.Allocation {
+	var out []onlinestock.Allocation
+	for _, a := range r.Allocations {
+		if n := a.Quantity - a.Fulfilled - a.Released; n > 0 {
+			out = append(out, onlinestock.Allocation{Product: a.Product, Outlet: a.Outlet, Quantity: n})
+		}
+	}
+	return out
+}
+
+// settle closes a reservation: every unit it holds becomes fulfilled, or
+// released (when it is released or expires).
+func (m *model) settle(r *onlinestock.Reservation, to onlinestock.ReservationStatus) {
+	for i := range r.Allocations {
+		a := &r.Allocations[i]
+		if to == onlinestock.Fulfilled {
+			a.Fulfilled = a.Quantity - a.Released
+		} else {
+			a.Released = a.Quantity - a.Fulfilled
+		}
+	}
+	r.Status = to
+}
+
+// part is a partial fulfilment or release of an order that exists, on
+// valid input: the reservation after it, or the errors it may fail with. A
+// used part ID returns the reservation as it is if the call is the same,
+// and is a conflict otherwise; a closed order (or, to fulfil, one past its
+// deadline) is a conflict; lines the order does not hold, there, are
+// invalid. Units come from the outlets in the order they gave, reversed
+// for a release, and the order closes when it holds nothing more.
+func (m *model) part(r *onlinestock.Reservation, id, outlet string, lines []onlinestock.Line, kind onlinestock.ReservationStatus, now time.Time) (onlinestock.Reservation, []error) {
+	for _, d := range r.Parts {
+		if d.ID == id {
+			if d.Kind == kind && d.Outlet == outlet && slices.Equal(d.Lines, lines) {
+				return *r, nil
+			}
+			return onlinestock.Reservation{}, []error{onlinestock.ErrConflict}
+		}
+	}
+	if r.Status != onlinestock.Open || (kind == onlinestock.Fulfilled && m.statusAt(r, now) != onlinestock.Open) {
+		return onlinestock.Reservation{}, []error{onlinestock.ErrConflict}
+	}
+	place := func(o string) int {
+		for i, s := range r.Sources {
+			if s.Outlet == o {
+				return i
+			}
+		}
+		return len(r.Sources)
+	}
+	next := *r
+	next.Allocations = slices.Clone(r.Allocations)
+	var moved []onlinestock.Allocation
+	for _, l := range lines {
+		var at []int
+		var held int64
+		for i, a := range next.Allocations {
+			if a.Product == l.Product && (outlet == "" || a.Outlet == outlet) {
+				at = append(at, i)
+				held += a.Quantity - a.Fulfilled - a.Released
+			}
+		}
+		if held < l.Quantity {
+			return onlinestock.Reservation{}, []error{onlinestock.ErrInvalid}
+		}
+		sort.SliceStable(at, func(i, j int) bool {
+			a, b := next.Allocations[at[i]], next.Allocations[at[j]]
+			if place(a.Outlet) != place(b.Outlet) {
+				return place(a.Outlet) < place(b.Outlet)
+			}
+			return a.Outlet < b.Outlet
+		})
+		if kind == onlinestock.Released {
+			slices.Reverse(at)
+		}
+		left := l.Quantity
+		for _, i := range at {
+			a := &next.Allocations[i]
+			n := min(left, a.Quantity-a.Fulfilled-a.Released)
+			if n == 0 {
+				continue
+			}
+			if kind == onlinestock.Fulfilled {
+				a.Fulfilled += n
+			} else {
+				a.Released += n
+			}
+			moved = append(moved, onlinestock.Allocation{Product: a.Product, Outlet: a.Outlet, Quantity: n})
+			left -= n
+		}
+	}
+	slices.SortFunc(moved, func(a, b onlinestock.Allocation) int {
+		if c := cmp.Compare(a.Product, b.Product); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Outlet, b.Outlet)
+	})
+	if kind == onlinestock.Fulfilled {
+		m.moveStock(moved, -1, -1)
+	} else {
+		m.moveStock(moved, -1, 0)
+	}
+	next.Parts = append(slices.Clone(r.Parts), onlinestock.PartRecord{
+		Part: onlinestock.Part{ID: id, Outlet: outlet, Lines: lines}, Kind: kind, Moved: moved, Time: now,
+	})
+	if len(m.held(&next)) == 0 {
+		next.Status = kind
+	}
+	*r = next
+	return next, nil
 }
 
 // outletOrder is the allocator's order of the connected outlets: the

@@ -1,0 +1,227 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/onlinestock/onlinestock"
+)
+
+// testLifecycle checks partial fulfilment and partial release: each call
+// under its own ID, the rest held, the order closed when nothing is held.
+func testLifecycle(t *testing.T, newStore NewStore) {
+	t.Parallel()
+	line := func(p string, q int64) onlinestock.Line { return onlinestock.Line{Product: p, Quantity: q} }
+
+	// splitShop holds an order of 5 p split {d: 3, c: 2} (d ranked first)
+	// and 1 q from d.
+	splitShop := func(t *testing.T) *shop {
+		t.Helper()
+		s := newShop(t, newStore, onlinestock.Config{})
+		s.must(t, s.svc.SaveOutlet(ctx(t), "d", ""))
+		for _, o := range []string{"c", "d"} {
+			_, err := s.svc.Connect(ctx(t), o)
+			s.must(t, err)
+		}
+		s.must(t, s.svc.SetRank(ctx(t), "d", 1))
+		s.stock(t, map[string]int64{"p@c": 4, "p@d": 3, "q@d": 1})
+		r, err := s.svc.Reserve(ctx(t), onlinestock.Order{ID: "o1", Lines: []onlinestock.Line{line("p", 5), line("q", 1)}, TTL: time.Hour})
+		s.must(t, err)
+		want := []onlinestock.Allocation{
+			{Product: "p", Outlet: "c", Quantity: 2}, {Product: "p", Outlet: "d", Quantity: 3}, {Product: "q", Outlet: "d", Quantity: 1},
+		}
+		if diff := cmp.Diff(want, r.Allocations); diff != "" {
+			t.Fatalf("Reserve() allocations mismatch (-want +got):\n%s", diff)
+		}
+		return s
+	}
+	levels := func(t *testing.T, s *shop) map[string]onlinestock.Level {
+		t.Helper()
+		out := map[string]onlinestock.Level{}
+		for _, k := range []string{"p@c", "p@d", "q@d"} {
+			p, o := splitLevel(k)
+			l := s.level(t, p, o)
+			out[k] = onlinestock.Level{OnHand: l.OnHand, Reserved: l.Reserved}
+		}
+		return out
+	}
+	lv := func(onHand, reserved int64) onlinestock.Level {
+		return onlinestock.Level{OnHand: onHand, Reserved: reserved}
+	}
+
+	t.Run("a split shipment fulfils one outlet's units, the rest stays reserved, and a retry changes nothing", func(t *testing.T) {
+		t.Parallel()
+		s := splitShop(t)
+		ship := onlinestock.Part{ID: "ship-1", Outlet: "d", Lines: []onlinestock.Line{line("p", 3), line("q", 1)}}
+		r, err := s.svc.FulfillPart(ctx(t), "o1", ship)
+		s.must(t, err)
+		if r.Status != onlinestock.Open {
+			t.Errorf("status after the first shipment = %v, want open", r.Status)
+		}
+		want := map[string]onlinestock.Level{"p@c": lv(4, 2), "p@d": lv(0, 0), "q@d": lv(0, 0)}
+		if diff := cmp.Diff(want, levels(t, s)); diff != "" {
+			t.Errorf("levels after the first shipment mismatch (-want +got):\n%s", diff)
+		}
+		before := takeDump(t, s.svc, []string{"p", "q"}, []string{"o1"})
+		again, err := s.svc.FulfillPart(ctx(t), "o1", ship)
+		s.must(t, err)
+		if diff := cmp.Diff(r, again); diff != "" {
+			t.Errorf("FulfillPart() retried mismatch (-first +again):\n%s", diff)
+		}
+		other := ship
+		other.Lines = []onlinestock.Line{line("p", 1)}
+		if _, err := s.svc.FulfillPart(ctx(t), "o1", other); !errors.Is(err, onlinestock.ErrConflict) {
+			t.Errorf("FulfillPart() under a used ID with other lines: error = %v, want ErrConflict", err)
+		}
+		if _, err := s.svc.ReleasePart(ctx(t), "o1", ship); !errors.Is(err, onlinestock.ErrConflict) {
+			t.Errorf("ReleasePart() under the ID of a shipment: error = %v, want ErrConflict", err)
+		}
+		if diff := cmp.Diff(before, takeDump(t, s.svc, []string{"p", "q"}, []string{"o1"})); diff != "" {
+			t.Errorf("store after a retry and refused calls mismatch (-want +got):\n%s", diff)
+		}
+		r, err = s.svc.FulfillPart(ctx(t), "o1", onlinestock.Part{ID: "ship-2", Lines: []onlinestock.Line{line("p", 2)}})
+		s.must(t, err)
+		wantRes := []onlinestock.Allocation{
+			{Product: "p", Outlet: "c", Quantity: 2, Fulfilled: 2},
+			{Product: "p", Outlet: "d", Quantity: 3, Fulfilled: 3},
+			{Product: "q", Outlet: "d", Quantity: 1, Fulfilled: 1},
+		}
+		if r.Status != onlinestock.Fulfilled {
+			t.Errorf("status after the last shipment = %v, want fulfilled", r.Status)
+		}
+		if diff := cmp.Diff(wantRes, r.Allocations); diff != "" {
+			t.Errorf("allocations after both shipments mismatch (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]string{"ship-1", "ship-2"}, []string{r.Parts[0].ID, r.Parts[1].ID}); diff != "" {
+			t.Errorf("parts mismatch (-want +got):\n%s", diff)
+		}
+		if _, err := s.svc.Fulfill(ctx(t), "o1"); err != nil {
+			t.Errorf("Fulfill() of an order fulfilled in parts: error = %v, want none", err)
+		}
+		checkChains(t, s.svc, []string{"p", "q"})
+	})
+
+	t.Run("units without an outlet are fulfilled from the outlet that gave first and released from the one that gave last", func(t *testing.T) {
+		t.Parallel()
+		s := splitShop(t)
+		_, err := s.svc.ReleasePart(ctx(t), "o1", onlinestock.Part{ID: "cancel-1", Lines: []onlinestock.Line{line("p", 3)}})
+		s.must(t, err)
+		// c gave last: its 2 go back first, then 1 of d's.
+		want := map[string]onlinestock.Level{"p@c": lv(4, 0), "p@d": lv(3, 2), "q@d": lv(1, 1)}
+		if diff := cmp.Diff(want, levels(t, s)); diff != "" {
+			t.Errorf("levels after a partial release mismatch (-want +got):\n%s", diff)
+		}
+		r, err := s.svc.FulfillPart(ctx(t), "o1", onlinestock.Part{ID: "ship-1", Lines: []onlinestock.Line{line("p", 1)}})
+		s.must(t, err)
+		want = map[string]onlinestock.Level{"p@c": lv(4, 0), "p@d": lv(2, 1), "q@d": lv(1, 1)}
+		if diff := cmp.Diff(want, levels(t, s)); diff != "" {
+			t.Errorf("levels after a partial fulfilment mismatch (-want +got):\n%s", diff)
+		}
+		wantMoved := []onlinestock.Allocation{{Product: "p", Outlet: "d", Quantity: 1}}
+		if diff := cmp.Diff(wantMoved, r.Parts[1].Moved); diff != "" {
+			t.Errorf("the shipment's Moved mismatch (-want +got):\n%s", diff)
+		}
+		r, err = s.svc.Release(ctx(t), "o1")
+		s.must(t, err)
+		wantAllocs := []onlinestock.Allocation{
+			{Product: "p", Outlet: "c", Quantity: 2, Released: 2},
+			{Product: "p", Outlet: "d", Quantity: 3, Fulfilled: 1, Released: 2},
+			{Product: "q", Outlet: "d", Quantity: 1, Released: 1},
+		}
+		if diff := cmp.Diff(wantAllocs, r.Allocations); diff != "" || r.Status != onlinestock.Released {
+			t.Errorf("after Release() status %v, allocations mismatch (-want +got):\n%s", r.Status, diff)
+		}
+		want = map[string]onlinestock.Level{"p@c": lv(4, 0), "p@d": lv(2, 0), "q@d": lv(1, 0)}
+		if diff := cmp.Diff(want, levels(t, s)); diff != "" {
+			t.Errorf("levels after Release() mismatch (-want +got):\n%s", diff)
+		}
+		checkChains(t, s.svc, []string{"p", "q"})
+	})
+
+	t.Run("an order whose last units are released in parts closes released", func(t *testing.T) {
+		t.Parallel()
+		s := splitShop(t)
+		_, err := s.svc.FulfillPart(ctx(t), "o1", onlinestock.Part{ID: "ship", Outlet: "d", Lines: []onlinestock.Line{line("q", 1)}})
+		s.must(t, err)
+		r, err := s.svc.ReleasePart(ctx(t), "o1", onlinestock.Part{ID: "cancel", Lines: []onlinestock.Line{line("p", 5)}})
+		s.must(t, err)
+		if r.Status != onlinestock.Released {
+			t.Errorf("status = %v, want released", r.Status)
+		}
+		if _, err := s.svc.Fulfill(ctx(t), "o1"); !errors.Is(err, onlinestock.ErrConflict) {
+			t.Errorf("Fulfill() of the released order: error = %v, want ErrConflict", err)
+		}
+		// A retry of a call made while the order was open still answers.
+		if _, err := s.svc.FulfillPart(ctx(t), "o1", onlinestock.Part{ID: "ship", Outlet: "d", Lines: []onlinestock.Line{line("q", 1)}}); err != nil {
+			t.Errorf("FulfillPart() retried after the order closed: error = %v, want none", err)
+		}
+	})
+
+	t.Run("bad partial calls are refused and change nothing", func(t *testing.T) {
+		t.Parallel()
+		s := splitShop(t)
+		_, err := s.svc.FulfillPart(ctx(t), "o1", onlinestock.Part{ID: "used", Lines: []onlinestock.Line{line("p", 1)}})
+		s.must(t, err)
+		s.stock(t, map[string]int64{"r@a": 5})
+		_, err = s.svc.Reserve(ctx(t), onlinestock.Order{ID: "closed", Lines: []onlinestock.Line{line("r", 1)}})
+		s.must(t, err)
+		_, err = s.svc.Release(ctx(t), "closed")
+		s.must(t, err)
+		fulfil, release := s.svc.FulfillPart, s.svc.ReleasePart
+		cases := []struct {
+			name  string
+			do    func(context.Context, string, onlinestock.Part) (onlinestock.Reservation, error)
+			order string
+			part  onlinestock.Part
+			want  error
+		}{
+			{"an empty part ID", fulfil, "o1", onlinestock.Part{Lines: []onlinestock.Line{line("p", 1)}}, onlinestock.ErrInvalid},
+			{"a bad outlet ID", release, "o1", onlinestock.Part{ID: "x", Outlet: "bad\x01", Lines: []onlinestock.Line{line("p", 1)}}, onlinestock.ErrInvalid},
+			{"no lines", fulfil, "o1", onlinestock.Part{ID: "x"}, onlinestock.ErrInvalid},
+			{"a zero quantity", release, "o1", onlinestock.Part{ID: "x", Lines: []onlinestock.Line{line("p", 0)}}, onlinestock.ErrInvalid},
+			{"more units than are held", fulfil, "o1", onlinestock.Part{ID: "x", Lines: []onlinestock.Line{line("p", 5)}}, onlinestock.ErrInvalid},
+			{"more units than the outlet holds", release, "o1", onlinestock.Part{ID: "x", Outlet: "c", Lines: []onlinestock.Line{line("p", 3)}}, onlinestock.ErrInvalid},
+			{"a product not in the order", fulfil, "o1", onlinestock.Part{ID: "x", Lines: []onlinestock.Line{line("p", 1), line("r", 1)}}, onlinestock.ErrInvalid},
+			{"an outlet that gives the order nothing", release, "o1", onlinestock.Part{ID: "x", Outlet: "a", Lines: []onlinestock.Line{line("p", 1)}}, onlinestock.ErrInvalid},
+			{"a used ID with other content", release, "o1", onlinestock.Part{ID: "used", Lines: []onlinestock.Line{line("p", 1)}}, onlinestock.ErrConflict},
+			{"an unknown order", fulfil, "nope", onlinestock.Part{ID: "x", Lines: []onlinestock.Line{line("p", 1)}}, onlinestock.ErrNotFound},
+			{"a closed order", release, "closed", onlinestock.Part{ID: "x", Lines: []onlinestock.Line{line("r", 1)}}, onlinestock.ErrConflict},
+		}
+		before := takeDump(t, s.svc, []string{"p", "q", "r"}, []string{"o1", "closed"})
+		for _, c := range cases {
+			if _, err := c.do(ctx(t), c.order, c.part); !errors.Is(err, c.want) {
+				t.Errorf("%s: error = %v, want %v", c.name, err, c.want)
+			}
+		}
+		if diff := cmp.Diff(before, takeDump(t, s.svc, []string{"p", "q", "r"}, []string{"o1", "closed"})); diff != "" {
+			t.Errorf("store after refused calls mismatch (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("past its deadline an order cannot be fulfilled in part, and can be released in part", func(t *testing.T) {
+		t.Parallel()
+		s := splitShop(t)
+		s.clock.Advance(time.Hour)
+		if _, err := s.svc.FulfillPart(ctx(t), "o1", onlinestock.Part{ID: "ship", Lines: []onlinestock.Line{line("q", 1)}}); !errors.Is(err, onlinestock.ErrConflict) {
+			t.Errorf("FulfillPart() past the deadline: error = %v, want ErrConflict", err)
+		}
+		r, err := s.svc.ReleasePart(ctx(t), "o1", onlinestock.Part{ID: "cancel", Lines: []onlinestock.Line{line("q", 1)}})
+		s.must(t, err)
+		if r.Status != onlinestock.Open {
+			t.Errorf("status = %v, want open until the sweep", r.Status)
+		}
+		got, err := s.svc.ExpireReservations(ctx(t), s.clock.Now())
+		s.must(t, err)
+		if diff := cmp.Diff([]string{"o1"}, got); diff != "" {
+			t.Errorf("ExpireReservations() mismatch (-want +got):\n%s", diff)
+		}
+		want := map[string]onlinestock.Level{"p@c": lv(4, 0), "p@d": lv(3, 0), "q@d": lv(1, 0)}
+		if diff := cmp.Diff(want, levels(t, s)); diff != "" {
+			t.Errorf("levels after expiry mismatch (-want +got):\n%s", diff)
+		}
+	})
+}
