@@ -109,7 +109,11 @@
 //
 // Every committed change is an [Event] in the Store's outbox: availability
 // changed (with [Event.SoldOut] and [Event.BackInStock]), outlet connected or
-// disconnected, primary outlet changed, product enabled or disabled. A call
+// disconnected, primary outlet changed, product enabled or disabled, and
+// each step of an order ([OrderReserved], [OrderAmended],
+// [OrderPartiallyFulfilled], [OrderFulfilled], [OrderPartiallyReleased],
+// [OrderReleased], [OrderExpired]) with its units per product and outlet,
+// so an ERP or a storefront can follow orders without polling. A call
 // writes at most one availability event per product, only when what the
 // storefront sees changed, and each product's events form a chain: each
 // Before is the previous After. A [Dispatcher] delivers events in order, at

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -30,6 +31,29 @@ const (
 	// ProductEnabled and ProductDisabled: Product was listed or unlisted.
 	ProductEnabled  EventKind = "product_enabled"
 	ProductDisabled EventKind = "product_disabled"
+
+	// Order events. Each carries Order; Lines, the units concerned, summed
+	// per product; and Allocations, the same units per product and outlet
+	// (only Quantity is set). A partial call sets Part to its ID.
+
+	// OrderReserved: stock was reserved for Order, as Allocations say.
+	OrderReserved EventKind = "order_reserved"
+	// OrderAmended: Order's lines changed; Lines and Allocations are the
+	// whole reservation as it now stands.
+	OrderAmended EventKind = "order_amended"
+	// OrderPartiallyFulfilled: some units of Order were fulfilled, and some
+	// are still held.
+	OrderPartiallyFulfilled EventKind = "order_partially_fulfilled"
+	// OrderFulfilled: Order's last held units were fulfilled; it is closed.
+	OrderFulfilled EventKind = "order_fulfilled"
+	// OrderPartiallyReleased: some units of Order were released, and some
+	// are still held.
+	OrderPartiallyReleased EventKind = "order_partially_released"
+	// OrderReleased: Order's last held units were released; it is closed.
+	OrderReleased EventKind = "order_released"
+	// OrderExpired: Order passed its deadline and its held units were
+	// released; it is closed.
+	OrderExpired EventKind = "order_expired"
 )
 
 // Event is one committed change, as the outbox keeps it and a [Notifier]
@@ -47,6 +71,21 @@ type Event struct {
 	Outlet   string   `json:"outlet,omitempty"`   // OutletConnected, OutletDisconnected, PrimaryChanged
 	Previous string   `json:"previous,omitempty"` // PrimaryChanged: the former primary outlet
 	Methods  []string `json:"methods,omitempty"`  // OutletConnected, OutletDisconnected: method IDs
+
+	Order       string       `json:"order,omitempty"`       // order events
+	Part        string       `json:"part,omitempty"`        // order events of a partial call: its ID
+	Lines       []Line       `json:"lines,omitempty"`       // order events: the units, per product
+	Allocations []Allocation `json:"allocations,omitempty"` // order events: the units, per product and outlet
+}
+
+// IsOrderEvent reports whether the event is about an order.
+func (e Event) IsOrderEvent() bool {
+	switch e.Kind {
+	case OrderReserved, OrderAmended, OrderPartiallyFulfilled, OrderFulfilled,
+		OrderPartiallyReleased, OrderReleased, OrderExpired:
+		return true
+	}
+	return false
 }
 
 // SoldOut reports whether the event takes a listed product to sold out.
@@ -77,6 +116,18 @@ func (e Event) String() string {
 		return fmt.Sprintf("#%d %s %s", e.Seq, e.Kind, e.Product)
 	case PrimaryChanged:
 		return fmt.Sprintf("#%d %s %s (was %q)", e.Seq, e.Kind, e.Outlet, e.Previous)
+	case OrderReserved, OrderAmended, OrderPartiallyFulfilled, OrderFulfilled,
+		OrderPartiallyReleased, OrderReleased, OrderExpired:
+		var b strings.Builder
+		fmt.Fprintf(&b, "#%d %s %s", e.Seq, e.Kind, e.Order)
+		if e.Part != "" {
+			fmt.Fprintf(&b, " part %s", e.Part)
+		}
+		b.WriteString(":")
+		for _, a := range e.Allocations {
+			fmt.Fprintf(&b, " %s@%s=%d", a.Product, a.Outlet, a.Quantity)
+		}
+		return b.String()
 	default:
 		return fmt.Sprintf("#%d %s %s methods=%v", e.Seq, e.Kind, e.Outlet, e.Methods)
 	}
@@ -84,6 +135,22 @@ func (e Event) String() string {
 
 func availabilityEvent(now time.Time, product string, before, after Availability) Event {
 	return Event{Kind: AvailabilityChanged, Time: now, Product: product, Before: before, After: after}
+}
+
+// orderEvent announces that units moved in or out of an order's
+// reservation; allocs (sorted by product, then outlet) are the units, and
+// only their Quantity is kept.
+func orderEvent(now time.Time, kind EventKind, order, part string, allocs []Allocation) Event {
+	e := Event{Kind: kind, Time: now, Order: order, Part: part, Allocations: make([]Allocation, len(allocs))}
+	for i, a := range allocs {
+		e.Allocations[i] = Allocation{Product: a.Product, Outlet: a.Outlet, Quantity: a.Quantity}
+		if n := len(e.Lines); n > 0 && e.Lines[n-1].Product == a.Product {
+			e.Lines[n-1].Quantity += a.Quantity
+		} else {
+			e.Lines = append(e.Lines, Line{Product: a.Product, Quantity: a.Quantity})
+		}
+	}
+	return e
 }
 
 // Notifier announces committed events to the outside world: a webhook, a

@@ -217,6 +217,9 @@ func (s *Service) Reserve(ctx context.Context, o Order) (Reservation, error) {
 			return err
 		}
 		res = Reservation{Order: o.ID, Method: o.Method, Lines: lines, Allocations: allocs, Sources: sources, Status: Open, Created: now, Deadline: deadline}
+		if err := tx.AppendEvents(ctx, []Event{orderEvent(now, OrderReserved, o.ID, "", allocs)}); err != nil {
+			return err
+		}
 		return tx.PutReservation(ctx, res)
 	})
 	if err != nil {
@@ -413,6 +416,13 @@ func (s *Service) close(ctx context.Context, order string, to ReservationStatus,
 			return err
 		}
 		res.settle(to)
+		kind := OrderReleased
+		if to == Fulfilled {
+			kind = OrderFulfilled
+		}
+		if err := tx.AppendEvents(ctx, []Event{orderEvent(now, kind, order, "", held)}); err != nil {
+			return err
+		}
 		return tx.PutReservation(ctx, res)
 	})
 	if err != nil {
@@ -519,8 +529,13 @@ func (s *Service) part(ctx context.Context, order string, p Part, kind Reservati
 		res.Parts = append(slices.Clone(res.Parts), PartRecord{
 			Part: Part{ID: p.ID, Outlet: p.Outlet, Lines: lines}, Kind: kind, Moved: moved, Time: now,
 		})
+		event := map[ReservationStatus]EventKind{Fulfilled: OrderPartiallyFulfilled, Released: OrderPartiallyReleased}[kind]
 		if len(res.held()) == 0 {
 			res.Status = kind
+			event = map[ReservationStatus]EventKind{Fulfilled: OrderFulfilled, Released: OrderReleased}[kind]
+		}
+		if err := tx.AppendEvents(ctx, []Event{orderEvent(now, event, order, p.ID, moved)}); err != nil {
+			return err
 		}
 		return tx.PutReservation(ctx, res)
 	})
@@ -617,8 +632,13 @@ func (s *Service) ExpireReservations(ctx context.Context, now time.Time) ([]stri
 		if err != nil || len(due) == 0 {
 			return err
 		}
+		at, err := s.now()
+		if err != nil {
+			return err
+		}
 		var all []Allocation
 		var closed []Reservation
+		var events []Event
 		for _, order := range due {
 			r, ok, err := tx.Reservation(ctx, order)
 			if err != nil {
@@ -627,7 +647,9 @@ func (s *Service) ExpireReservations(ctx context.Context, now time.Time) ([]stri
 			if !ok || r.Status != Open {
 				continue
 			}
-			all = append(all, r.held()...)
+			held := r.held()
+			all = append(all, held...)
+			events = append(events, orderEvent(at, OrderExpired, r.Order, "", held))
 			r.settle(Expired)
 			closed = append(closed, r)
 		}
@@ -637,6 +659,11 @@ func (s *Service) ExpireReservations(ctx context.Context, now time.Time) ([]stri
 		}
 		if err := s.moveStock(ctx, tx, setup.Outlets, products, all, -1, 0, nil); err != nil {
 			return err
+		}
+		if len(events) > 0 {
+			if err := tx.AppendEvents(ctx, events); err != nil {
+				return err
+			}
 		}
 		for _, r := range closed {
 			if err := tx.PutReservation(ctx, r); err != nil {

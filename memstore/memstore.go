@@ -139,6 +139,8 @@ func (s *Store) EventsSince(ctx context.Context, after uint64, limit int) ([]onl
 	out := s.events.since(after, limit)
 	for i := range out {
 		out[i].Methods = slices.Clone(out[i].Methods)
+		out[i].Lines = slices.Clone(out[i].Lines)
+		out[i].Allocations = slices.Clone(out[i].Allocations)
 	}
 	return out, nil
 }

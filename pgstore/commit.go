@@ -296,6 +296,7 @@ func (t *tx) queueEvents(b *pgx.Batch) error {
 	methods := make([]*string, n)
 	times := make([]*int64, n)
 	beforeQty, afterQty := make([]int64, n), make([]int64, n)
+	orders := make([]*string, n)
 	for i, e := range t.events {
 		at, err := toNanos(e.Time)
 		if err != nil {
@@ -309,17 +310,20 @@ func (t *tx) queueEvents(b *pgx.Batch) error {
 			joined := strings.Join(e.Methods, idSeparator)
 			methods[i] = &joined
 		}
+		if orders[i], err = encodeOrderDetail(e); err != nil {
+			return err
+		}
 	}
 	b.Queue(`WITH pending AS (SELECT nextval('onlinestock_event_pending') AS id)
 		INSERT INTO onlinestock_events (tenant, pending_id, pending_ord, kind, time_ns, product, before_quantity,
-			before_label, after_quantity, after_label, outlet, previous, methods)
+			before_label, after_quantity, after_label, outlet, previous, methods, order_detail)
 		SELECT $1::text, pending.id, e.ord, e.kind, e.time_ns, e.product, e.bq, e.bl, e.aq, e.al,
-			e.outlet, e.previous, string_to_array(e.methods, $2)
+			e.outlet, e.previous, string_to_array(e.methods, $2), e.od::jsonb
 		FROM pending, unnest($3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::text[], $8::bigint[],
-			$9::text[], $10::text[], $11::text[], $12::text[])
-			WITH ORDINALITY AS e(kind, time_ns, product, bq, bl, aq, al, outlet, previous, methods, ord)`,
+			$9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
+			WITH ORDINALITY AS e(kind, time_ns, product, bq, bl, aq, al, outlet, previous, methods, od, ord)`,
 		t.tenant(), idSeparator, kinds, times, products, beforeQty, beforeLabels, afterQty, afterLabels,
-		outlets, previous, methods)
+		outlets, previous, methods, orders)
 	return nil
 }
 

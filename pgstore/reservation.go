@@ -52,3 +52,38 @@ func decodeDetail(raw []byte, r *onlinestock.Reservation) error {
 	r.Sources, r.Parts = d.Sources, d.Parts
 	return nil
 }
+
+// orderDetail is the part of an order event kept in the order_detail
+// column.
+type orderDetail struct {
+	Order       string                   `json:"order"`
+	Part        string                   `json:"part,omitempty"`
+	Lines       []onlinestock.Line       `json:"lines"`
+	Allocations []onlinestock.Allocation `json:"allocations"`
+}
+
+// encodeOrderDetail returns the order_detail of an event, nil for an event
+// that names no order.
+func encodeOrderDetail(e onlinestock.Event) (*string, error) {
+	if e.Order == "" {
+		return nil, nil
+	}
+	raw, err := json.Marshal(orderDetail{Order: e.Order, Part: e.Part, Lines: e.Lines, Allocations: e.Allocations})
+	if err != nil {
+		return nil, err
+	}
+	doc := string(raw)
+	return &doc, nil
+}
+
+func decodeOrderDetail(raw []byte, e *onlinestock.Event) error {
+	if raw == nil {
+		return nil
+	}
+	var d orderDetail
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return fmt.Errorf("corrupt order detail: %w", err)
+	}
+	e.Order, e.Part, e.Lines, e.Allocations = d.Order, d.Part, d.Lines, d.Allocations
+	return nil
+}

@@ -208,9 +208,13 @@ func (s *Store) EventsSince(ctx context.Context, after uint64, limit int) ([]onl
 		var seq int64
 		var at *int64
 		var kind, beforeLabel, afterLabel string
+		var orderDetail []byte
 		if err := rows.Scan(&seq, &kind, &at, &e.Product, &e.Before.Quantity, &beforeLabel,
-			&e.After.Quantity, &afterLabel, &e.Outlet, &e.Previous, &e.Methods); err != nil {
+			&e.After.Quantity, &afterLabel, &e.Outlet, &e.Previous, &e.Methods, &orderDetail); err != nil {
 			return nil, interpretError(ctx, err)
+		}
+		if err := decodeOrderDetail(orderDetail, &e); err != nil {
+			return nil, fmt.Errorf("pgstore: event %d: %w", seq, err)
 		}
 		e.Seq, e.Kind, e.Time = uint64(seq), onlinestock.EventKind(kind), fromNanos(at)
 		e.Before.Label, e.After.Label = onlinestock.Label(beforeLabel), onlinestock.Label(afterLabel)
@@ -229,7 +233,7 @@ func (s *Store) EventsSince(ctx context.Context, after uint64, limit int) ([]onl
 // sqlEventsSince reads numbered events in order, from the index of
 // numbered events, whose order the ORDER BY … LIMIT follows.
 const sqlEventsSince = `SELECT seq, kind, time_ns, product, before_quantity, before_label,
-		after_quantity, after_label, outlet, previous, methods
+		after_quantity, after_label, outlet, previous, methods, order_detail
 		FROM onlinestock_events WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3`
 
 // sequenceStatements is how many statements queueSequence queues.

@@ -161,6 +161,58 @@ func testLifecycle(t *testing.T, newStore NewStore) {
 		}
 	})
 
+	t.Run("every step of an order is an event in the outbox, with its lines and outlets", func(t *testing.T) {
+		t.Parallel()
+		s := splitShop(t)
+		_, err := s.svc.FulfillPart(ctx(t), "o1", onlinestock.Part{ID: "ship-1", Outlet: "d", Lines: []onlinestock.Line{line("p", 3)}})
+		s.must(t, err)
+		_, err = s.svc.ReleasePart(ctx(t), "o1", onlinestock.Part{ID: "cancel-1", Lines: []onlinestock.Line{line("q", 1)}})
+		s.must(t, err)
+		_, err = s.svc.FulfillPart(ctx(t), "o1", onlinestock.Part{ID: "ship-1", Outlet: "d", Lines: []onlinestock.Line{line("p", 3)}}) // a retry
+		s.must(t, err)
+		_, err = s.svc.Fulfill(ctx(t), "o1")
+		s.must(t, err)
+		_, err = s.svc.Reserve(ctx(t), onlinestock.Order{ID: "o2", Lines: []onlinestock.Line{line("p", 1)}, TTL: time.Minute})
+		s.must(t, err)
+		_, err = s.svc.Reserve(ctx(t), onlinestock.Order{ID: "o3", Lines: []onlinestock.Line{line("p", 1)}})
+		s.must(t, err)
+		_, err = s.svc.ReleasePart(ctx(t), "o3", onlinestock.Part{ID: "cancel", Lines: []onlinestock.Line{line("p", 1)}})
+		s.must(t, err)
+		_, err = s.svc.ExpireReservations(ctx(t), s.clock.Advance(time.Hour))
+		s.must(t, err)
+		var got []onlinestock.Event
+		for _, e := range allEvents(t, s.svc, 0) {
+			if e.IsOrderEvent() {
+				got = append(got, e)
+			}
+		}
+		alloc := func(p, o string, q int64) onlinestock.Allocation {
+			return onlinestock.Allocation{Product: p, Outlet: o, Quantity: q}
+		}
+		want := []onlinestock.Event{
+			{Kind: onlinestock.OrderReserved, Order: "o1", Lines: []onlinestock.Line{line("p", 5), line("q", 1)},
+				Allocations: []onlinestock.Allocation{alloc("p", "c", 2), alloc("p", "d", 3), alloc("q", "d", 1)}},
+			{Kind: onlinestock.OrderPartiallyFulfilled, Order: "o1", Part: "ship-1", Lines: []onlinestock.Line{line("p", 3)},
+				Allocations: []onlinestock.Allocation{alloc("p", "d", 3)}},
+			{Kind: onlinestock.OrderPartiallyReleased, Order: "o1", Part: "cancel-1", Lines: []onlinestock.Line{line("q", 1)},
+				Allocations: []onlinestock.Allocation{alloc("q", "d", 1)}},
+			{Kind: onlinestock.OrderFulfilled, Order: "o1", Lines: []onlinestock.Line{line("p", 2)},
+				Allocations: []onlinestock.Allocation{alloc("p", "c", 2)}},
+			{Kind: onlinestock.OrderReserved, Order: "o2", Lines: []onlinestock.Line{line("p", 1)},
+				Allocations: []onlinestock.Allocation{alloc("p", "c", 1)}},
+			{Kind: onlinestock.OrderReserved, Order: "o3", Lines: []onlinestock.Line{line("p", 1)},
+				Allocations: []onlinestock.Allocation{alloc("p", "c", 1)}},
+			{Kind: onlinestock.OrderReleased, Order: "o3", Part: "cancel", Lines: []onlinestock.Line{line("p", 1)},
+				Allocations: []onlinestock.Allocation{alloc("p", "c", 1)}},
+			{Kind: onlinestock.OrderExpired, Order: "o2", Lines: []onlinestock.Line{line("p", 1)},
+				Allocations: []onlinestock.Allocation{alloc("p", "c", 1)}},
+		}
+		if diff := cmp.Diff(want, got, eventOpts); diff != "" {
+			t.Errorf("order events mismatch (-want +got):\n%s", diff)
+		}
+		checkChains(t, s.svc, []string{"p", "q"})
+	})
+
 	t.Run("bad partial calls are refused and change nothing", func(t *testing.T) {
 		t.Parallel()
 		s := splitShop(t)

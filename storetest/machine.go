@@ -157,7 +157,8 @@ func (mc *machine) expect(t *rapid.T, call string, err error, want ...error) {
 // to what the model says now, forming each product's chain.
 func (mc *machine) expectEvents(t *rapid.T, call string, before map[string]onlinestock.Availability, extra ...onlinestock.Event) {
 	t.Helper()
-	want := slices.Clone(extra)
+	want := append(slices.Clone(extra), mc.m.announced...)
+	mc.m.announced = nil
 	for _, p := range productIDs {
 		if after := mc.m.availability(p); after != before[p] {
 			want = append(want, onlinestock.Event{Kind: onlinestock.AvailabilityChanged, Product: p, Before: before[p], After: after})
@@ -173,7 +174,7 @@ func (mc *machine) expectEvents(t *rapid.T, call string, before map[string]onlin
 		}
 	}
 	byKey := func(a, b onlinestock.Event) int {
-		return strings.Compare(string(a.Kind)+"\x00"+a.Product+"\x00"+a.Outlet, string(b.Kind)+"\x00"+b.Product+"\x00"+b.Outlet)
+		return strings.Compare(string(a.Kind)+"\x00"+a.Product+"\x00"+a.Outlet+"\x00"+a.Order, string(b.Kind)+"\x00"+b.Product+"\x00"+b.Outlet+"\x00"+b.Order)
 	}
 	sortedGot := slices.Clone(got)
 	slices.SortStableFunc(want, byKey)
@@ -738,6 +739,7 @@ func (mc *machine) reserved(t *rapid.T, call string, o onlinestock.Order, got on
 	}
 	mc.expectResult(t, call+" result", want, got)
 	m.moveStock(got.Allocations, +1, 0)
+	m.announce(onlinestock.OrderReserved, o.ID, "", allocs)
 	m.reservations[o.ID] = &want
 	mc.checkReservation(t, o.ID)
 	return true
@@ -832,8 +834,10 @@ func (mc *machine) close(t *rapid.T, order string, to onlinestock.ReservationSta
 	default:
 		mc.expect(t, call, err)
 		if to == onlinestock.Released {
+			m.announce(onlinestock.OrderReleased, order, "", m.held(r))
 			m.moveStock(m.held(r), -1, 0)
 		} else {
+			m.announce(onlinestock.OrderFulfilled, order, "", m.held(r))
 			m.moveStock(m.held(r), -1, -1)
 		}
 		m.settle(r, to)
@@ -853,6 +857,7 @@ func (mc *machine) ExpireReservations(t *rapid.T) {
 	for _, id := range sortedKeys(m.reservations) {
 		r := m.reservations[id]
 		if r.Status == onlinestock.Open && !r.Deadline.IsZero() && !r.Deadline.After(now) {
+			m.announce(onlinestock.OrderExpired, id, "", m.held(r))
 			m.moveStock(m.held(r), -1, 0)
 			m.settle(r, onlinestock.Expired)
 			want = append(want, id)

@@ -27,6 +27,7 @@ type model struct {
 	keys          map[string]time.Time // idempotency key → when claimed
 	methods       map[string]onlinestock.Method
 	reservations  map[string]*onlinestock.Reservation
+	announced     []onlinestock.Event // order events of the last call
 }
 
 type modelOutlet struct {
@@ -536,12 +537,17 @@ func (m *model) part(r *onlinestock.Reservation, id, outlet string, lines []onli
 	} else {
 		m.moveStock(moved, -1, 0)
 	}
+	event := map[onlinestock.ReservationStatus]onlinestock.EventKind{
+		onlinestock.Fulfilled: onlinestock.OrderPartiallyFulfilled, onlinestock.Released: onlinestock.OrderPartiallyReleased}[kind]
 	next.Parts = append(slices.Clone(r.Parts), onlinestock.PartRecord{
 		Part: onlinestock.Part{ID: id, Outlet: outlet, Lines: lines}, Kind: kind, Moved: moved, Time: now,
 	})
 	if len(m.held(&next)) == 0 {
 		next.Status = kind
+		event = map[onlinestock.ReservationStatus]onlinestock.EventKind{
+			onlinestock.Fulfilled: onlinestock.OrderFulfilled, onlinestock.Released: onlinestock.OrderReleased}[kind]
 	}
+	m.announce(event, r.Order, id, moved)
 	*r = next
 	return next, nil
 }
@@ -671,4 +677,17 @@ func (m *model) statusAt(r *onlinestock.Reservation, now time.Time) onlinestock.
 		return onlinestock.Expired
 	}
 	return r.Status
+}
+
+// announce records the order event a call must write: the units moved in
+// or out of an order, per product and outlet, and summed per product.
+func (m *model) announce(kind onlinestock.EventKind, order, part string, units []onlinestock.Allocation) {
+	e := onlinestock.Event{Kind: kind, Order: order, Part: part}
+	var lines []onlinestock.Line
+	for _, a := range units {
+		e.Allocations = append(e.Allocations, onlinestock.Allocation{Product: a.Product, Outlet: a.Outlet, Quantity: a.Quantity})
+		lines = append(lines, onlinestock.Line{Product: a.Product, Quantity: a.Quantity})
+	}
+	e.Lines = sumLines(lines)
+	m.announced = append(m.announced, e)
 }

@@ -50,7 +50,15 @@
 //     of the shipping methods linked to it, un-orphaned or orphaned ([] when
 //     none);
 //   - primary_changed: outlet, the new primary outlet, and previous, the
-//     former one ("" on activation).
+//     former one ("" on activation);
+//   - order_reserved, order_amended, order_partially_fulfilled,
+//     order_fulfilled, order_partially_released, order_released,
+//     order_expired: order; lines, the units concerned, each
+//     {"product", "quantity"}; allocations, the same units per outlet, each
+//     {"product", "outlet", "quantity"}; and part, the ID of the partial
+//     call, on order_partially_fulfilled and order_partially_released, and on
+//     order_fulfilled and order_released when a partial call closed the
+//     order.
 //
 // Compatibility: within a version, new kinds, new fields and new labels may
 // appear. A receiver ignores fields and kinds it does not know, and goes by

@@ -57,6 +57,22 @@ type wireEvent struct {
 	Outlet   *string           `json:"outlet,omitempty"`
 	Previous *string           `json:"previous,omitempty"`
 	Methods  *[]string         `json:"methods,omitempty"`
+
+	Order       *string           `json:"order,omitempty"`
+	Part        *string           `json:"part,omitempty"`
+	Lines       *[]wireLine       `json:"lines,omitempty"`
+	Allocations *[]wireAllocation `json:"allocations,omitempty"`
+}
+
+type wireLine struct {
+	Product  string `json:"product"`
+	Quantity int64  `json:"quantity"`
+}
+
+type wireAllocation struct {
+	Product  string `json:"product"`
+	Outlet   string `json:"outlet"`
+	Quantity int64  `json:"quantity"`
 }
 
 type wireAvailability struct {
@@ -65,7 +81,7 @@ type wireAvailability struct {
 }
 
 // fields is the set of optional fields an event kind carries.
-type fields uint8
+type fields uint16
 
 const (
 	fProduct fields = 1 << iota
@@ -74,7 +90,13 @@ const (
 	fOutlet
 	fPrevious
 	fMethods
+	fOrder
+	fPart
+	fLines
+	fAllocations
 )
+
+const fOrderEvent = fOrder | fLines | fAllocations
 
 // required is, per known kind, the optional fields it always carries; the
 // others are left out of the JSON and ignored when decoding.
@@ -85,6 +107,22 @@ var required = map[onlinestock.EventKind]fields{
 	onlinestock.OutletConnected:     fOutlet | fMethods,
 	onlinestock.OutletDisconnected:  fOutlet | fMethods,
 	onlinestock.PrimaryChanged:      fOutlet | fPrevious,
+
+	onlinestock.OrderReserved:           fOrderEvent,
+	onlinestock.OrderAmended:            fOrderEvent,
+	onlinestock.OrderPartiallyFulfilled: fOrderEvent | fPart,
+	onlinestock.OrderFulfilled:          fOrderEvent,
+	onlinestock.OrderPartiallyReleased:  fOrderEvent | fPart,
+	onlinestock.OrderReleased:           fOrderEvent,
+	onlinestock.OrderExpired:            fOrderEvent,
+}
+
+// optional is, per known kind, the fields it carries only when set: a
+// fulfilment or release that closes an order in a partial call names the
+// part.
+var optional = map[onlinestock.EventKind]fields{
+	onlinestock.OrderFulfilled: fPart,
+	onlinestock.OrderReleased:  fPart,
 }
 
 // Encode returns the JSON body announcing events, as the [Notifier] sends it.
@@ -114,6 +152,7 @@ func toWire(e onlinestock.Event) wireEvent {
 	if !known {
 		f = presentFields(e)
 	}
+	f |= optional[e.Kind] & presentFields(e)
 	if f&fProduct != 0 {
 		w.Product = &e.Product
 	}
@@ -135,6 +174,26 @@ func toWire(e onlinestock.Event) wireEvent {
 			methods = []string{} // "methods": [] rather than null
 		}
 		w.Methods = &methods
+	}
+	if f&fOrder != 0 {
+		w.Order = &e.Order
+	}
+	if f&fPart != 0 {
+		w.Part = &e.Part
+	}
+	if f&fLines != 0 {
+		lines := make([]wireLine, len(e.Lines))
+		for i, l := range e.Lines {
+			lines[i] = wireLine(l)
+		}
+		w.Lines = &lines
+	}
+	if f&fAllocations != 0 {
+		allocs := make([]wireAllocation, len(e.Allocations))
+		for i, a := range e.Allocations {
+			allocs[i] = wireAllocation{Product: a.Product, Outlet: a.Outlet, Quantity: a.Quantity}
+		}
+		w.Allocations = &allocs
 	}
 	return w
 }
@@ -160,6 +219,18 @@ func presentFields(e onlinestock.Event) fields {
 	if len(e.Methods) > 0 {
 		f |= fMethods
 	}
+	if e.Order != "" {
+		f |= fOrder
+	}
+	if e.Part != "" {
+		f |= fPart
+	}
+	if len(e.Lines) > 0 {
+		f |= fLines
+	}
+	if len(e.Allocations) > 0 {
+		f |= fAllocations
+	}
 	return f
 }
 
@@ -182,6 +253,12 @@ func checkEvent(e onlinestock.Event, last uint64) error {
 	}
 	if f&fOutlet != 0 && e.Outlet == "" {
 		return fmt.Errorf("seq %d: %s without an outlet", e.Seq, e.Kind)
+	}
+	if f&fOrder != 0 && e.Order == "" {
+		return fmt.Errorf("seq %d: %s without an order", e.Seq, e.Kind)
+	}
+	if f&fPart != 0 && e.Part == "" {
+		return fmt.Errorf("seq %d: %s without a part", e.Seq, e.Kind)
 	}
 	if f&fBefore != 0 {
 		if err := checkAvailability("before", e.Before); err != nil {
@@ -262,6 +339,7 @@ func fromWire(w wireEvent) (onlinestock.Event, error) {
 	if !known {
 		f = ^fields(0)
 	}
+	f |= optional[e.Kind]
 	if f&fProduct != 0 && w.Product != nil {
 		e.Product = *w.Product
 	}
@@ -279,6 +357,24 @@ func fromWire(w wireEvent) (onlinestock.Event, error) {
 	}
 	if f&fMethods != 0 && w.Methods != nil && len(*w.Methods) > 0 {
 		e.Methods = *w.Methods
+	}
+	if f&fOrder != 0 && w.Order != nil {
+		e.Order = *w.Order
+	}
+	if f&fPart != 0 && w.Part != nil {
+		e.Part = *w.Part
+	}
+	if f&fLines != 0 && w.Lines != nil && len(*w.Lines) > 0 {
+		e.Lines = make([]onlinestock.Line, len(*w.Lines))
+		for i, l := range *w.Lines {
+			e.Lines[i] = onlinestock.Line(l)
+		}
+	}
+	if f&fAllocations != 0 && w.Allocations != nil && len(*w.Allocations) > 0 {
+		e.Allocations = make([]onlinestock.Allocation, len(*w.Allocations))
+		for i, a := range *w.Allocations {
+			e.Allocations[i] = onlinestock.Allocation{Product: a.Product, Outlet: a.Outlet, Quantity: a.Quantity}
+		}
 	}
 	return e, nil
 }

@@ -162,6 +162,8 @@ func genEvents(t *rapid.T) []onlinestock.Event {
 	kinds := []onlinestock.EventKind{
 		onlinestock.AvailabilityChanged, onlinestock.OutletConnected, onlinestock.OutletDisconnected,
 		onlinestock.PrimaryChanged, onlinestock.ProductEnabled, onlinestock.ProductDisabled, "future_kind",
+		onlinestock.OrderReserved, onlinestock.OrderAmended, onlinestock.OrderPartiallyFulfilled, onlinestock.OrderFulfilled,
+		onlinestock.OrderPartiallyReleased, onlinestock.OrderReleased, onlinestock.OrderExpired,
 	}
 	labels := []onlinestock.Label{onlinestock.NotForSale, onlinestock.SoldOut, onlinestock.LowStock, onlinestock.InStock, "preorder"}
 	id := rapid.StringN(1, 20, 128)
@@ -193,6 +195,19 @@ func genEvents(t *rapid.T) []onlinestock.Event {
 			e.Outlet, e.Methods = id.Draw(t, "outlet"), methods(t)
 		case onlinestock.PrimaryChanged:
 			e.Outlet, e.Previous = id.Draw(t, "outlet"), rapid.StringN(0, 20, 128).Draw(t, "previous")
+		case onlinestock.OrderReserved, onlinestock.OrderAmended, onlinestock.OrderPartiallyFulfilled, onlinestock.OrderFulfilled,
+			onlinestock.OrderPartiallyReleased, onlinestock.OrderReleased, onlinestock.OrderExpired:
+			e.Order = id.Draw(t, "order")
+			partial := e.Kind == onlinestock.OrderPartiallyFulfilled || e.Kind == onlinestock.OrderPartiallyReleased
+			closing := e.Kind == onlinestock.OrderFulfilled || e.Kind == onlinestock.OrderReleased
+			if partial || (closing && rapid.Bool().Draw(t, "byPart")) {
+				e.Part = id.Draw(t, "part")
+			}
+			for range rapid.IntRange(1, 3).Draw(t, "allocations") {
+				a := onlinestock.Allocation{Product: id.Draw(t, "product"), Outlet: id.Draw(t, "outlet"), Quantity: rapid.Int64Range(1, onlinestock.MaxLineQuantity).Draw(t, "quantity")}
+				e.Allocations = append(e.Allocations, a)
+				e.Lines = append(e.Lines, onlinestock.Line{Product: a.Product, Quantity: a.Quantity})
+			}
 		default:
 			e.Product, e.Outlet, e.Methods = rapid.StringN(0, 20, 128).Draw(t, "product"), rapid.StringN(0, 20, 128).Draw(t, "outlet"), methods(t)
 		}
@@ -217,4 +232,43 @@ func TestEncodeDecodeRoundTripsAnyValidPayload(t *testing.T) {
 			t.Fatalf("Decode(Encode()) mismatch (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// Order events, as the package documentation describes them.
+func TestEncodeOrderEvents(t *testing.T) {
+	t.Parallel()
+	events := []onlinestock.Event{
+		{Seq: 8, Kind: onlinestock.OrderReserved, Time: t0, Order: "web-1",
+			Lines:       []onlinestock.Line{{Product: "tee-m", Quantity: 5}},
+			Allocations: []onlinestock.Allocation{{Product: "tee-m", Outlet: "north", Quantity: 2}, {Product: "tee-m", Outlet: "south", Quantity: 3}}},
+		{Seq: 9, Kind: onlinestock.OrderPartiallyFulfilled, Time: t0, Order: "web-1", Part: "shipment-1",
+			Lines:       []onlinestock.Line{{Product: "tee-m", Quantity: 3}},
+			Allocations: []onlinestock.Allocation{{Product: "tee-m", Outlet: "south", Quantity: 3}}},
+		{Seq: 10, Kind: onlinestock.OrderReleased, Time: t0, Order: "web-1",
+			Lines:       []onlinestock.Line{{Product: "tee-m", Quantity: 2}},
+			Allocations: []onlinestock.Allocation{{Product: "tee-m", Outlet: "north", Quantity: 2}}},
+	}
+	want := `{"version":1,"events":[` +
+		`{"id":"evt_8","seq":8,"kind":"order_reserved","time":"2025-03-01T09:30:00.123456789Z","order":"web-1",` +
+		`"lines":[{"product":"tee-m","quantity":5}],` +
+		`"allocations":[{"product":"tee-m","outlet":"north","quantity":2},{"product":"tee-m","outlet":"south","quantity":3}]},` +
+		`{"id":"evt_9","seq":9,"kind":"order_partially_fulfilled","time":"2025-03-01T09:30:00.123456789Z","order":"web-1",` +
+		`"part":"shipment-1","lines":[{"product":"tee-m","quantity":3}],"allocations":[{"product":"tee-m","outlet":"south","quantity":3}]},` +
+		`{"id":"evt_10","seq":10,"kind":"order_released","time":"2025-03-01T09:30:00.123456789Z","order":"web-1",` +
+		`"lines":[{"product":"tee-m","quantity":2}],"allocations":[{"product":"tee-m","outlet":"north","quantity":2}]}]}`
+	got, err := webhook.Encode(events)
+	if err != nil {
+		t.Fatalf("Encode() error = %v", err)
+	}
+	if diff := cmp.Diff(want, string(got)); diff != "" {
+		t.Errorf("Encode() mismatch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(events, mustDecode(t, got)); diff != "" {
+		t.Errorf("Decode(Encode()) mismatch (-want +got):\n%s", diff)
+	}
+	bad := events[1]
+	bad.Part = ""
+	if _, err := webhook.Encode([]onlinestock.Event{bad}); err == nil {
+		t.Errorf("Encode() of a partial fulfilment without its part: no error")
+	}
 }
