@@ -103,7 +103,10 @@
 // call changes nothing, and the same ID with other content is
 // [ErrConflict]. What is left stays reserved; each [Allocation] counts its
 // units fulfilled and released, and the order closes when it holds
-// nothing more.
+// nothing more. [Service.Amend] changes an open order's lines (a line
+// added, a quantity changed) all at once or not at all: the order is
+// routed anew counting the units it holds as available, and only the
+// difference moves.
 //
 // # Events
 //

@@ -39,7 +39,7 @@ const (
 	// OrderReserved: stock was reserved for Order, as Allocations say.
 	OrderReserved EventKind = "order_reserved"
 	// OrderAmended: Order's lines changed; Lines and Allocations are the
-	// whole reservation as it now stands.
+	// units it now holds.
 	OrderAmended EventKind = "order_amended"
 	// OrderPartiallyFulfilled: some units of Order were fulfilled, and some
 	// are still held.

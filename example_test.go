@@ -152,6 +152,26 @@ func ExampleService_FulfillPart() {
 	// fulfilled
 }
 
+func ExampleService_Amend() {
+	ctx := context.Background()
+	svc := newShop()
+	_, _ = svc.Reserve(ctx, onlinestock.Order{ID: "web-1", Lines: []onlinestock.Line{{Product: "tee", Quantity: 4}}})
+
+	// The customer wants a fifth tee: the four held stay where they are,
+	// and south gives one more.
+	r, _ := svc.Amend(ctx, "web-1", []onlinestock.Line{{Product: "tee", Quantity: 5}})
+	for _, a := range r.Allocations {
+		fmt.Println(a.Outlet, a.Held())
+	}
+	// Six tees are more than there are: nothing changes.
+	_, err := svc.Amend(ctx, "web-1", []onlinestock.Line{{Product: "tee", Quantity: 6}})
+	fmt.Println(errors.Is(err, onlinestock.ErrInsufficientStock))
+	// Output:
+	// north 2
+	// south 3
+	// true
+}
+
 func ExampleEvaluate() {
 	snap := onlinestock.Snapshot{
 		Outlets: []onlinestock.Outlet{{ID: "a", Connected: true}, {ID: "b", Connected: false}},

@@ -609,6 +609,186 @@ func (r *Reservation) take(outlet string, lines []Line, kind ReservationStatus) 
 	return moved, nil
 }
 
+// Amend changes the lines of an open order, atomically: the whole new
+// allocation is made, or nothing changes. lines are the order's lines as
+// they now stand, units already fulfilled included, so each product keeps
+// at least its fulfilled units (ErrInvalid otherwise). The units still to
+// hold are routed anew by the rule of [Service.Reserve], with the same
+// method, counting the units the order holds as available where they are:
+// an amendment never fails for want of units the order already has, and
+// only the difference moves, so units the new allocation keeps are never
+// released and reserved again. Amending to the lines the order has changes
+// nothing.
+//
+// A closed order, or one past its deadline, is ErrConflict naming its
+// status; an unknown one ErrNotFound. When the new lines cannot be filled
+// the error is an [*InsufficientStockError], as for Reserve, and the
+// reservation stays as it was. An order left holding nothing (every unit
+// of its new lines already fulfilled) closes, Fulfilled.
+func (s *Service) Amend(ctx context.Context, order string, lines []Line) (Reservation, error) {
+	if err := checkID("order", order); err != nil {
+		return Reservation{}, err
+	}
+	lines, err := totals(lines)
+	if err != nil {
+		return Reservation{}, err
+	}
+	var res Reservation
+	err = s.store.Update(ctx, func(tx Tx) error {
+		setup, err := tx.Setup(ctx)
+		if err != nil {
+			return err
+		}
+		r, ok, err := tx.Reservation(ctx, order)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return notFound("order", order)
+		}
+		res = r
+		now, err := s.now()
+		if err != nil {
+			return err
+		}
+		if st := r.statusAt(now); st != Open {
+			return fmt.Errorf("order %q is %s: %w", order, st, ErrConflict)
+		}
+		if slices.Equal(r.Lines, lines) {
+			return nil
+		}
+		// What each product must still hold: its new quantity less what
+		// was fulfilled, which cannot come back.
+		fulfilled := map[string]int64{}
+		for _, a := range r.Allocations {
+			fulfilled[a.Product] += a.Fulfilled
+		}
+		var want []Line
+		for _, l := range lines {
+			if n := l.Quantity - fulfilled[l.Product]; n > 0 {
+				want = append(want, Line{Product: l.Product, Quantity: n})
+			} else if n < 0 {
+				return invalid("lines", "%d of %q asked, %d already fulfilled", l.Quantity, l.Product, fulfilled[l.Product])
+			}
+			delete(fulfilled, l.Product)
+		}
+		for p, n := range fulfilled {
+			if n > 0 {
+				return invalid("lines", "%q left out, %d already fulfilled", p, n)
+			}
+		}
+		held := r.held()
+		ids := sortedUnique(append(lineProducts(want), allocatedProducts(held)...))
+		if _, err := requirePrimary(setup); err != nil {
+			return err
+		}
+		methods, err := tx.Methods(ctx)
+		if err != nil {
+			return err
+		}
+		products, err := tx.Products(ctx, ids)
+		if err != nil {
+			return err
+		}
+		var allocs []Allocation
+		var sources []Source
+		if len(want) > 0 {
+			// Route on the stock as it would be without this order.
+			snap := Snapshot{Outlets: setup.Outlets, Products: credit(products, held), Methods: methods, Primary: setup.Primary()}
+			if allocs, sources, _, err = s.allocate(snap, want, r.Method); err != nil {
+				return err
+			}
+		}
+		moves := difference(held, allocs)
+		if err := s.moveStock(ctx, tx, setup.Outlets, products, moves, +1, 0, nil); err != nil {
+			return err
+		}
+		res.Lines, res.Sources = lines, sources
+		res.Allocations = amended(r.Allocations, moves)
+		if len(allocs) == 0 {
+			res.Status = Fulfilled
+		}
+		if err := tx.AppendEvents(ctx, []Event{orderEvent(now, OrderAmended, order, "", allocs)}); err != nil {
+			return err
+		}
+		return tx.PutReservation(ctx, res)
+	})
+	if err != nil {
+		return Reservation{}, err
+	}
+	return res, nil
+}
+
+// credit returns products with the held units taken off their levels'
+// Reserved: the stock as it would be if they were not held. products is
+// left as it is.
+func credit(products []Product, held []Allocation) []Product {
+	out := slices.Clone(products)
+	for i := range out {
+		out[i].Levels = slices.Clone(out[i].Levels)
+		for _, a := range held {
+			if a.Product != out[i].ID {
+				continue
+			}
+			if k, ok := slices.BinarySearchFunc(out[i].Levels, a.Outlet, byOutlet); ok {
+				out[i].Levels[k].Reserved -= a.Quantity
+			}
+		}
+	}
+	return out
+}
+
+// difference returns, per product and outlet, what moves from held to
+// next: positive to reserve, negative to release. Both are sorted by
+// product, then outlet, and so is the result; pairs that do not move are
+// left out.
+func difference(held, next []Allocation) []Allocation {
+	var out []Allocation
+	key := func(a Allocation) string { return a.Product + "\x00" + a.Outlet }
+	i, j := 0, 0
+	for i < len(held) || j < len(next) {
+		switch {
+		case j == len(next) || (i < len(held) && cmp.Compare(key(held[i]), key(next[j])) < 0):
+			out = append(out, Allocation{Product: held[i].Product, Outlet: held[i].Outlet, Quantity: -held[i].Quantity})
+			i++
+		case i == len(held) || cmp.Compare(key(held[i]), key(next[j])) > 0:
+			out = append(out, next[j])
+			j++
+		default:
+			if d := next[j].Quantity - held[i].Quantity; d != 0 {
+				out = append(out, Allocation{Product: next[j].Product, Outlet: next[j].Outlet, Quantity: d})
+			}
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+// amended applies moves to allocs: units reserved add to an allocation's
+// Quantity (a new one when the outlet gave nothing yet), units released
+// count as Released.
+func amended(allocs, moves []Allocation) []Allocation {
+	out := slices.Clone(allocs)
+	for _, m := range moves {
+		k, ok := slices.BinarySearchFunc(out, m, func(a, m Allocation) int {
+			if c := cmp.Compare(a.Product, m.Product); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.Outlet, m.Outlet)
+		})
+		switch {
+		case !ok:
+			out = slices.Insert(out, k, Allocation{Product: m.Product, Outlet: m.Outlet, Quantity: m.Quantity})
+		case m.Quantity > 0:
+			out[k].Quantity += m.Quantity
+		default:
+			out[k].Released -= m.Quantity
+		}
+	}
+	return out
+}
+
 func allocatedProducts(allocs []Allocation) []string {
 	ids := make([]string, len(allocs))
 	for i, a := range allocs {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ func testConcurrency(t *testing.T, newStore NewStore, o options) {
 		t.Parallel()
 		testReservationRace(t, newStore, o)
 	})
-	t.Run("racing partial calls and new reservations keep Reserved equal to the units held", func(t *testing.T) {
+	t.Run("racing partial calls, amendments and new reservations keep Reserved equal to the units held", func(t *testing.T) {
 		t.Parallel()
 		testPartialRace(t, newStore, o)
 	})
@@ -204,6 +205,7 @@ func testPartialRace(t *testing.T, newStore NewStore, o options) {
 		targets := make([]string, o.goroutines)
 		fulfil := make([]bool, o.goroutines)
 		newOrders := make([]onlinestock.Order, o.goroutines)
+		amends := make([][]onlinestock.Line, o.goroutines)
 		for g := range o.goroutines {
 			if g%3 == 2 || len(open) == 0 {
 				newOrders[g] = onlinestock.Order{ID: fmt.Sprintf("round-%d-new-%d", round, g),
@@ -214,6 +216,13 @@ func testPartialRace(t *testing.T, newStore NewStore, o options) {
 			r := open[rng.IntN(len(open))]
 			a := r.Allocations[rng.IntN(len(r.Allocations))]
 			targets[g], fulfil[g] = r.Order, rng.IntN(2) == 0
+			if g%5 == 4 {
+				// An amendment: one more or one less of a line.
+				amends[g] = slices.Clone(r.Lines)
+				l := &amends[g][rng.IntN(len(amends[g]))]
+				l.Quantity = max(1, l.Quantity+int64(rng.IntN(3))-1)
+				continue
+			}
 			parts[g] = onlinestock.Part{ID: fmt.Sprintf("part-%d", g/2), Lines: []onlinestock.Line{{Product: a.Product, Quantity: 1}}}
 			if rng.IntN(2) == 0 {
 				parts[g].Outlet = a.Outlet
@@ -224,6 +233,8 @@ func testPartialRace(t *testing.T, newStore NewStore, o options) {
 			switch {
 			case targets[g] == "":
 				_, err = s.svc.Reserve(c, newOrders[g])
+			case amends[g] != nil:
+				_, err = s.svc.Amend(c, targets[g], amends[g])
 			case fulfil[g]:
 				_, err = s.svc.FulfillPart(c, targets[g], parts[g])
 			default:

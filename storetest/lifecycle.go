@@ -213,6 +213,95 @@ func testLifecycle(t *testing.T, newStore NewStore) {
 		checkChains(t, s.svc, []string{"p", "q"})
 	})
 
+	t.Run("Amend changes an order's lines, moving only the difference", func(t *testing.T) {
+		t.Parallel()
+		s := splitShop(t)
+		s.stock(t, map[string]int64{"r@a": 1, "r@c": 5})
+		seq := s.lastSeq(t)
+		// One more p, one r, q dropped: p's 5 units stay where they are.
+		r, err := s.svc.Amend(ctx(t), "o1", []onlinestock.Line{line("p", 6), line("r", 1)})
+		s.must(t, err)
+		wantAllocs := []onlinestock.Allocation{
+			{Product: "p", Outlet: "c", Quantity: 3}, {Product: "p", Outlet: "d", Quantity: 3},
+			{Product: "q", Outlet: "d", Quantity: 1, Released: 1}, {Product: "r", Outlet: "c", Quantity: 1},
+		}
+		if diff := cmp.Diff(wantAllocs, r.Allocations); diff != "" {
+			t.Errorf("Amend() allocations mismatch (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]onlinestock.Line{line("p", 6), line("r", 1)}, r.Lines); diff != "" {
+			t.Errorf("Amend() lines mismatch (-want +got):\n%s", diff)
+		}
+		want := map[string]onlinestock.Level{"p@c": lv(4, 3), "p@d": lv(3, 3), "q@d": lv(1, 0)}
+		if diff := cmp.Diff(want, levels(t, s)); diff != "" {
+			t.Errorf("levels after Amend() mismatch (-want +got):\n%s", diff)
+		}
+		var amended []onlinestock.Event
+		for _, e := range s.events(t, seq) {
+			if e.IsOrderEvent() {
+				amended = append(amended, e)
+			}
+		}
+		wantEvents := []onlinestock.Event{{Kind: onlinestock.OrderAmended, Order: "o1",
+			Lines: []onlinestock.Line{line("p", 6), line("r", 1)},
+			Allocations: []onlinestock.Allocation{
+				{Product: "p", Outlet: "c", Quantity: 3}, {Product: "p", Outlet: "d", Quantity: 3}, {Product: "r", Outlet: "c", Quantity: 1},
+			}}}
+		if diff := cmp.Diff(wantEvents, amended, eventOpts); diff != "" {
+			t.Errorf("Amend() events mismatch (-want +got):\n%s", diff)
+		}
+		// The same lines again change nothing.
+		before := takeDump(t, s.svc, []string{"p", "q", "r"}, []string{"o1"})
+		again, err := s.svc.Amend(ctx(t), "o1", []onlinestock.Line{line("r", 1), line("p", 6)})
+		s.must(t, err)
+		if diff := cmp.Diff(r, again); diff != "" {
+			t.Errorf("Amend() again mismatch (-first +again):\n%s", diff)
+		}
+		if diff := cmp.Diff(before, takeDump(t, s.svc, []string{"p", "q", "r"}, []string{"o1"})); diff != "" {
+			t.Errorf("store after a repeated Amend() mismatch (-want +got):\n%s", diff)
+		}
+		checkChains(t, s.svc, []string{"p", "q", "r"})
+	})
+
+	t.Run("Amend counts the units the order holds, and is all or nothing", func(t *testing.T) {
+		t.Parallel()
+		s := splitShop(t)
+		// Every unit of p online is held by o1: the amendment fits only
+		// because they count.
+		r, err := s.svc.Amend(ctx(t), "o1", []onlinestock.Line{line("p", 7), line("q", 1)})
+		s.must(t, err)
+		if got := r.Allocations[0].Held() + r.Allocations[1].Held(); got != 7 {
+			t.Errorf("Amend() holds %d of p, want 7: %+v", got, r.Allocations)
+		}
+		before := takeDump(t, s.svc, []string{"p", "q"}, []string{"o1"})
+		if _, err := s.svc.Amend(ctx(t), "o1", []onlinestock.Line{line("p", 8), line("q", 1)}); !errors.Is(err, onlinestock.ErrInsufficientStock) {
+			t.Errorf("Amend() beyond the stock: error = %v, want ErrInsufficientStock", err)
+		}
+		if diff := cmp.Diff(before, takeDump(t, s.svc, []string{"p", "q"}, []string{"o1"})); diff != "" {
+			t.Errorf("store after a refused amendment mismatch (-want +got):\n%s", diff)
+		}
+		_, err = s.svc.FulfillPart(ctx(t), "o1", onlinestock.Part{ID: "ship", Outlet: "d", Lines: []onlinestock.Line{line("q", 1)}})
+		s.must(t, err)
+		before = takeDump(t, s.svc, []string{"p", "q"}, []string{"o1"})
+		for _, lines := range [][]onlinestock.Line{
+			{line("p", 2)},                             // q left out, though shipped
+			{line("p", 2), line("q", 0)},               // a bad quantity
+			{line("p", 9), line("q", 1)},               // beyond the stock
+			{line("p", 2), line("x", 1), line("q", 1)}, // an unknown product
+		} {
+			if _, err := s.svc.Amend(ctx(t), "o1", lines); err == nil {
+				t.Errorf("Amend(%v): no error", lines)
+			}
+		}
+		if diff := cmp.Diff(before, takeDump(t, s.svc, []string{"p", "q"}, []string{"o1"})); diff != "" {
+			t.Errorf("store after refused amendments mismatch (-want +got):\n%s", diff)
+		}
+		_, err = s.svc.Release(ctx(t), "o1")
+		s.must(t, err)
+		if _, err := s.svc.Amend(ctx(t), "o1", []onlinestock.Line{line("p", 1), line("q", 1)}); !errors.Is(err, onlinestock.ErrConflict) {
+			t.Errorf("Amend() of a released order: error = %v, want ErrConflict", err)
+		}
+	})
+
 	t.Run("bad partial calls are refused and change nothing", func(t *testing.T) {
 		t.Parallel()
 		s := splitShop(t)

@@ -685,47 +685,8 @@ func (mc *machine) reserved(t *rapid.T, call string, o onlinestock.Order, got on
 		mc.expect(t, call, err, onlinestock.ErrNotActive)
 		return false
 	}
-	q := m.quote(lines)
-	var short *onlinestock.InsufficientStockError
-	if o.Method != "" {
-		// An unknown or hidden method is the caller's error, whatever the stock.
-		k := slices.IndexFunc(q.Methods, func(mq onlinestock.MethodQuote) bool { return mq.Method.ID == o.Method })
-		if k < 0 || q.Methods[k].Reason == onlinestock.ReasonHidden {
-			mc.expect(t, call, err, onlinestock.ErrNotFound)
-			return false
-		}
-	}
-	if !q.Purchasable {
-		want := &onlinestock.InsufficientStockError{}
-		for _, p := range q.Products {
-			if p.Status != onlinestock.LineOK {
-				want.Shortfalls = append(want.Shortfalls, onlinestock.Shortfall(p))
-			}
-		}
-		mc.expect(t, call, err, onlinestock.ErrInsufficientStock)
-		if !errors.As(err, &short) {
-			t.Fatalf("%s error = %v (%T), want an *InsufficientStockError", call, err, err)
-		}
-		mc.expectResult(t, call+" shortfalls", want, short)
+	if mc.refused(t, call, lines, o.Method, err) {
 		return false
-	}
-	if o.Method != "" {
-		k := slices.IndexFunc(q.Methods, func(mq onlinestock.MethodQuote) bool { return mq.Method.ID == o.Method })
-		switch {
-		case k < 0 || q.Methods[k].Reason == onlinestock.ReasonHidden:
-			mc.expect(t, call, err, onlinestock.ErrNotFound)
-			return false
-		case q.Methods[k].Reason == onlinestock.ReasonOutletShort:
-			mc.expect(t, call, err, onlinestock.ErrInsufficientStock)
-			if !errors.As(err, &short) {
-				t.Fatalf("%s error = %v (%T), want an *InsufficientStockError", call, err, err)
-			}
-			want := &onlinestock.InsufficientStockError{Outlet: q.Methods[k].Method.Outlet, Shortfalls: q.Methods[k].Shortfalls}
-			mc.expectResult(t, call+" shortfalls", want, short)
-			return false
-		case !q.Methods[k].Offered:
-			t.Fatalf("model: method %q neither offered nor refused: %+v", o.Method, q.Methods[k])
-		}
 	}
 	mc.expect(t, call, err)
 	mc.checkAllocation(t, call, lines, got.Allocations)
@@ -743,6 +704,58 @@ func (mc *machine) reserved(t *rapid.T, call string, o onlinestock.Order, got on
 	m.reservations[o.ID] = &want
 	mc.checkReservation(t, o.ID)
 	return true
+}
+
+// refused checks the outcome of routing lines with method, in the model's
+// present state: when the model says it must fail, it checks the error and
+// returns true. An unknown or hidden method is the caller's error, whatever
+// the stock; then the stock decides.
+func (mc *machine) refused(t *rapid.T, call string, lines []onlinestock.Line, method string, err error) bool {
+	t.Helper()
+	m := mc.m
+	q := m.quote(lines)
+	var short *onlinestock.InsufficientStockError
+	if method != "" {
+		// An unknown or hidden method is the caller's error, whatever the stock.
+		k := slices.IndexFunc(q.Methods, func(mq onlinestock.MethodQuote) bool { return mq.Method.ID == method })
+		if k < 0 || q.Methods[k].Reason == onlinestock.ReasonHidden {
+			mc.expect(t, call, err, onlinestock.ErrNotFound)
+			return true
+		}
+	}
+	if !q.Purchasable {
+		want := &onlinestock.InsufficientStockError{}
+		for _, p := range q.Products {
+			if p.Status != onlinestock.LineOK {
+				want.Shortfalls = append(want.Shortfalls, onlinestock.Shortfall(p))
+			}
+		}
+		mc.expect(t, call, err, onlinestock.ErrInsufficientStock)
+		if !errors.As(err, &short) {
+			t.Fatalf("%s error = %v (%T), want an *InsufficientStockError", call, err, err)
+		}
+		mc.expectResult(t, call+" shortfalls", want, short)
+		return true
+	}
+	if method != "" {
+		k := slices.IndexFunc(q.Methods, func(mq onlinestock.MethodQuote) bool { return mq.Method.ID == method })
+		switch {
+		case k < 0 || q.Methods[k].Reason == onlinestock.ReasonHidden:
+			mc.expect(t, call, err, onlinestock.ErrNotFound)
+			return true
+		case q.Methods[k].Reason == onlinestock.ReasonOutletShort:
+			mc.expect(t, call, err, onlinestock.ErrInsufficientStock)
+			if !errors.As(err, &short) {
+				t.Fatalf("%s error = %v (%T), want an *InsufficientStockError", call, err, err)
+			}
+			want := &onlinestock.InsufficientStockError{Outlet: q.Methods[k].Method.Outlet, Shortfalls: q.Methods[k].Shortfalls}
+			mc.expectResult(t, call+" shortfalls", want, short)
+			return true
+		case !q.Methods[k].Offered:
+			t.Fatalf("model: method %q neither offered nor refused: %+v", method, q.Methods[k])
+		}
+	}
+	return false
 }
 
 // checkReservation checks the Store kept an order's reservation as the
@@ -980,4 +993,182 @@ func (mc *machine) part(t *rapid.T, kind onlinestock.ReservationStatus) {
 		}
 	}
 	mc.expectEvents(t, call, before)
+}
+
+// openOrders lists the orders the model holds open, sorted.
+func (mc *machine) openOrders() []string {
+	var open []string
+	for _, id := range sortedKeys(mc.m.reservations) {
+		if mc.m.reservations[id].Status == onlinestock.Open {
+			open = append(open, id)
+		}
+	}
+	return open
+}
+
+// Amend changes the lines of an order, usually an open one: a little more
+// or less of what it has, a line added or dropped, or other lines
+// altogether.
+func (mc *machine) Amend(t *rapid.T) {
+	m := mc.m
+	order := drawID(t, orderIDs, "order")
+	if open := mc.openOrders(); len(open) > 0 && rapid.IntRange(0, 3).Draw(t, "openOrder") > 0 {
+		order = rapid.SampledFrom(open).Draw(t, "order")
+	}
+	r := m.reservations[order]
+	var lines []onlinestock.Line
+	switch rapid.IntRange(0, 3).Draw(t, "amendment") {
+	case 0:
+		lines = drawLines(t)
+	case 1:
+		lines = mc.drawFillable(t)
+	}
+	if lines == nil && r != nil {
+		for _, l := range r.Lines {
+			switch rapid.IntRange(0, 4).Draw(t, "lineChange") {
+			case 0: // dropped
+			case 1:
+				l.Quantity += rapid.Int64Range(1, 3).Draw(t, "more")
+				lines = append(lines, l)
+			case 2:
+				l.Quantity = max(1, l.Quantity-rapid.Int64Range(1, 3).Draw(t, "less"))
+				lines = append(lines, l)
+			default:
+				lines = append(lines, l)
+			}
+		}
+		if rapid.Bool().Draw(t, "addLine") {
+			lines = append(lines, onlinestock.Line{Product: rapid.SampledFrom(productIDs).Draw(t, "product"), Quantity: rapid.Int64Range(1, 3).Draw(t, "quantity")})
+		}
+	}
+	if lines == nil || rapid.IntRange(0, 29).Draw(t, "badLine") == 0 {
+		lines = append(lines, onlinestock.Line{Product: "sku-1", Quantity: 0})
+	}
+	before := mc.before()
+	got, err := mc.svc.Amend(mc.ctx, order, lines)
+	call := fmt.Sprintf("Amend(%q, %v)", order, lines)
+	mc.amended(t, call, order, lines, got, err)
+	mc.expectEvents(t, call, before)
+}
+
+// amended checks the outcome of Amend against the model, and applies it.
+func (mc *machine) amended(t *rapid.T, call, order string, lines []onlinestock.Line, got onlinestock.Reservation, err error) {
+	m := mc.m
+	r := m.reservations[order]
+	switch {
+	case !validID(order), slices.ContainsFunc(lines, func(l onlinestock.Line) bool { return l.Quantity < 1 }):
+		mc.expect(t, call, err, onlinestock.ErrInvalid)
+		return
+	case r == nil:
+		mc.expect(t, call, err, onlinestock.ErrNotFound)
+		return
+	case m.statusAt(r, mc.clock.Now()) != onlinestock.Open:
+		mc.expect(t, call, err, onlinestock.ErrConflict)
+		return
+	}
+	summed := sumLines(lines)
+	if slices.Equal(summed, r.Lines) {
+		mc.expect(t, call, err)
+		mc.expectResult(t, call+" result", *r, got)
+		return
+	}
+	fulfilled := map[string]int64{}
+	for _, a := range r.Allocations {
+		fulfilled[a.Product] += a.Fulfilled
+	}
+	var target []onlinestock.Line
+	for _, l := range summed {
+		if l.Quantity < fulfilled[l.Product] {
+			mc.expect(t, call, err, onlinestock.ErrInvalid)
+			return
+		}
+		if n := l.Quantity - fulfilled[l.Product]; n > 0 {
+			target = append(target, onlinestock.Line{Product: l.Product, Quantity: n})
+		}
+	}
+	for p, n := range fulfilled {
+		if n > 0 && !slices.ContainsFunc(summed, func(l onlinestock.Line) bool { return l.Product == p }) {
+			mc.expect(t, call, err, onlinestock.ErrInvalid)
+			return
+		}
+	}
+	if m.primary() == "" {
+		mc.expect(t, call, err, onlinestock.ErrNotActive)
+		return
+	}
+	// Route as if the order held nothing.
+	held := m.held(r)
+	for _, a := range held {
+		m.levels[levelKey{a.Product, a.Outlet}].Reserved -= a.Quantity
+	}
+	var allocs []onlinestock.Allocation
+	var sources []onlinestock.Source
+	refused := false
+	if len(target) > 0 {
+		if refused = mc.refused(t, call, target, r.Method, err); !refused {
+			allocs, sources = m.route(mc.alloc, target, r.Method)
+		}
+	}
+	for _, a := range held {
+		m.levels[levelKey{a.Product, a.Outlet}].Reserved += a.Quantity
+	}
+	if refused {
+		return
+	}
+	mc.expect(t, call, err)
+	next := map[levelKey]int64{}
+	for _, a := range allocs {
+		next[levelKey{a.Product, a.Outlet}] += a.Quantity
+	}
+	was := map[levelKey]int64{}
+	for _, a := range held {
+		was[levelKey{a.Product, a.Outlet}] += a.Quantity
+	}
+	byKey := map[levelKey]onlinestock.Allocation{}
+	for _, a := range r.Allocations {
+		byKey[levelKey{a.Product, a.Outlet}] = a
+	}
+	var moves []onlinestock.Allocation
+	for k := range mergeKeys(next, was) {
+		d := next[k] - was[k]
+		if d == 0 {
+			continue
+		}
+		moves = append(moves, onlinestock.Allocation{Product: k.product, Outlet: k.outlet, Quantity: d})
+		a := byKey[k]
+		a.Product, a.Outlet = k.product, k.outlet
+		if d > 0 {
+			a.Quantity += d
+		} else {
+			a.Released -= d
+		}
+		byKey[k] = a
+	}
+	m.moveStock(moves, +1, 0)
+	want := *r
+	want.Lines, want.Sources, want.Allocations = summed, sources, nil
+	for _, a := range byKey {
+		want.Allocations = append(want.Allocations, a)
+	}
+	slices.SortFunc(want.Allocations, func(a, b onlinestock.Allocation) int {
+		return strings.Compare(a.Product+"\x00"+a.Outlet, b.Product+"\x00"+b.Outlet)
+	})
+	if len(allocs) == 0 {
+		want.Status = onlinestock.Fulfilled
+	}
+	m.announce(onlinestock.OrderAmended, order, "", allocs)
+	mc.expectResult(t, call+" result", want, got)
+	*r = want
+	mc.checkReservation(t, order)
+}
+
+func mergeKeys(a, b map[levelKey]int64) map[levelKey]bool {
+	out := map[levelKey]bool{}
+	for k := range a {
+		out[k] = true
+	}
+	for k := range b {
+		out[k] = true
+	}
+	return out
 }

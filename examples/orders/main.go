@@ -1,7 +1,8 @@
 // Orders shows reservations for online orders: a pickup order held at its
-// outlet, a shipping order split across two outlets, a cancellation, and a
-// reservation that expires (with a clock the example moves by hand). Run it
-// with:
+// outlet, a shipping order split across two outlets that ships in two
+// shipments, with one item cancelled and the order amended on the way, the
+// events an ERP would follow, and a reservation that expires (with a clock
+// the example moves by hand). Run it with:
 //
 //	go run ./examples/orders
 package main
@@ -63,7 +64,11 @@ func run(ctx context.Context) error {
 		for _, a := range r.Allocations {
 			fmt.Printf(" %d from %s", a.Quantity, a.Outlet)
 		}
-		fmt.Println()
+		fmt.Print("  (why:")
+		for _, src := range r.Sources {
+			fmt.Printf(" %s %s, rank %d;", src.Outlet, src.Stage, src.Rank)
+		}
+		fmt.Println(")")
 		return show("  now")
 	}
 
@@ -76,6 +81,10 @@ func run(ctx context.Context) error {
 		return err
 	}
 
+	seq, err := lastSeq(ctx, svc)
+	if err != nil {
+		return err
+	}
 	fmt.Println("\nA customer has 6 lamps shipped; no outlet has 6, so the order is split:")
 	if err := reserve(onlinestock.Order{ID: "web-101", Method: "courier", Lines: []onlinestock.Line{{Product: "lamp", Quantity: 6}}}); err != nil {
 		return err
@@ -89,16 +98,65 @@ func run(ctx context.Context) error {
 	}
 	fmt.Println("refused:", err)
 
-	fmt.Println("\nThe shipping order is cancelled; its lamps go back where they came from:")
-	if _, err := svc.Release(ctx, "web-101"); err != nil {
-		return err
+	held := func(r onlinestock.Reservation, err error) error {
+		if err != nil {
+			return err
+		}
+		fmt.Printf("order %s is %s:", r.Order, r.Status)
+		for _, a := range r.Allocations {
+			fmt.Printf("  %s %d held, %d shipped, %d cancelled;", a.Outlet, a.Held(), a.Fulfilled, a.Released)
+		}
+		fmt.Println()
+		return show("  now")
 	}
-	if err := show("after cancelling web-101"); err != nil {
+
+	fmt.Println("\nThe customer cancels one lamp; it goes back to west, which gave last:")
+	cancel := onlinestock.Part{ID: "cancel-1", Lines: []onlinestock.Line{{Product: "lamp", Quantity: 1}}}
+	if err := held(svc.ReleasePart(ctx, "web-101", cancel)); err != nil {
 		return err
 	}
 
-	fmt.Println("\nA cart holds 4 lamps for 15 minutes while the customer pays:")
-	if err := reserve(onlinestock.Order{ID: "web-103", Method: "courier", TTL: 15 * time.Minute, Lines: []onlinestock.Line{{Product: "lamp", Quantity: 4}}}); err != nil {
+	fmt.Println("\nEast ships its 4 lamps; the shipment is sent twice, and counted once:")
+	ship := onlinestock.Part{ID: "shipment-1", Outlet: "east", Lines: []onlinestock.Line{{Product: "lamp", Quantity: 4}}}
+	if _, err := svc.FulfillPart(ctx, "web-101", ship); err != nil {
+		return err
+	}
+	if err := held(svc.FulfillPart(ctx, "web-101", ship)); err != nil {
+		return err
+	}
+
+	fmt.Println("\nThe customer wants 7 lamps after all; the order is amended, the lamp held stays:")
+	if err := held(svc.Amend(ctx, "web-101", []onlinestock.Line{{Product: "lamp", Quantity: 7}})); err != nil {
+		return err
+	}
+
+	fmt.Println("\nWest ships the rest, and the order closes:")
+	rest := onlinestock.Part{ID: "shipment-2", Lines: []onlinestock.Line{{Product: "lamp", Quantity: 3}}}
+	if err := held(svc.FulfillPart(ctx, "web-101", rest)); err != nil {
+		return err
+	}
+
+	fmt.Println("\nWhat an ERP following the outbox saw of web-101:")
+	events, err := svc.EventsSince(ctx, seq, 0)
+	if err != nil {
+		return err
+	}
+	for _, e := range events {
+		if e.Order == "web-101" {
+			fmt.Println(" ", e)
+		}
+	}
+
+	fmt.Println("\nEast receives 4 lamps:")
+	if _, err := svc.Apply(ctx, []onlinestock.Change{onlinestock.Adjust("lamp", "east", 4)}); err != nil {
+		return err
+	}
+	if err := show("after the delivery"); err != nil {
+		return err
+	}
+
+	fmt.Println("\nA cart holds 2 lamps for 15 minutes while the customer pays:")
+	if err := reserve(onlinestock.Order{ID: "web-103", Method: "courier", TTL: 15 * time.Minute, Lines: []onlinestock.Line{{Product: "lamp", Quantity: 2}}}); err != nil {
 		return err
 	}
 	clk.Advance(10 * time.Minute)
@@ -121,6 +179,18 @@ func run(ctx context.Context) error {
 		return err
 	}
 	return show("after fulfilling web-100")
+}
+
+// lastSeq returns the sequence number of the last event so far.
+func lastSeq(ctx context.Context, svc *onlinestock.Service) (uint64, error) {
+	var seq uint64
+	for {
+		events, err := svc.EventsSince(ctx, seq, 0)
+		if err != nil || len(events) == 0 {
+			return seq, err
+		}
+		seq = events[len(events)-1].Seq
+	}
 }
 
 func setUp(ctx context.Context, svc *onlinestock.Service) error {
