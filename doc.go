@@ -106,7 +106,9 @@
 // nothing more. [Service.Amend] changes an open order's lines (a line
 // added, a quantity changed) all at once or not at all: the order is
 // routed anew counting the units it holds as available, and only the
-// difference moves.
+// difference moves. [Service.Reservations] lists reservations, open ones by
+// default, by product, outlet and due time, a page at a time
+// ([ReservationFilter]).
 //
 // # Events
 //

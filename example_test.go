@@ -172,6 +172,36 @@ func ExampleService_Amend() {
 	// true
 }
 
+func ExampleService_Reservations() {
+	ctx := context.Background()
+	svc := newShop()
+	for _, o := range []onlinestock.Order{
+		{ID: "web-1", Lines: []onlinestock.Line{{Product: "tee", Quantity: 1}}, TTL: time.Hour},
+		{ID: "web-2", Lines: []onlinestock.Line{{Product: "tee", Quantity: 1}}},
+		{ID: "web-3", Lines: []onlinestock.Line{{Product: "tee", Quantity: 2}}, TTL: 10 * time.Minute},
+	} {
+		_, _ = svc.Reserve(ctx, o)
+	}
+	// The open orders of the tee due within the next half hour.
+	due, _ := svc.Reservations(ctx, onlinestock.ReservationFilter{Product: "tee", DueBefore: time.Now().Add(30 * time.Minute)})
+	for _, r := range due {
+		fmt.Println(r.Order, r.Status)
+	}
+	// Every open order, two at a time.
+	var page []onlinestock.Reservation
+	for f := (onlinestock.ReservationFilter{Limit: 2}); ; f.After = page[len(page)-1].Order {
+		page, _ = svc.Reservations(ctx, f)
+		if len(page) == 0 {
+			break
+		}
+		fmt.Println("page of", len(page))
+	}
+	// Output:
+	// web-3 open
+	// page of 2
+	// page of 1
+}
+
 func ExampleEvaluate() {
 	snap := onlinestock.Snapshot{
 		Outlets: []onlinestock.Outlet{{ID: "a", Connected: true}, {ID: "b", Connected: false}},

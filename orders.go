@@ -789,6 +789,96 @@ func amended(allocs, moves []Allocation) []Allocation {
 	return out
 }
 
+// ReservationFilter selects reservations for [Service.Reservations]. The
+// zero value selects the first page of open reservations.
+type ReservationFilter struct {
+	// Status is the status to list; "" means Open. An open reservation past
+	// its deadline is listed as open until [Service.ExpireReservations]
+	// has run: find those with DueBefore.
+	Status ReservationStatus
+	// Product and Outlet, when set, keep the reservations with an
+	// allocation of that product, or at that outlet, or, both set, of that
+	// product at that outlet.
+	Product string
+	Outlet  string
+	// DueBefore, when set, keeps the reservations whose deadline is set and
+	// before it.
+	DueBefore time.Time
+	// After, when set, starts the page after that order ID: pass the last
+	// order of the previous page.
+	After string
+	// Limit is the most reservations to return: 0 means 100, and at most
+	// MaxReservationsPage.
+	Limit int
+}
+
+// MaxReservationsPage is the largest page [Service.Reservations] returns.
+const MaxReservationsPage = 1000
+
+func (f *ReservationFilter) normalize() error {
+	switch f.Status {
+	case "":
+		f.Status = Open
+	case Open, Released, Fulfilled, Expired:
+	default:
+		return invalid("status", "%q is not open, released, fulfilled or expired", f.Status)
+	}
+	for _, id := range []struct{ field, id string }{{"product", f.Product}, {"outlet", f.Outlet}, {"after", f.After}} {
+		if id.id != "" {
+			if err := checkID(id.field, id.id); err != nil {
+				return err
+			}
+		}
+	}
+	if f.Limit < 0 || f.Limit > MaxReservationsPage {
+		return invalid("limit", "%d outside [0, %d]", f.Limit, MaxReservationsPage)
+	}
+	if f.Limit == 0 {
+		f.Limit = 100
+	}
+	return nil
+}
+
+// Reservations lists reservations, sorted by order ID, a page at a time:
+// those of a status (open by default), holding a product or at an outlet,
+// due before a time, as f says. Each page is one Store read. A bad filter
+// is ErrInvalid.
+func (s *Service) Reservations(ctx context.Context, f ReservationFilter) ([]Reservation, error) {
+	if err := f.normalize(); err != nil {
+		return nil, err
+	}
+	var out []Reservation
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		out, err = tx.Reservations(ctx, f)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []Reservation{}
+	}
+	return out, nil
+}
+
+// Matches reports whether r is one f selects, [ReservationFilter.After]
+// and Limit aside. f's Status must be set. Stores may use it to filter.
+func (f ReservationFilter) Matches(r Reservation) bool {
+	if r.Status != f.Status {
+		return false
+	}
+	if !f.DueBefore.IsZero() && (r.Deadline.IsZero() || !r.Deadline.Before(f.DueBefore)) {
+		return false
+	}
+	if f.Product == "" && f.Outlet == "" {
+		return true
+	}
+	return slices.ContainsFunc(r.Allocations, func(a Allocation) bool {
+		return (f.Product == "" || a.Product == f.Product) && (f.Outlet == "" || a.Outlet == f.Outlet)
+	})
+}
+
 func allocatedProducts(allocs []Allocation) []string {
 	ids := make([]string, len(allocs))
 	for i, a := range allocs {

@@ -192,6 +192,11 @@ type Tx interface {
 	// DueReservations returns the orders of open reservations whose deadline
 	// is set and not after now, sorted by order ID.
 	DueReservations(ctx context.Context, now time.Time) ([]string, error)
+	// Reservations returns the reservations f selects
+	// ([ReservationFilter.Matches]) with an order ID after f.After (any, when
+	// it is ""), sorted by order ID, at most f.Limit of them. The Service
+	// sets f.Status and a positive f.Limit.
+	Reservations(ctx context.Context, f ReservationFilter) ([]Reservation, error)
 }
 
 // Retention says what [Store.Prune] may delete. Zero values delete nothing.

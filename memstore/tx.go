@@ -195,6 +195,23 @@ func (t *tx) DueReservations(ctx context.Context, now time.Time) ([]string, erro
 	return due, nil
 }
 
+// Reservations implements [onlinestock.Tx]: a scan of every reservation,
+// fine for the sizes memstore is for.
+func (t *tx) Reservations(ctx context.Context, f onlinestock.ReservationFilter) ([]onlinestock.Reservation, error) {
+	var ids []string
+	for id, r := range t.s.reservations {
+		if id > f.After && f.Matches(r) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	out := make([]onlinestock.Reservation, 0, min(len(ids), f.Limit))
+	for _, id := range ids[:min(len(ids), f.Limit)] {
+		out = append(out, cloneReservation(t.s.reservations[id]))
+	}
+	return out, nil
+}
+
 func cloneReservation(r onlinestock.Reservation) onlinestock.Reservation {
 	r.Lines = slices.Clone(r.Lines)
 	r.Allocations = slices.Clone(r.Allocations)

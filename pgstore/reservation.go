@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -86,4 +87,95 @@ func decodeOrderDetail(raw []byte, e *onlinestock.Event) error {
 	}
 	e.Order, e.Part, e.Lines, e.Allocations = d.Order, d.Part, d.Lines, d.Allocations
 	return nil
+}
+
+// reservationRow is a row of onlinestock_reservations as it is scanned,
+// its columns in the order of sqlReservationColumns.
+type reservationRow struct {
+	order, method                             string
+	lineProducts, allocProducts, allocOutlets []string
+	lineQuantities, allocQuantities           []int64
+	status                                    string
+	created, deadline                         *int64
+	detail                                    []byte
+}
+
+// sqlReservationColumns are the columns a reservationRow scans, in order.
+const sqlReservationColumns = `order_id, method, line_products, line_quantities, alloc_products, alloc_outlets,
+	alloc_quantities, status, created_ns, deadline_ns, detail`
+
+func (w *reservationRow) dest() []any {
+	return []any{&w.order, &w.method, &w.lineProducts, &w.lineQuantities, &w.allocProducts, &w.allocOutlets,
+		&w.allocQuantities, &w.status, &w.created, &w.deadline, &w.detail}
+}
+
+func (w *reservationRow) reservation() (onlinestock.Reservation, error) {
+	r := onlinestock.Reservation{Order: w.order, Method: w.method}
+	if len(w.lineProducts) != len(w.lineQuantities) || len(w.allocProducts) != len(w.allocOutlets) || len(w.allocProducts) != len(w.allocQuantities) {
+		return onlinestock.Reservation{}, fmt.Errorf("pgstore: reservation %q: corrupt row", w.order)
+	}
+	if w.lineProducts != nil {
+		r.Lines = make([]onlinestock.Line, len(w.lineProducts))
+		for i := range w.lineProducts {
+			r.Lines[i] = onlinestock.Line{Product: w.lineProducts[i], Quantity: w.lineQuantities[i]}
+		}
+	}
+	if w.allocProducts != nil {
+		r.Allocations = make([]onlinestock.Allocation, len(w.allocProducts))
+		for i := range w.allocProducts {
+			r.Allocations[i] = onlinestock.Allocation{Product: w.allocProducts[i], Outlet: w.allocOutlets[i], Quantity: w.allocQuantities[i]}
+		}
+	}
+	r.Status, r.Created, r.Deadline = onlinestock.ReservationStatus(w.status), fromNanos(w.created), fromNanos(w.deadline)
+	if err := decodeDetail(w.detail, &r); err != nil {
+		return onlinestock.Reservation{}, err
+	}
+	return r, nil
+}
+
+// Reservations implements [onlinestock.Tx]: one statement, along the index
+// on (tenant, status, order_id).
+func (t *tx) Reservations(ctx context.Context, f onlinestock.ReservationFilter) ([]onlinestock.Reservation, error) {
+	var due *int64
+	if !f.DueBefore.IsZero() {
+		n := clampNanos(f.DueBefore)
+		due = &n
+	}
+	b := t.batch()
+	b.Queue(`SELECT `+sqlReservationColumns+` FROM onlinestock_reservations
+		WHERE tenant = $1 AND status = $2 AND order_id > $3
+		AND ($4 = '' OR alloc_products @> ARRAY[$4::text])
+		AND ($5 = '' OR alloc_outlets @> ARRAY[$5::text])
+		AND ($4 = '' OR $5 = '' OR EXISTS (SELECT 1 FROM unnest(alloc_products, alloc_outlets) AS a(p, o) WHERE p = $4 AND o = $5))
+		AND ($6::bigint IS NULL OR deadline_ns < $6)
+		ORDER BY order_id LIMIT $7`,
+		t.tenant(), string(f.Status), f.After, f.Product, f.Outlet, due, f.Limit)
+	br, err := t.send(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	defer br.Close()
+	rows, err := br.Query()
+	if err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	defer rows.Close()
+	var out []onlinestock.Reservation
+	var row reservationRow
+	dest := row.dest()
+	for rows.Next() {
+		row = reservationRow{}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, interpretError(ctx, err)
+		}
+		r, err := row.reservation()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	return out, nil
 }

@@ -3,7 +3,6 @@ package pgstore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -640,37 +639,17 @@ func (t *tx) Reservation(ctx context.Context, order string) (onlinestock.Reserva
 			return onlinestock.Reservation{}, false, interpretError(ctx, err)
 		}
 	}
-	r := onlinestock.Reservation{Order: order}
-	var lineProducts, allocProducts, allocOutlets []string
-	var lineQuantities, allocQuantities []int64
-	var status string
-	var created, deadline *int64
-	var detail []byte
-	err = br.QueryRow().Scan(&r.Method, &lineProducts, &lineQuantities, &allocProducts, &allocOutlets, &allocQuantities,
-		&status, &created, &deadline, &detail)
+	var row reservationRow
+	err = br.QueryRow().Scan(row.dest()[1:]...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return onlinestock.Reservation{}, false, nil
 	}
 	if err != nil {
 		return onlinestock.Reservation{}, false, interpretError(ctx, err)
 	}
-	if len(lineProducts) != len(lineQuantities) || len(allocProducts) != len(allocOutlets) || len(allocProducts) != len(allocQuantities) {
-		return onlinestock.Reservation{}, false, fmt.Errorf("pgstore: reservation %q: corrupt row", order)
-	}
-	if lineProducts != nil {
-		r.Lines = make([]onlinestock.Line, len(lineProducts))
-		for i := range lineProducts {
-			r.Lines[i] = onlinestock.Line{Product: lineProducts[i], Quantity: lineQuantities[i]}
-		}
-	}
-	if allocProducts != nil {
-		r.Allocations = make([]onlinestock.Allocation, len(allocProducts))
-		for i := range allocProducts {
-			r.Allocations[i] = onlinestock.Allocation{Product: allocProducts[i], Outlet: allocOutlets[i], Quantity: allocQuantities[i]}
-		}
-	}
-	r.Status, r.Created, r.Deadline = onlinestock.ReservationStatus(status), fromNanos(created), fromNanos(deadline)
-	if err := decodeDetail(detail, &r); err != nil {
+	row.order = order
+	r, err := row.reservation()
+	if err != nil {
 		return onlinestock.Reservation{}, false, err
 	}
 	return r, true, nil

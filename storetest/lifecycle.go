@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -299,6 +300,60 @@ func testLifecycle(t *testing.T, newStore NewStore) {
 		s.must(t, err)
 		if _, err := s.svc.Amend(ctx(t), "o1", []onlinestock.Line{line("p", 1), line("q", 1)}); !errors.Is(err, onlinestock.ErrConflict) {
 			t.Errorf("Amend() of a released order: error = %v, want ErrConflict", err)
+		}
+	})
+
+	t.Run("Reservations lists by status, product, outlet and due time, a page at a time", func(t *testing.T) {
+		t.Parallel()
+		s := splitShop(t) // o1: p at c and d, q at d; due in an hour
+		s.stock(t, map[string]int64{"r@a": 9})
+		for _, o := range []onlinestock.Order{
+			{ID: "o2", Lines: []onlinestock.Line{line("r", 1)}, TTL: 10 * time.Minute},
+			{ID: "o3", Lines: []onlinestock.Line{line("r", 1)}},
+			{ID: "o4", Lines: []onlinestock.Line{line("r", 1)}},
+			{ID: "o5", Lines: []onlinestock.Line{line("r", 1)}},
+		} {
+			_, err := s.svc.Reserve(ctx(t), o)
+			s.must(t, err)
+		}
+		_, err := s.svc.Release(ctx(t), "o4")
+		s.must(t, err)
+		list := func(f onlinestock.ReservationFilter) []string {
+			t.Helper()
+			rs, err := s.svc.Reservations(ctx(t), f)
+			s.must(t, err)
+			ids := []string{}
+			for _, r := range rs {
+				ids = append(ids, r.Order)
+			}
+			return ids
+		}
+		cases := []struct {
+			name string
+			f    onlinestock.ReservationFilter
+			want []string
+		}{
+			{"open by default", onlinestock.ReservationFilter{}, []string{"o1", "o2", "o3", "o5"}},
+			{"released", onlinestock.ReservationFilter{Status: onlinestock.Released}, []string{"o4"}},
+			{"by product", onlinestock.ReservationFilter{Product: "q"}, []string{"o1"}},
+			{"by outlet", onlinestock.ReservationFilter{Outlet: "a"}, []string{"o2", "o3", "o5"}},
+			{"by product at an outlet", onlinestock.ReservationFilter{Product: "q", Outlet: "c"}, []string{}},
+			{"due before a time", onlinestock.ReservationFilter{DueBefore: epoch.Add(30 * time.Minute)}, []string{"o2"}},
+			{"a page", onlinestock.ReservationFilter{Limit: 2}, []string{"o1", "o2"}},
+			{"the next page", onlinestock.ReservationFilter{Limit: 2, After: "o2"}, []string{"o3", "o5"}},
+			{"past the last page", onlinestock.ReservationFilter{After: "o5"}, []string{}},
+		}
+		for _, c := range cases {
+			if diff := cmp.Diff(c.want, list(c.f)); diff != "" {
+				t.Errorf("Reservations(%s) mismatch (-want +got):\n%s", c.name, diff)
+			}
+		}
+		for _, f := range []onlinestock.ReservationFilter{
+			{Status: "lost"}, {Limit: -1}, {Limit: onlinestock.MaxReservationsPage + 1}, {Product: "bad\x01"}, {After: strings.Repeat("x", 129)},
+		} {
+			if _, err := s.svc.Reservations(ctx(t), f); !errors.Is(err, onlinestock.ErrInvalid) {
+				t.Errorf("Reservations(%+v) error = %v, want ErrInvalid", f, err)
+			}
 		}
 	})
 

@@ -1172,3 +1172,64 @@ func mergeKeys(a, b map[levelKey]int64) map[levelKey]bool {
 	}
 	return out
 }
+
+// ListReservations lists reservations with a random filter and compares
+// the page with the model's.
+func (mc *machine) ListReservations(t *rapid.T) {
+	m := mc.m
+	f := onlinestock.ReservationFilter{
+		Status: rapid.SampledFrom([]onlinestock.ReservationStatus{"", "", onlinestock.Open, onlinestock.Released, onlinestock.Fulfilled, onlinestock.Expired}).Draw(t, "status"),
+		Limit:  rapid.IntRange(0, 3).Draw(t, "limit"),
+	}
+	if rapid.Bool().Draw(t, "byProduct") {
+		f.Product = rapid.SampledFrom(productIDs).Draw(t, "product")
+	}
+	if rapid.Bool().Draw(t, "byOutlet") {
+		f.Outlet = rapid.SampledFrom(outletIDs).Draw(t, "outlet")
+	}
+	if rapid.Bool().Draw(t, "byDue") {
+		f.DueBefore = mc.clock.Now().Add(time.Duration(rapid.IntRange(-30, 90).Draw(t, "dueMinutes")) * time.Minute)
+	}
+	if ids := sortedKeys(m.reservations); len(ids) > 0 && rapid.Bool().Draw(t, "paged") {
+		f.After = rapid.SampledFrom(ids).Draw(t, "after")
+	}
+	bad := false
+	switch rapid.IntRange(0, 19).Draw(t, "badFilter") {
+	case 0:
+		f.Status, bad = "shipped", true
+	case 1:
+		f.Limit, bad = rapid.SampledFrom([]int{-1, onlinestock.MaxReservationsPage + 1}).Draw(t, "badLimit"), true
+	case 2:
+		f.Outlet, bad = rapid.SampledFrom(badIDs[1:]).Draw(t, "badOutlet"), true
+	}
+	got, err := mc.svc.Reservations(mc.ctx, f)
+	call := fmt.Sprintf("Reservations(%+v)", f)
+	if bad {
+		mc.expect(t, call, err, onlinestock.ErrInvalid)
+		return
+	}
+	mc.expect(t, call, err)
+	status, limit := f.Status, f.Limit
+	if status == "" {
+		status = onlinestock.Open
+	}
+	if limit == 0 {
+		limit = 100
+	}
+	want := []onlinestock.Reservation{}
+	for _, id := range sortedKeys(m.reservations) {
+		r := m.reservations[id]
+		switch {
+		case id <= f.After, r.Status != status, len(want) == limit:
+			continue
+		case !f.DueBefore.IsZero() && (r.Deadline.IsZero() || !r.Deadline.Before(f.DueBefore)):
+			continue
+		case !slices.ContainsFunc(r.Allocations, func(a onlinestock.Allocation) bool {
+			return (f.Product == "" || a.Product == f.Product) && (f.Outlet == "" || a.Outlet == f.Outlet)
+		}) && (f.Product != "" || f.Outlet != ""):
+			continue
+		}
+		want = append(want, *r)
+	}
+	mc.expectResult(t, call, want, got)
+}

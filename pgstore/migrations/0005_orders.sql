@@ -5,3 +5,6 @@ ALTER TABLE onlinestock_reservations ADD COLUMN detail jsonb;
 
 -- Order events: the order, the partial call, the units moved.
 ALTER TABLE onlinestock_events ADD COLUMN order_detail jsonb;
+
+-- Listing reservations by status, a page at a time in order ID order.
+CREATE INDEX onlinestock_reservations_by_status ON onlinestock_reservations (tenant, status, order_id);
