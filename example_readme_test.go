@@ -73,7 +73,7 @@ func sellOnline(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Println("reserved:", r.Allocations) // [{tee downtown 2}]
+	fmt.Println("reserved:", r.Allocations[0].Quantity, "from", r.Allocations[0].Outlet) // 2 from downtown
 
 	// The POS records the sale (or Release gives the units back).
 	if _, err := svc.Fulfill(ctx, r.Order); err != nil {
@@ -93,6 +93,6 @@ func ExampleService() {
 	}
 	// Output:
 	// tee: 4 in_stock
-	// reserved: [{tee downtown 2}]
+	// reserved: 2 from downtown
 	// tee: 2 low_stock
 }

@@ -23,7 +23,7 @@ func wireValues() map[string]any {
 	at := time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
 	level := onlinestock.Level{Product: "tee", Outlet: "downtown", OnHand: 5, Reserved: 2, Version: 7}
 	method := onlinestock.Method{ID: "pickup-downtown", Name: "Pick up downtown", Kind: onlinestock.Pickup, Outlet: "downtown", Rule: onlinestock.Restrict}
-	short := onlinestock.Shortfall{Product: "mug", Requested: 2, Available: 1}
+	short := onlinestock.Shortfall{Product: "mug", Requested: 2, Available: 1, Status: onlinestock.LineShort}
 	return map[string]any{
 		"availability": onlinestock.Availability{Quantity: 3, Label: onlinestock.LowStock},
 		"level":        level,
@@ -55,8 +55,13 @@ func wireValues() map[string]any {
 		"reservation": onlinestock.Reservation{
 			Order: "web-1", Method: "courier",
 			Lines:       []onlinestock.Line{{Product: "tee", Quantity: 2}},
-			Allocations: []onlinestock.Allocation{{Product: "tee", Outlet: "downtown", Quantity: 2}},
+			Allocations: []onlinestock.Allocation{{Product: "tee", Outlet: "downtown", Quantity: 2, Fulfilled: 1}},
+			Sources:     []onlinestock.Source{{Outlet: "downtown", Stage: onlinestock.StageOneOutlet, Rank: 1}},
 			Status:      onlinestock.Open, Created: at, Deadline: at.Add(15 * time.Minute),
+			Parts: []onlinestock.PartRecord{{
+				Part: onlinestock.Part{ID: "shipment-1", Outlet: "downtown", Lines: []onlinestock.Line{{Product: "tee", Quantity: 1}}},
+				Kind: onlinestock.Fulfilled, Moved: []onlinestock.Allocation{{Product: "tee", Outlet: "downtown", Quantity: 1}}, Time: at,
+			}},
 		},
 		"reservation_without_deadline": onlinestock.Reservation{Order: "web-2", Status: onlinestock.Fulfilled, Created: at},
 		"events": []onlinestock.Event{
@@ -65,6 +70,9 @@ func wireValues() map[string]any {
 				After:  onlinestock.Availability{Quantity: 0, Label: onlinestock.SoldOut}},
 			{Seq: 2, Kind: onlinestock.OutletDisconnected, Time: at, Outlet: "harbour", Methods: []string{"harbour-bikes"}},
 			{Seq: 3, Kind: onlinestock.PrimaryChanged, Time: at, Outlet: "harbour", Previous: "downtown"},
+			{Seq: 4, Kind: onlinestock.OrderPartiallyFulfilled, Time: at, Order: "web-1", Part: "shipment-1",
+				Lines:       []onlinestock.Line{{Product: "tee", Quantity: 1}},
+				Allocations: []onlinestock.Allocation{{Product: "tee", Outlet: "downtown", Quantity: 1}}},
 		},
 		"selection_result": onlinestock.SelectionResult{
 			Connected: []string{"harbour"}, Restored: []onlinestock.Method{method},

@@ -247,7 +247,7 @@ func TestErrors(t *testing.T) {
 					t.Errorf("problem %+v, want code %q, field %q, detail holding %q", p, tt.code, tt.field, tt.detail)
 				}
 				if tt.code == httpapi.CodeInsufficientStock {
-					want := []onlinestock.Shortfall{{Product: "tee", Requested: 6, Available: 5}}
+					want := []onlinestock.Shortfall{{Product: "tee", Requested: 6, Available: 5, Status: onlinestock.LineShort}}
 					if diff := cmp.Diff(want, p.Shortfalls); diff != "" {
 						t.Errorf("shortfalls mismatch (-want +got):\n%s", diff)
 					}

@@ -64,5 +64,5 @@ func Example() {
 	call("POST", "/v1/reservations", `{"id": "web-1", "lines": [{"product": "tee", "quantity": 5}]}`)
 	// Output:
 	// 200 {"products":[{"product":"tee","quantity":3,"label":"in_stock"}]}
-	// 409 {"type":"about:blank","title":"Conflict","status":409,"detail":"insufficient stock: \"tee\" requested 5, available 3","code":"insufficient_stock","shortfalls":[{"product":"tee","requested":5,"available":3}]}
+	// 409 {"type":"about:blank","title":"Conflict","status":409,"detail":"insufficient stock: \"tee\" requested 5, available 3","code":"insufficient_stock","shortfalls":[{"product":"tee","requested":5,"available":3,"status":"short"}]}
 }

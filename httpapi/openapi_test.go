@@ -83,7 +83,7 @@ func TestOpenAPISchemas(t *testing.T) {
 		"Setup": onlinestock.Setup{}, "AvailabilityChange": onlinestock.AvailabilityChange{},
 		"SelectionResult": onlinestock.SelectionResult{}, "Name": Name{}, "RegisterBody": RegisterBody{},
 		"Activation": Activation{}, "Buffer": Buffer{}, "Rank": Rank{}, "Selection": Selection{},
-		"Problem": Error{},
+		"Problem": Error{}, "Source": onlinestock.Source{}, "PartRecord": onlinestock.PartRecord{},
 	}
 	for name, schema := range doc.Components.Schemas {
 		v, ok := types[name]
