@@ -294,7 +294,7 @@ func referenceQuote(snap onlinestock.Snapshot, cart onlinestock.Cart, hide bool)
 			for _, id := range products {
 				p, _ := product(id)
 				if have := at(p, outlet(m.Outlet)); have < totals[id] {
-					mq.Shortfalls = append(mq.Shortfalls, onlinestock.Shortfall{Product: id, Requested: totals[id], Available: have})
+					mq.Shortfalls = append(mq.Shortfalls, onlinestock.Shortfall{Product: id, Requested: totals[id], Available: have, Status: onlinestock.LineShort})
 				}
 			}
 			if len(mq.Shortfalls) > 0 {
