@@ -53,6 +53,9 @@ func (t *tx) commit(ctx context.Context) error {
 	if len(t.deleted) > 0 {
 		b.Queue(`DELETE FROM onlinestock_methods WHERE tenant = $1 AND id = ANY($2)`, tenant, t.deleted)
 	}
+	if len(t.levels)+len(t.enabled)+len(t.disabled)+len(t.events) > 0 {
+		t.queueEnsureSetup(b) // the set-based inserts below select the tenant from it
+	}
 	if len(t.levels) > 0 {
 		t.queueLevels(b)
 	}
@@ -172,10 +175,30 @@ const (
 	// sqlSetEnabled sets enabled to $3 for products $2, which exist: the
 	// Service checked, and holds them locked.
 	sqlSetEnabled = `INSERT INTO onlinestock_products AS p (tenant, id, enabled)
-		SELECT $1::text, id, $3::boolean FROM unnest($2::text[]) AS id ORDER BY id COLLATE "C"
+		SELECT s.tenant, k.id, $3::boolean FROM onlinestock_setup s CROSS JOIN unnest($2::text[]) AS k(id)
+		WHERE s.tenant = $1 ORDER BY k.id COLLATE "C"
 		ON CONFLICT (tenant, id) DO UPDATE SET enabled = excluded.enabled`
-	sqlDeletePlaceholders = `DELETE FROM onlinestock_products WHERE ctid = ANY(ARRAY(
+	//
+	// sqlDeletePlaceholders names the tenant for a distributed database,
+	// which routes the DELETE to the tenant's shard by it, but compares it
+	// under the "POSIX" collation, byte by byte like the column's "C": the
+	// comparison means the same, and as no index has that collation the
+	// planner cannot scan every product of the tenant by the primary key
+	// in place of the lookups by row ID (which it would, when its
+	// statistics under-count the tenant's products).
+	sqlDeletePlaceholders = `DELETE FROM onlinestock_products WHERE tenant = $1::text COLLATE "POSIX" AND ctid = ANY(ARRAY(
 		SELECT (SELECT ctid FROM onlinestock_products WHERE tenant = $1 AND id = k.id) FROM unnest($2::text[]) AS k(id)))`
+	// sqlCreateProducts creates products $2 (with repeats) that do not exist.
+	sqlCreateProducts = `INSERT INTO onlinestock_products (tenant, id)
+		SELECT DISTINCT s.tenant, k.id FROM onlinestock_setup s CROSS JOIN unnest($2::text[]) AS k(id)
+		WHERE s.tenant = $1 ON CONFLICT DO NOTHING`
+	// sqlPutLevels writes levels from arrays $2 … $6.
+	sqlPutLevels = `INSERT INTO onlinestock_levels (tenant, product, outlet, on_hand, reserved, version)
+		SELECT s.tenant, l.* FROM onlinestock_setup s
+		CROSS JOIN unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) AS l
+		WHERE s.tenant = $1
+		ON CONFLICT (tenant, product, outlet) DO UPDATE
+		SET on_hand = excluded.on_hand, reserved = excluded.reserved, version = excluded.version`
 )
 
 // committed runs after a successful commit.
@@ -232,14 +255,9 @@ func (t *tx) queueLevels(b *pgx.Batch) {
 	// Products read by this transaction exist or have their placeholder;
 	// this creates any other.
 	if len(unread) > 0 {
-		b.Queue(`INSERT INTO onlinestock_products (tenant, id)
-			SELECT DISTINCT $1::text, id FROM unnest($2::text[]) AS id ON CONFLICT DO NOTHING`, t.tenant(), unread)
+		b.Queue(sqlCreateProducts, t.tenant(), unread)
 	}
-	b.Queue(`INSERT INTO onlinestock_levels (tenant, product, outlet, on_hand, reserved, version)
-		SELECT $1::text, l.* FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) AS l
-		ON CONFLICT (tenant, product, outlet) DO UPDATE
-		SET on_hand = excluded.on_hand, reserved = excluded.reserved, version = excluded.version`,
-		t.tenant(), products, outlets, onHand, reserved, version)
+	b.Queue(sqlPutLevels, t.tenant(), products, outlets, onHand, reserved, version)
 }
 
 func queueReservation(b *pgx.Batch, tenant string, r onlinestock.Reservation) error {
@@ -314,18 +332,30 @@ func (t *tx) queueEvents(b *pgx.Batch) error {
 			return err
 		}
 	}
-	b.Queue(`WITH pending AS (SELECT nextval('onlinestock_event_pending') AS id)
-		INSERT INTO onlinestock_events (tenant, pending_id, pending_ord, kind, time_ns, product, before_quantity,
-			before_label, after_quantity, after_label, outlet, previous, methods, order_detail)
-		SELECT $1::text, pending.id, e.ord, e.kind, e.time_ns, e.product, e.bq, e.bl, e.aq, e.al,
-			e.outlet, e.previous, string_to_array(e.methods, $2), e.od::jsonb
-		FROM pending, unnest($3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::text[], $8::bigint[],
-			$9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
-			WITH ORDINALITY AS e(kind, time_ns, product, bq, bl, aq, al, outlet, previous, methods, od, ord)`,
-		t.tenant(), idSeparator, kinds, times, products, beforeQty, beforeLabels, afterQty, afterLabels,
+	b.Queue(sqlDrawPending)
+	b.Queue(sqlInsertEvents, t.tenant(), idSeparator, kinds, times, products, beforeQty, beforeLabels, afterQty, afterLabels,
 		outlets, previous, methods, orders)
 	return nil
 }
+
+// sqlDrawPending draws the transaction's pending key from the sequence and
+// keeps it in a transaction-local setting, which sqlInsertEvents reads. The
+// two are separate statements because a distributed database runs an
+// INSERT … SELECT on the tenant's shard only when it calls no volatile
+// function; it evaluates the stable current_setting itself, on the node
+// the client is connected to, where the setting was made.
+const sqlDrawPending = `SELECT set_config('onlinestock.pending', nextval('onlinestock_event_pending')::text, true)`
+
+// sqlInsertEvents inserts the events of arrays $3 … $13 under the pending
+// key sqlDrawPending drew, method lists joined by $2.
+const sqlInsertEvents = `INSERT INTO onlinestock_events (tenant, pending_id, pending_ord, kind, time_ns, product,
+		before_quantity, before_label, after_quantity, after_label, outlet, previous, methods, order_detail)
+	SELECT s.tenant, current_setting('onlinestock.pending')::bigint, e.ord, e.kind, e.time_ns, e.product,
+		e.bq, e.bl, e.aq, e.al, e.outlet, e.previous, string_to_array(e.methods, $2::text), e.od::jsonb
+	FROM onlinestock_setup s CROSS JOIN unnest($3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::text[],
+		$8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
+		WITH ORDINALITY AS e(kind, time_ns, product, bq, bl, aq, al, outlet, previous, methods, od, ord)
+	WHERE s.tenant = $1`
 
 // sweepKeys deletes some expired idempotency keys, every KeySweepEvery-th
 // time a transaction that claimed keys commits. It runs after the commit,
@@ -336,7 +366,10 @@ func (t *tx) sweepKeys(ctx context.Context) {
 	if every < 0 || (t.s.claims.Add(1)-1)%uint64(every) != 0 {
 		return
 	}
-	_, _ = t.conn.Exec(ctx, `DELETE FROM onlinestock_keys WHERE tenant = $1 AND key IN (
-		SELECT key FROM onlinestock_keys WHERE tenant = $1 AND claimed_ns < $2 LIMIT $3)
-		AND claimed_ns < $2`, t.tenant(), clampNanos(t.claimBefore), KeySweepBatch)
+	_, _ = t.conn.Exec(ctx, sqlSweepKeys, t.tenant(), clampNanos(t.claimBefore), KeySweepBatch)
 }
+
+// sqlSweepKeys deletes up to $3 keys of tenant $1 claimed before $2.
+const sqlSweepKeys = `DELETE FROM onlinestock_keys WHERE tenant = $1 AND key IN (
+	SELECT key FROM onlinestock_keys WHERE tenant = $1 AND claimed_ns < $2 LIMIT $3)
+	AND claimed_ns < $2`

@@ -1,17 +1,26 @@
 package pgstore
 
-// HotStatements are the statements whose plans TestHotPlansUseIndexes
-// checks, by name.
+// HotStatements are the statements of the hot paths whose plans
+// TestHotPlansUseIndexes checks, and which TestHotPathsRunOnOneShard
+// requires to run on one shard of a Citus cluster, by name.
 var HotStatements = map[string]string{
 	"products":            sqlProducts,
 	"products-at":         sqlProductsAt,
+	"lock-products":       sqlLockProducts,
 	"lock-products-at":    sqlLockProductsAt,
+	"create-setup":        sqlCreateSetup,
+	"claim-keys":          sqlClaimKeys,
 	"page-products":       sqlPageProducts,
 	"page-levels":         sqlPageLevels,
 	"set-enabled":         sqlSetEnabled,
+	"create-products":     sqlCreateProducts,
+	"put-levels":          sqlPutLevels,
 	"delete-placeholders": sqlDeletePlaceholders,
+	"insert-events":       sqlInsertEvents,
+	"create-counter":      sqlCreateCounter,
 	"number-events":       sqlNumberEvents,
 	"events-since":        sqlEventsSince,
+	"sweep-keys":          sqlSweepKeys,
 }
 
 // PlanSettings are the planner settings the Store runs a statement of

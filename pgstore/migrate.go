@@ -68,6 +68,13 @@ func Migrations() ([]Migration, error) {
 // safe: each migration runs under a transaction-scoped advisory lock and
 // checks the record table after taking it, so every migration is applied
 // exactly once. [ApplyPending] does the same and tells what it applied.
+//
+// When the database has the Citus extension, Migrate then distributes every
+// table not yet distributed by its tenant column, co-located, moving any
+// rows it holds to the shards; see the package documentation. Running it
+// again after creating the extension in a single-server database therefore
+// distributes that database. On a Citus cluster, Migrate must run on the
+// coordinator.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	_, err := ApplyPending(ctx, pool)
 	return err
@@ -97,6 +104,9 @@ func ApplyPending(ctx context.Context, pool *pgxpool.Pool) ([]Migration, error) 
 		if done {
 			applied = append(applied, m)
 		}
+	}
+	if err := distribute(ctx, pool); err != nil {
+		return applied, connectionError(ctx, err)
 	}
 	return applied, nil
 }

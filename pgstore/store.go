@@ -83,6 +83,7 @@ type Store struct {
 	cfg  Config
 
 	setupExists atomic.Bool   // the tenant's setup row is known to exist
+	nodeChecked atomic.Bool   // the pool is known to be connected to a node the Store may use
 	claims      atomic.Uint64 // committed transactions that claimed keys, for the sweep
 	pruned      atomic.Uint64 // every event up to this seq is deleted (see Prune)
 }
@@ -149,6 +150,9 @@ func (s *Store) run(ctx context.Context, fn func(onlinestock.Tx) error, readOnly
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := s.checkNode(ctx); err != nil {
+		return err
+	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return interpretError(ctx, err)
@@ -177,6 +181,9 @@ func (s *Store) EventsSince(ctx context.Context, after uint64, limit int) ([]onl
 		return out, ctx.Err()
 	}
 	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.checkNode(ctx); err != nil {
 		return nil, err
 	}
 	conn, err := s.pool.Acquire(ctx)
@@ -237,7 +244,7 @@ const sqlEventsSince = `SELECT seq, kind, time_ns, product, before_quantity, bef
 		FROM onlinestock_events WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3`
 
 // sequenceStatements is how many statements queueSequence queues.
-const sequenceStatements = 5
+const sequenceStatements = 6
 
 // Bounds of the events one numbering transaction numbers.
 const (
@@ -251,9 +258,12 @@ const (
 // events n+1, n+2, … in the order of their pending keys, and records the new
 // last number. The UPDATE is a statement of its own, after the one that
 // waits for the lock, so under READ COMMITTED its snapshot is taken once the
-// lock is held and sees everything the previous numbering committed. When
-// there is nothing to number it writes nothing, and its COMMIT does not
-// wait for a disk flush.
+// lock is held and sees everything the previous numbering committed. Before
+// it, the tenant's counter row is created if events wait for a number and
+// there is none yet, so that the numbering itself is an UPDATE of that row,
+// which a distributed database runs on the tenant's shard. When there is
+// nothing to number it writes nothing, and its COMMIT does not wait for a
+// disk flush.
 //
 // It numbers a bounded chunk of about limit events, never fewer than
 // minNumberChunk nor more than maxNumberChunk (but always whole
@@ -265,6 +275,7 @@ func (s *Store) queueSequence(b *pgx.Batch, limit int) {
 	b.Queue(beginUpdate)
 	b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, $2))`, s.cfg.Tenant, seedSequence)
 	b.Queue(sqlNumberingPlan)
+	b.Queue(sqlCreateCounter, s.cfg.Tenant)
 	b.Queue(sqlNumberEvents, s.cfg.Tenant, chunk)
 	b.Queue("COMMIT")
 }
@@ -274,6 +285,17 @@ func (s *Store) queueSequence(b *pgx.Batch, limit int) {
 // sequential scan, and the hash and merge joins that need one.
 const sqlNumberingPlan = `SELECT set_config('enable_seqscan', 'off', true),
 	set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`
+
+// sqlCreateCounter creates the counter row of tenant $1 at zero when the
+// tenant has an unnumbered event and no counter row. It selects the tenant
+// from a row of its own, so that a distributed database inserts on the
+// tenant's shard; an existing counter row is neither written nor locked.
+// Its ORDER BY is the order of the index of unnumbered events, which it
+// then reads one entry of.
+const sqlCreateCounter = `INSERT INTO onlinestock_event_counter (tenant, last_seq)
+	SELECT e.tenant, 0 FROM onlinestock_events e WHERE e.tenant = $1 AND e.seq IS NULL
+	ORDER BY e.pending_id, e.pending_ord LIMIT 1
+	ON CONFLICT (tenant) DO NOTHING`
 
 // sqlNumberEvents numbers the first $2 unnumbered events of tenant $1 in
 // pending-key order, and the rest of the last one's transaction. Its shape
@@ -286,7 +308,10 @@ const sqlNumberingPlan = `SELECT set_config('enable_seqscan', 'off', true),
 // rows are unnumbered, and only numbering, under the lock this holds,
 // changes that), and sqlNumberingPlan, run first in the same transaction,
 // leaves the planner no way to join the chunk to the events but a nested
-// loop over the chunk, so it has no path but the row IDs.
+// loop over the chunk, so it has no path but the row IDs. It ends with an
+// UPDATE of the counter row sqlCreateCounter made sure of, not an upsert,
+// and every table it reads is filtered by the tenant, so a distributed
+// database runs the whole statement on the tenant's shard.
 const sqlNumberEvents = `WITH head AS MATERIALIZED (
 		SELECT ctid AS row, pending_id AS id, pending_ord AS ord FROM onlinestock_events
 		WHERE tenant = $1 AND seq IS NULL ORDER BY pending_id, pending_ord LIMIT $2
@@ -298,15 +323,14 @@ const sqlNumberEvents = `WITH head AS MATERIALIZED (
 		SELECT row, row_number() OVER (ORDER BY id, ord) AS n
 		FROM (SELECT * FROM head UNION ALL SELECT * FROM tail) c
 	), last AS (
-		SELECT coalesce((SELECT last_seq FROM onlinestock_event_counter WHERE tenant = $1), 0) AS seq
+		SELECT last_seq AS seq FROM onlinestock_event_counter WHERE tenant = $1
 	), done AS (
 		UPDATE onlinestock_events e SET seq = last.seq + chunk.n FROM chunk, last
 		WHERE e.tenant = $1 AND e.ctid = chunk.row
 		RETURNING e.seq
 	)
-	INSERT INTO onlinestock_event_counter AS c (tenant, last_seq)
-	SELECT $1::text, max(seq) FROM done HAVING count(*) > 0
-	ON CONFLICT (tenant) DO UPDATE SET last_seq = excluded.last_seq`
+	UPDATE onlinestock_event_counter c SET last_seq = d.seq
+	FROM (SELECT max(seq) AS seq FROM done) d WHERE c.tenant = $1 AND d.seq IS NOT NULL`
 
 // rollbackConn ends a transaction a failed batch left open on conn; if that
 // fails too, the pool destroys the connection when it is released.

@@ -141,7 +141,7 @@ func (t *tx) readSetup(ctx context.Context, exclusive bool) (*onlinestock.Setup,
 		return t.setup, nil
 	}
 	b := t.batch()
-	create := !t.readOnly && !t.s.setupExists.Load()
+	create := !t.readOnly && !t.createdSetup && !t.s.setupExists.Load()
 	if !t.readOnly {
 		// The setup lock is an advisory lock on the tenant, not a row lock
 		// on its setup row: many transactions sharing a row lock would make
@@ -153,9 +153,7 @@ func (t *tx) readSetup(ctx context.Context, exclusive bool) (*onlinestock.Setup,
 		}
 		b.Queue(lock, t.tenant(), seedSetup)
 		if create {
-			// Create the setup row on first use. DO NOTHING waits for a
-			// concurrent insert of it to commit.
-			b.Queue(`INSERT INTO onlinestock_setup (tenant) VALUES ($1) ON CONFLICT DO NOTHING`, t.tenant())
+			b.Queue(sqlCreateSetup, t.tenant()) // on first use
 		}
 	}
 	b.Queue(`SELECT order_register FROM onlinestock_setup WHERE tenant = $1`, t.tenant())
@@ -309,6 +307,7 @@ func (t *tx) Products(ctx context.Context, ids []string) ([]onlinestock.Product,
 	// No row locks in a View, nor under the exclusive setup lock: every
 	// writer of products holds the setup lock shared, so it is excluded.
 	lock := !t.readOnly && !t.exclusive
+	ensured := false
 	if lock {
 		// Lock every product in ID order, in one pass: an existing row is
 		// locked by the conflict (WHERE false locks without writing), a
@@ -317,10 +316,8 @@ func (t *tx) Products(ctx context.Context, ids []string) ([]onlinestock.Product,
 		// this one. RETURNING lists the placeholders. Because existing and
 		// new products are locked in the same order, transactions cannot
 		// deadlock on products.
-		b.Queue(`INSERT INTO onlinestock_products AS p (tenant, id)
-			SELECT $1::text, id FROM unnest($2::text[]) AS id ORDER BY id COLLATE "C"
-			ON CONFLICT (tenant, id) DO UPDATE SET enabled = p.enabled WHERE false
-			RETURNING id`, t.tenant(), ids)
+		ensured = t.queueEnsureSetup(b)
+		b.Queue(sqlLockProducts, t.tenant(), ids)
 	}
 	// Read after the locks are granted, so under READ COMMITTED this sees
 	// what the last writer of these products committed.
@@ -330,6 +327,11 @@ func (t *tx) Products(ctx context.Context, ids []string) ([]onlinestock.Product,
 		return nil, err
 	}
 	defer br.Close()
+	if ensured {
+		if _, err := br.Exec(); err != nil {
+			return nil, interpretError(ctx, err)
+		}
+	}
 	if lock {
 		if err := t.scanPlaceholders(ctx, br); err != nil {
 			return nil, err
@@ -345,6 +347,42 @@ func (t *tx) Products(ctx context.Context, ids []string) ([]onlinestock.Product,
 	t.read = append(t.read, ids)
 	return products, nil
 }
+
+// sqlLockProducts locks products $2 of tenant $1, in ID order, inserting
+// the missing ones as placeholders, and returns the placeholders' IDs. Like
+// every statement here that inserts rows built from arrays, it selects the
+// tenant from its setup row (which queueEnsureSetup makes sure of) rather
+// than from a parameter: a distributed database then sees an INSERT …
+// SELECT from a table of the tenant's shard and runs it on that shard alone.
+const sqlLockProducts = `INSERT INTO onlinestock_products AS p (tenant, id)
+	SELECT s.tenant, k.id FROM onlinestock_setup s CROSS JOIN unnest($2::text[]) AS k(id)
+	WHERE s.tenant = $1 ORDER BY k.id COLLATE "C"
+	ON CONFLICT (tenant, id) DO UPDATE SET enabled = p.enabled WHERE false
+	RETURNING id`
+
+// sqlClaimKeys claims keys $2 of tenant $1 at $3, in key order: those not
+// claimed yet or last claimed before $4. It returns the keys it claimed.
+const sqlClaimKeys = `INSERT INTO onlinestock_keys AS k (tenant, key, claimed_ns)
+	SELECT s.tenant, c.key, $3::bigint FROM onlinestock_setup s CROSS JOIN unnest($2::text[]) AS c(key)
+	WHERE s.tenant = $1 ORDER BY c.key COLLATE "C"
+	ON CONFLICT (tenant, key) DO UPDATE SET claimed_ns = excluded.claimed_ns WHERE k.claimed_ns < $4::bigint
+	RETURNING key`
+
+// queueEnsureSetup queues the insert of the tenant's setup row, unless the
+// row is known to exist, and reports whether it did. The set-based inserts
+// select the tenant from that row.
+func (t *tx) queueEnsureSetup(b *pgx.Batch) bool {
+	if t.createdSetup || t.s.setupExists.Load() {
+		return false
+	}
+	b.Queue(sqlCreateSetup, t.tenant())
+	t.createdSetup = true
+	return true
+}
+
+// sqlCreateSetup creates the setup row of tenant $1 if it does not exist.
+// DO NOTHING waits for a concurrent insert of it to commit.
+const sqlCreateSetup = `INSERT INTO onlinestock_setup (tenant) VALUES ($1) ON CONFLICT DO NOTHING`
 
 // Hot reads look rows up key by key: each key drives an index lookup in a
 // LATERAL subquery that OFFSET 0 keeps from being flattened into a join.
@@ -571,15 +609,18 @@ func (t *tx) ClaimKeys(ctx context.Context, keys []string, now, notBefore time.T
 	// key comes back when it was inserted or its old claim had expired;
 	// keys are inserted in order so that two batches cannot deadlock on them.
 	b := t.batch()
-	b.Queue(`INSERT INTO onlinestock_keys AS k (tenant, key, claimed_ns)
-		SELECT $1::text, key, $3::bigint FROM unnest($2::text[]) AS key ORDER BY key COLLATE "C"
-		ON CONFLICT (tenant, key) DO UPDATE SET claimed_ns = excluded.claimed_ns WHERE k.claimed_ns < $4
-		RETURNING key`, t.tenant(), keys, *at, clampNanos(notBefore))
+	ensured := t.queueEnsureSetup(b)
+	b.Queue(sqlClaimKeys, t.tenant(), keys, *at, clampNanos(notBefore))
 	br, err := t.send(ctx, b)
 	if err != nil {
 		return nil, err
 	}
 	defer br.Close()
+	if ensured {
+		if _, err := br.Exec(); err != nil {
+			return nil, interpretError(ctx, err)
+		}
+	}
 	rows, err := br.Query()
 	if err != nil {
 		return nil, interpretError(ctx, err)

@@ -1,0 +1,121 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// distribute makes the schema distributed when the database has the Citus
+// extension: every onlinestock table with a tenant column is distributed by
+// it and co-located with onlinestock_setup, so all of one retailer's rows
+// live in one shard, on one node, and each of its transactions runs there
+// with the full semantics of a single PostgreSQL server. The rows a table
+// already holds (a single-server database being distributed) move to the
+// shards. Tables already distributed are left as they are, so it is safe to
+// run again, also by several processes at once: it runs in one transaction
+// under the migration lock. Without Citus it does nothing. Migrate runs it
+// last.
+func distribute(ctx context.Context, pool *pgxpool.Pool) error {
+	citus, err := hasCitus(ctx, pool)
+	if err != nil || !citus {
+		return err
+	}
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
+			return err
+		}
+		var coordinator bool
+		if err := tx.QueryRow(ctx, `SELECT citus_is_coordinator()`).Scan(&coordinator); err != nil {
+			return err
+		}
+		if !coordinator {
+			return fmt.Errorf("pgstore: connected to a Citus worker node: migrate through the coordinator")
+		}
+		rows, err := tx.Query(ctx, `SELECT c.relname FROM pg_class c
+			JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+			JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant' AND NOT a.attisdropped
+			WHERE c.relkind IN ('r', 'p') AND c.relname LIKE 'onlinestock\_%' AND NOT c.relispartition
+			AND NOT EXISTS (SELECT 1 FROM pg_dist_partition d WHERE d.logicalrelid = c.oid)
+			ORDER BY c.relname <> 'onlinestock_setup', c.relname`)
+		if err != nil {
+			return err
+		}
+		tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		if len(tables) > 0 && tables[0] != "onlinestock_setup" {
+			var ok bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_dist_partition
+				WHERE logicalrelid = 'onlinestock_setup'::regclass AND partmethod = 'h')`).Scan(&ok); err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("pgstore: onlinestock_setup is a Citus table but not distributed by tenant")
+			}
+		}
+		for _, table := range tables {
+			// The setup table leads its own co-location group, which
+			// every other table joins.
+			colocate := "onlinestock_setup"
+			if table == colocate {
+				colocate = "none"
+			}
+			if _, err := tx.Exec(ctx, `SELECT create_distributed_table($1::regclass, 'tenant', colocate_with => $2)`,
+				pgx.Identifier{table}.Sanitize(), colocate); err != nil {
+				return fmt.Errorf("pgstore: distributing %s: %w", table, err)
+			}
+			// The rows copied to the shards stay behind in the table on
+			// the coordinator, invisible; they are removed.
+			if _, err := tx.Exec(ctx, `SELECT truncate_local_data_after_distributing_table($1::regclass)`,
+				pgx.Identifier{table}.Sanitize()); err != nil {
+				return fmt.Errorf("pgstore: distributing %s: %w", table, err)
+			}
+		}
+		return nil
+	})
+}
+
+// ErrWorkerNode is returned by the calls of a [Store] whose pool is
+// connected to a worker node of a Citus cluster rather than to its
+// coordinator.
+var ErrWorkerNode = errors.New("pgstore: connected to a Citus worker node: connect to the coordinator")
+
+// hasCitus reports whether the database has the Citus extension.
+func hasCitus(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) (bool, error) {
+	var citus bool
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')`).Scan(&citus)
+	return citus, err
+}
+
+// checkNode makes sure, once per Store, that the pool is connected to a
+// node the Store may use: any single server, and on a Citus cluster the
+// coordinator only. The tenant's event order and its setup, order and
+// numbering locks are kept on the node a transaction is started on, so
+// every client must start its transactions on the same node.
+func (s *Store) checkNode(ctx context.Context) error {
+	if s.nodeChecked.Load() {
+		return nil
+	}
+	citus, err := hasCitus(ctx, s.pool)
+	if err != nil {
+		return interpretError(ctx, err)
+	}
+	if citus {
+		var coordinator bool
+		if err := s.pool.QueryRow(ctx, `SELECT citus_is_coordinator()`).Scan(&coordinator); err != nil {
+			return interpretError(ctx, err)
+		}
+		if !coordinator {
+			return ErrWorkerNode
+		}
+	}
+	s.nodeChecked.Store(true)
+	return nil
+}
