@@ -423,3 +423,60 @@ func BenchmarkHotProduct(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkTenants drives 64 tenants at once, each by its own worker on its
+// own connection: per op, an Apply of one Adjust to a listed product of the
+// worker's tenant, which also writes an availability event. On a Citus
+// cluster the tenants spread over the workers' shards. The baseline is the
+// same number of single-row UPDATE transactions, each worker on its own
+// row, in a table keyed (and on Citus distributed) by tenant.
+func BenchmarkTenants(b *testing.B) {
+	const tenants = 64
+	b.Run(fmt.Sprintf("raw-update/tenants=%d", tenants), func(b *testing.B) {
+		ctx := context.Background()
+		pool := newPool(b, tenants+2)
+		table := throwaway(b, pool, "tenant text PRIMARY KEY, qty bigint NOT NULL")
+		var citus bool
+		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')`).Scan(&citus); err != nil {
+			b.Fatal(err)
+		}
+		if citus {
+			if _, err := pool.Exec(ctx, `SELECT create_distributed_table($1::regclass, 'tenant')`, table); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := pool.Exec(ctx, "INSERT INTO "+table+" SELECT 't' || g, 0 FROM generate_series(0, $1) g", tenants); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		workers(b, tenants, func(w int) error {
+			return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+				_, err := tx.Exec(ctx, "UPDATE "+table+" SET qty = qty + 1 WHERE tenant = $1", fmt.Sprint("t", w))
+				return err
+			})
+		})
+	})
+	b.Run(fmt.Sprintf("apply/tenants=%d", tenants), func(b *testing.B) {
+		ctx := context.Background()
+		pool := newPool(b, tenants+2)
+		svcs := make([]*onlinestock.Service, tenants)
+		change := []onlinestock.Change{onlinestock.Adjust("p", "o000", 1)}
+		for i := range svcs {
+			svcs[i] = newService(b, newStore(b, pool), onlinestock.Config{})
+			benchOutlets(b, svcs[i], 1)
+			if _, err := svcs[i].Apply(ctx, []onlinestock.Change{onlinestock.Set("p", "o000", 1_000_000)}); err != nil {
+				b.Fatal(err)
+			}
+			if err := svcs[i].EnableOnline(ctx, "p"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		workers(b, tenants, func(w int) error {
+			_, err := svcs[w].Apply(ctx, change)
+			return err
+		})
+	})
+}

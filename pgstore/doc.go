@@ -94,6 +94,38 @@
 // has locked are skipped, not waited for, and events not yet numbered are
 // never deleted.
 //
+// # Scaling out on Citus
+//
+// When one PostgreSQL server is no longer enough for all retailers
+// together, the same schema runs on a Citus cluster. [Migrate] distributes
+// it when the database has the citus extension: every table is distributed
+// by tenant and co-located, so each retailer's rows live on one node and
+// each of its transactions runs there, with the semantics of a single
+// server, while retailers spread over the nodes. Every statement of the hot
+// paths (stock changes, reservations, the availability page, events and
+// their numbering, idempotency keys, connecting and disconnecting outlets)
+// touches one tenant's rows and is routed to that tenant's shard alone; no
+// call fans out to every node.
+//
+// Migrate distributes whatever is not yet distributed each time it runs, so
+// an existing single-server database moves to Citus with one more run of
+// it, once the extension exists and the nodes are known (the rows the
+// tables hold move to the shards); later migrations are distributed by the
+// run that applies them:
+//
+//	CREATE EXTENSION citus;  -- in the database, on every node; then on the coordinator:
+//	SELECT citus_set_coordinator_host('coordinator-host', 5432);
+//	SELECT citus_add_node('worker-host', 5432);  -- for each worker
+//	onlinestock migrate --database-url postgres://…@coordinator-host/…
+//
+// Every process must connect to the coordinator, with Migrate and with
+// every Store: never to a worker. The locks that serialize a tenant's
+// transactions and the sequence that orders its events are kept on the
+// node a transaction starts on, so clients on two nodes would not exclude
+// each other. [New] and [Migrate] check this and refuse a worker with
+// [ErrWorkerNode]; a pool that names several hosts must name only the
+// coordinator and its standbys.
+//
 // How the Store keeps these promises (its locks, its round trips, how
 // events are numbered after they commit) is described in DESIGN.md, in the
 // package's folder.

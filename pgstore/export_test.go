@@ -29,4 +29,5 @@ var PlanSettings = map[string]string{
 	"products-at":      sqlProductsAtPlan,
 	"lock-products-at": sqlProductsAtPlan,
 	"number-events":    sqlNumberingPlan,
+	"create-counter":   sqlNumberingPlan,
 }
