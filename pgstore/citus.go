@@ -33,7 +33,7 @@ func distribute(ctx context.Context, pool *pgxpool.Pool) error {
 			return err
 		}
 		if !coordinator {
-			return fmt.Errorf("pgstore: connected to a Citus worker node: migrate through the coordinator")
+			return ErrWorkerNode
 		}
 		rows, err := tx.Query(ctx, `SELECT c.relname FROM pg_class c
 			JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
@@ -80,7 +80,7 @@ func distribute(ctx context.Context, pool *pgxpool.Pool) error {
 	})
 }
 
-// ErrWorkerNode is returned by the calls of a [Store] whose pool is
+// ErrWorkerNode is returned by [New] and [Migrate] when the pool is
 // connected to a worker node of a Citus cluster rather than to its
 // coordinator.
 var ErrWorkerNode = errors.New("pgstore: connected to a Citus worker node: connect to the coordinator")
@@ -94,28 +94,25 @@ func hasCitus(ctx context.Context, q interface {
 	return citus, err
 }
 
-// checkNode makes sure, once per Store, that the pool is connected to a
-// node the Store may use: any single server, and on a Citus cluster the
-// coordinator only. The tenant's event order and its setup, order and
-// numbering locks are kept on the node a transaction is started on, so
-// every client must start its transactions on the same node.
-func (s *Store) checkNode(ctx context.Context) error {
-	if s.nodeChecked.Load() {
+// checkNode returns [ErrWorkerNode] when pool is connected to a worker
+// node of a Citus cluster: the tenant's setup, order and numbering locks
+// and the sequence that orders its events are kept on the node a
+// transaction starts on, so every client must start its transactions on
+// the same node, the coordinator. Any single server passes.
+func checkNode(ctx context.Context, pool *pgxpool.Pool) error {
+	citus, err := hasCitus(ctx, pool)
+	if err != nil {
+		return connectionError(ctx, err)
+	}
+	if !citus {
 		return nil
 	}
-	citus, err := hasCitus(ctx, s.pool)
-	if err != nil {
-		return interpretError(ctx, err)
+	var coordinator bool
+	if err := pool.QueryRow(ctx, `SELECT citus_is_coordinator()`).Scan(&coordinator); err != nil {
+		return connectionError(ctx, err)
 	}
-	if citus {
-		var coordinator bool
-		if err := s.pool.QueryRow(ctx, `SELECT citus_is_coordinator()`).Scan(&coordinator); err != nil {
-			return interpretError(ctx, err)
-		}
-		if !coordinator {
-			return ErrWorkerNode
-		}
+	if !coordinator {
+		return ErrWorkerNode
 	}
-	s.nodeChecked.Store(true)
 	return nil
 }

@@ -95,6 +95,9 @@ func ApplyPending(ctx context.Context, pool *pgxpool.Pool) ([]Migration, error) 
 	if err := pool.Ping(ctx); err != nil {
 		return nil, connectionError(ctx, err)
 	}
+	if err := checkNode(ctx, pool); err != nil {
+		return nil, err
+	}
 	var applied []Migration
 	for _, m := range migrations {
 		done, err := applyMigration(ctx, pool, m)

@@ -83,7 +83,6 @@ type Store struct {
 	cfg  Config
 
 	setupExists atomic.Bool   // the tenant's setup row is known to exist
-	nodeChecked atomic.Bool   // the pool is known to be connected to a node the Store may use
 	claims      atomic.Uint64 // committed transactions that claimed keys, for the sweep
 	pruned      atomic.Uint64 // every event up to this seq is deleted (see Prune)
 }
@@ -105,6 +104,9 @@ func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), SchemaCheckTimeout)
 	defer cancel()
+	if err := checkNode(ctx, pool); err != nil {
+		return nil, err
+	}
 	if err := CheckSchema(ctx, pool); err != nil {
 		return nil, err
 	}
@@ -150,9 +152,6 @@ func (s *Store) run(ctx context.Context, fn func(onlinestock.Tx) error, readOnly
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := s.checkNode(ctx); err != nil {
-		return err
-	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return interpretError(ctx, err)
@@ -181,9 +180,6 @@ func (s *Store) EventsSince(ctx context.Context, after uint64, limit int) ([]onl
 		return out, ctx.Err()
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := s.checkNode(ctx); err != nil {
 		return nil, err
 	}
 	conn, err := s.pool.Acquire(ctx)
