@@ -442,7 +442,7 @@ func BenchmarkTenants(b *testing.B) {
 			b.Fatal(err)
 		}
 		if citus {
-			if _, err := pool.Exec(ctx, `SELECT create_distributed_table($1::regclass, 'tenant')`, table); err != nil {
+			if _, err := pool.Exec(ctx, `SELECT create_distributed_table($1::regclass, 'tenant', colocate_with => 'none')`, table); err != nil {
 				b.Fatal(err)
 			}
 		}
