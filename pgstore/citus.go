@@ -99,20 +99,26 @@ func hasCitus(ctx context.Context, q interface {
 // and the sequence that orders its events are kept on the node a
 // transaction starts on, so every client must start its transactions on
 // the same node, the coordinator. Any single server passes.
-func checkNode(ctx context.Context, pool *pgxpool.Pool) error {
-	citus, err := hasCitus(ctx, pool)
+// It reports whether the database is a Citus cluster.
+func checkNode(ctx context.Context, pool *pgxpool.Pool) (citus bool, err error) {
+	citus, err = hasCitus(ctx, pool)
 	if err != nil {
-		return connectionError(ctx, err)
+		return false, connectionError(ctx, err)
 	}
 	if !citus {
-		return nil
+		return false, nil
 	}
 	var coordinator bool
 	if err := pool.QueryRow(ctx, `SELECT citus_is_coordinator()`).Scan(&coordinator); err != nil {
-		return connectionError(ctx, err)
+		return true, connectionError(ctx, err)
 	}
 	if !coordinator {
-		return ErrWorkerNode
+		return true, ErrWorkerNode
 	}
-	return nil
+	return true, nil
 }
+
+// sqlPropagateSettings makes Citus pass the SET LOCAL commands that follow
+// it in a transaction on to the workers the transaction uses, so that the
+// planner settings a statement is run with apply where it is planned.
+const sqlPropagateSettings = `SET LOCAL citus.propagate_set_commands = 'local'`

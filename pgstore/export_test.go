@@ -31,3 +31,7 @@ var PlanSettings = map[string]string{
 	"number-events":    sqlNumberingPlan,
 	"create-counter":   sqlNumberingPlan,
 }
+
+// PropagateSettings makes Citus pass the planner settings of a transaction
+// on to its workers.
+const PropagateSettings = sqlPropagateSettings

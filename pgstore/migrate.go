@@ -95,7 +95,7 @@ func ApplyPending(ctx context.Context, pool *pgxpool.Pool) ([]Migration, error) 
 	if err := pool.Ping(ctx); err != nil {
 		return nil, connectionError(ctx, err)
 	}
-	if err := checkNode(ctx, pool); err != nil {
+	if _, err := checkNode(ctx, pool); err != nil {
 		return nil, err
 	}
 	var applied []Migration

@@ -134,6 +134,10 @@ func TestHotPlansUseIndexes(t *testing.T) {
 		"sweep-keys":          {tenant, int64(1), 1_000},
 		"events-since":        {tenant, int64(n / 2), 1_000},
 	}
+	var citus bool
+	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')`).Scan(&citus); err != nil {
+		t.Fatal(err)
+	}
 	explainAll := func(when string) {
 		t.Helper()
 		for name, sql := range pgstore.HotStatements {
@@ -151,6 +155,11 @@ func TestHotPlansUseIndexes(t *testing.T) {
 					return err
 				}
 				if setting := pgstore.PlanSettings[name]; setting != "" {
+					if citus {
+						if _, err := tx.Exec(ctx, pgstore.PropagateSettings); err != nil {
+							return err
+						}
+					}
 					if _, err := tx.Exec(ctx, setting); err != nil {
 						return err
 					}

@@ -82,6 +82,7 @@ type Store struct {
 	pool *pgxpool.Pool
 	cfg  Config
 
+	citus       bool          // the database is a Citus cluster
 	setupExists atomic.Bool   // the tenant's setup row is known to exist
 	claims      atomic.Uint64 // committed transactions that claimed keys, for the sweep
 	pruned      atomic.Uint64 // every event up to this seq is deleted (see Prune)
@@ -104,13 +105,14 @@ func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), SchemaCheckTimeout)
 	defer cancel()
-	if err := checkNode(ctx, pool); err != nil {
+	citus, err := checkNode(ctx, pool)
+	if err != nil {
 		return nil, err
 	}
 	if err := CheckSchema(ctx, pool); err != nil {
 		return nil, err
 	}
-	return &Store{pool: pool, cfg: cfg.withDefaults()}, nil
+	return &Store{pool: pool, cfg: cfg.withDefaults(), citus: citus}, nil
 }
 
 // SchemaCheckTimeout bounds the schema check of [New].

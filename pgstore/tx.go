@@ -517,7 +517,11 @@ func (t *tx) ProductsAt(ctx context.Context, outlets []string) ([]onlinestock.Pr
 	// so for a small outlet among many tenants. The index is never far off
 	// the best plan and a scan of every tenant's levels can be far worse, so
 	// it is taken whatever the statistics say, for the rest of this
-	// transaction, which has no other use for a sequential scan.
+	// transaction, which has no other use for a sequential scan. On Citus
+	// the setting is passed on to the worker that plans the statements.
+	if t.s.citus {
+		b.Queue(sqlPropagateSettings)
+	}
 	b.Queue(sqlProductsAtPlan)
 	lock := !t.readOnly && !t.exclusive
 	if lock {
@@ -530,6 +534,11 @@ func (t *tx) ProductsAt(ctx context.Context, outlets []string) ([]onlinestock.Pr
 		return nil, err
 	}
 	defer br.Close()
+	if t.s.citus {
+		if _, err := br.Exec(); err != nil {
+			return nil, interpretError(ctx, err)
+		}
+	}
 	if _, err := br.Exec(); err != nil {
 		return nil, interpretError(ctx, err)
 	}
