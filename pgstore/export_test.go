@@ -35,3 +35,7 @@ var PlanSettings = map[string]string{
 // PropagateSettings makes Citus pass the planner settings of a transaction
 // on to its workers.
 const PropagateSettings = sqlPropagateSettings
+
+// CitusNumberingPlan are the numbering's planner settings as the Store
+// makes them on Citus.
+var CitusNumberingPlan = citusNumberingPlan

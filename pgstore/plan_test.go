@@ -155,13 +155,17 @@ func TestHotPlansUseIndexes(t *testing.T) {
 					return err
 				}
 				if setting := pgstore.PlanSettings[name]; setting != "" {
-					if citus {
-						if _, err := tx.Exec(ctx, pgstore.PropagateSettings); err != nil {
+					settings := []string{setting}
+					switch {
+					case citus && setting == pgstore.PlanSettings["number-events"]:
+						settings = pgstore.CitusNumberingPlan
+					case citus:
+						settings = []string{pgstore.PropagateSettings, setting}
+					}
+					for _, set := range settings {
+						if _, err := tx.Exec(ctx, set); err != nil {
 							return err
 						}
-					}
-					if _, err := tx.Exec(ctx, setting); err != nil {
-						return err
 					}
 				}
 				return tx.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+sql, a...).Scan(&out)

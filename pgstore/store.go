@@ -190,13 +190,13 @@ func (s *Store) EventsSince(ctx context.Context, after uint64, limit int) ([]onl
 	}
 	defer conn.Release() // a connection left inside a transaction is destroyed, not reused
 	b := &pgx.Batch{}
-	s.queueSequence(b, limit)
+	numbering := s.queueSequence(b, limit)
 	// After the COMMIT, in a statement (and snapshot) of its own: it sees
 	// every number given out so far, and only those.
 	b.Queue(sqlEventsSince, s.cfg.Tenant, int64(after), limit)
 	br := conn.SendBatch(ctx, b)
 	defer br.Close()
-	for range sequenceStatements {
+	for range numbering {
 		if _, err := br.Exec(); err != nil {
 			br.Close()
 			rollbackConn(ctx, conn)
@@ -241,9 +241,6 @@ const sqlEventsSince = `SELECT seq, kind, time_ns, product, before_quantity, bef
 		after_quantity, after_label, outlet, previous, methods, order_detail
 		FROM onlinestock_events WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3`
 
-// sequenceStatements is how many statements queueSequence queues.
-const sequenceStatements = 6
-
 // Bounds of the events one numbering transaction numbers.
 const (
 	minNumberChunk = 1_000
@@ -268,14 +265,23 @@ const (
 // transactions, so one transaction's events stay consecutive), so its cost
 // and the time it holds the lock do not grow with the backlog: every call
 // makes progress, and a backlog is worked off in linear time.
-func (s *Store) queueSequence(b *pgx.Batch, limit int) {
+//
+// It returns how many statements it queued.
+func (s *Store) queueSequence(b *pgx.Batch, limit int) int {
 	chunk := min(max(limit, minNumberChunk), maxNumberChunk)
+	queued := len(b.QueuedQueries)
 	b.Queue(beginUpdate)
 	b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, $2))`, s.cfg.Tenant, seedSequence)
 	b.Queue(sqlNumberingPlan)
+	if s.citus {
+		for _, set := range citusNumberingPlan {
+			b.Queue(set)
+		}
+	}
 	b.Queue(sqlCreateCounter, s.cfg.Tenant)
 	b.Queue(sqlNumberEvents, s.cfg.Tenant, chunk)
 	b.Queue("COMMIT")
+	return len(b.QueuedQueries) - queued
 }
 
 // sqlNumberingPlan turns off, for the rest of the numbering transaction,
@@ -283,6 +289,12 @@ func (s *Store) queueSequence(b *pgx.Batch, limit int) {
 // sequential scan, and the hash and merge joins that need one.
 const sqlNumberingPlan = `SELECT set_config('enable_seqscan', 'off', true),
 	set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`
+
+// citusNumberingPlan are the settings of sqlNumberingPlan as SET LOCAL
+// commands, which Citus passes on to the worker that plans the numbering
+// (it does not pass on set_config).
+var citusNumberingPlan = []string{sqlPropagateSettings,
+	`SET LOCAL enable_seqscan = off`, `SET LOCAL enable_hashjoin = off`, `SET LOCAL enable_mergejoin = off`}
 
 // sqlCreateCounter creates the counter row of tenant $1 at zero when the
 // tenant has an unnumbered event and no counter row. It selects the tenant
