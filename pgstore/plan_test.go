@@ -129,7 +129,7 @@ func TestHotPlansUseIndexes(t *testing.T) {
 		"claim-keys":          {tenant, page, int64(1), int64(0)},
 		"create-products":     {tenant, many},
 		"put-levels":          {tenant, page, page, make([]int64, len(page)), make([]int64, len(page)), make([]int64, len(page))},
-		"insert-events":       {tenant, "\x1f", []string{"stock"}, []*int64{nil}, []string{"p"}, []int64{0}, []string{""}, []int64{1}, []string{""}, []string{""}, []string{""}, []*string{nil}},
+		"insert-events":       {tenant, "\x1f", []string{"stock"}, []*int64{nil}, []string{"p"}, []int64{0}, []string{""}, []int64{1}, []string{""}, []string{""}, []string{""}, []*string{nil}, []*string{nil}},
 		"create-counter":      {tenant},
 		"sweep-keys":          {tenant, int64(1), 1_000},
 		"events-since":        {tenant, int64(n / 2), 1_000},
