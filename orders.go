@@ -338,6 +338,19 @@ func (s *Service) moveStock(ctx context.Context, tx Tx, outlets []Outlet, produc
 
 func byOutlet(l Level, outlet string) int { return cmp.Compare(l.Outlet, outlet) }
 
+// existingReservation reads an order's reservation; an order with none is
+// ErrNotFound.
+func existingReservation(ctx context.Context, tx Tx, order string) (Reservation, error) {
+	r, ok, err := tx.Reservation(ctx, order)
+	if err != nil {
+		return Reservation{}, err
+	}
+	if !ok {
+		return Reservation{}, notFound("order", order)
+	}
+	return r, nil
+}
+
 // Reservation returns an order's reservation; an unknown order is
 // ErrNotFound.
 func (s *Service) Reservation(ctx context.Context, order string) (Reservation, error) {
@@ -346,12 +359,9 @@ func (s *Service) Reservation(ctx context.Context, order string) (Reservation, e
 	}
 	var res Reservation
 	err := s.store.View(ctx, func(tx Tx) error {
-		r, ok, err := tx.Reservation(ctx, order)
+		r, err := existingReservation(ctx, tx, order)
 		if err != nil {
 			return err
-		}
-		if !ok {
-			return notFound("order", order)
 		}
 		res = r
 		return nil
@@ -386,12 +396,9 @@ func (s *Service) close(ctx context.Context, order string, to ReservationStatus,
 		if err != nil {
 			return err
 		}
-		r, ok, err := tx.Reservation(ctx, order)
+		r, err := existingReservation(ctx, tx, order)
 		if err != nil {
 			return err
-		}
-		if !ok {
-			return notFound("order", order)
 		}
 		res = r
 		if r.Status == to || (to == Released && r.Status == Expired) {
@@ -491,12 +498,9 @@ func (s *Service) part(ctx context.Context, order string, p Part, kind Reservati
 		if err != nil {
 			return err
 		}
-		r, ok, err := tx.Reservation(ctx, order)
+		r, err := existingReservation(ctx, tx, order)
 		if err != nil {
 			return err
-		}
-		if !ok {
-			return notFound("order", order)
 		}
 		res = r
 		if i := slices.IndexFunc(r.Parts, func(d PartRecord) bool { return d.ID == p.ID }); i >= 0 {
@@ -639,12 +643,9 @@ func (s *Service) Amend(ctx context.Context, order string, lines []Line) (Reserv
 		if err != nil {
 			return err
 		}
-		r, ok, err := tx.Reservation(ctx, order)
+		r, err := existingReservation(ctx, tx, order)
 		if err != nil {
 			return err
-		}
-		if !ok {
-			return notFound("order", order)
 		}
 		res = r
 		now, err := s.now()
