@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
+	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -116,6 +119,46 @@ func (c *call) queryInt(name string, def uint64) (uint64, error) {
 			Detail: fmt.Sprintf("%s: %q is not a non-negative integer", name, s)}
 	}
 	return n, nil
+}
+
+// query returns the query parameters of a listing, each of which must be
+// one of known, given once and not empty: a misspelt or empty filter is a
+// 400, never a wider listing than was meant.
+func (c *call) query(known ...string) (url.Values, error) {
+	q := c.r.URL.Query()
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		switch vs := q[name]; {
+		case !slices.Contains(known, name):
+			return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Field: name,
+				Detail: fmt.Sprintf("unknown query parameter %q: known are %s", name, strings.Join(known, ", "))}
+		case len(vs) > 1:
+			return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Field: name,
+				Detail: fmt.Sprintf("%s: given %d times, give it once", name, len(vs))}
+		case vs[0] == "":
+			return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Field: name,
+				Detail: fmt.Sprintf("%s: empty: leave it out instead", name)}
+		}
+	}
+	return q, nil
+}
+
+// queryTime reads an optional RFC 3339 time query parameter; the zero time
+// when it is absent.
+func (c *call) queryTime(name string) (time.Time, error) {
+	s := c.r.URL.Query().Get(name)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		hint := ""
+		if strings.Contains(s, " ") {
+			hint = " (a + in a query is a space: send it as %2B)"
+		}
+		return time.Time{}, &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Field: name,
+			Detail: fmt.Sprintf("%s: %q is not an RFC 3339 time, such as 2026-03-01T09:30:00Z%s", name, s, hint)}
+	}
+	return t, nil
 }
 
 // reply answers v as JSON with status.

@@ -18,9 +18,14 @@
 //	GET    /v1/availability?product=a&product=b   storefront: a page of availability, in the order asked
 //	POST   /v1/quote                              storefront: quote a cart (onlinestock.Cart)
 //	POST   /v1/reservations                       reserve an order (onlinestock.Order); idempotent by id
+//	GET    /v1/reservations?status=&product=&outlet=&due_before=&after=&limit=
+//	                                              a page of reservations, sorted by order
 //	GET    /v1/reservations/{order}               a reservation
 //	POST   /v1/reservations/{order}/release       release it
 //	POST   /v1/reservations/{order}/fulfill       fulfil it
+//	POST   /v1/reservations/{order}/fulfill-part  fulfil some units (onlinestock.Part): a shipment
+//	POST   /v1/reservations/{order}/release-part  release some units (onlinestock.Part): a cancellation
+//	POST   /v1/reservations/{order}/amend         change an open order's lines ({"lines": [...]})
 //	POST   /v1/reservations/expire                release those past their deadline
 //	POST   /v1/changes                            POS: apply a batch ({"changes": [...]}), all or nothing
 //	GET    /v1/products/{product}/levels          POS: a product's levels
@@ -42,6 +47,30 @@
 // the wire" in package onlinestock), wrapped in an object where the answer
 // is a list, so that fields can be added. Path segments are URL-escaped
 // IDs.
+//
+// # Orders
+//
+// An order's life is a reservation ([onlinestock.Service.Reserve]), then
+// either one call that closes it (fulfill, release) or, for an order that
+// ships or is cancelled a piece at a time, parts: fulfill-part and
+// release-part take an [onlinestock.Part], {"id", "outlet", "lines"}, whose
+// id (a shipment or cancellation ID, unique within the order) makes a retry
+// safe: the same part again changes nothing and answers the reservation as
+// it stands, while other units under a used id are a conflict. The order
+// closes when no unit is left held. amend replaces the lines of an open
+// order, units already fulfilled included, all or nothing; when the new
+// lines cannot be filled the answer is insufficient_stock and the
+// reservation stays as it was. Each answers the reservation as it now
+// stands ([onlinestock.Reservation]).
+//
+// GET /v1/reservations lists reservations ([Reservations]), open ones by
+// default, filtered by status, product, outlet and due_before (an RFC 3339
+// time; escape a + in its offset as %2B), a page of limit (1 to 1000, 100 by
+// default) at a time: ask for the next page with after set to the last
+// order of the previous one. An open reservation past its deadline is listed
+// as open until expire has run: due_before finds those. A listing refuses a query parameter it does
+// not know, one given twice or one left empty, so that a misspelt filter
+// never answers more than was asked for.
 //
 // # Errors
 //

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/onlinestock/onlinestock"
 	"github.com/onlinestock/onlinestock/memstore"
@@ -24,6 +26,9 @@ var bodyRoutes = []struct{ method, path string }{
 	{"PUT", "/v1/outlets/north/buffer"},
 	{"PUT", "/v1/selection"},
 	{"PUT", "/v1/methods/courier"},
+	{"POST", "/v1/reservations/web-1/fulfill-part"},
+	{"POST", "/v1/reservations/web-1/release-part"},
+	{"POST", "/v1/reservations/web-1/amend"},
 }
 
 // FuzzRequestBody sends any body to each operation that reads one: the
@@ -39,6 +44,9 @@ func FuzzRequestBody(f *testing.F) {
 		`{"products": ["tee"]}`, `{"name": "East"}`, `{"outlet": "north", "name": "Till 2"}`,
 		`{"register": "till"}`, `{"units": 3}`, `{"outlets": ["north"]}`,
 		`{"name": "Courier", "kind": "shipping", "rule": "allow_all"}`,
+		`{"id": "ship-1", "lines": [{"product": "tee", "quantity": 1}]}`,
+		`{"id": "cancel-1", "outlet": "north", "lines": [{"product": "tee", "quantity": 2}]}`,
+		`{"id": "ship-2", "outlet": "south", "lines": [{"product": "tee", "quantity": 1}, {"product": "tee", "quantity": 1}]}`,
 		``, `null`, `[]`, `{"changes": null}`, `{"lines": [{"quantity": 1e400}]}`, "\"\\ud800\"", `{"a":`,
 	}
 	for i := range bodyRoutes {
@@ -56,21 +64,60 @@ func FuzzRequestBody(f *testing.F) {
 		if rec.Code >= 500 && rec.Code != http.StatusServiceUnavailable {
 			t.Fatalf("%s %s %q: status %d, body %s", rt.method, rt.path, body, rec.Code, rec.Body)
 		}
-		if rec.Code == http.StatusNoContent {
-			return
-		}
-		d := json.NewDecoder(rec.Body)
-		var v map[string]any
-		if err := d.Decode(&v); err != nil || d.More() {
-			t.Fatalf("%s %s %q: answer %q is not one JSON object: %v", rt.method, rt.path, body, rec.Body, err)
-		}
-		if rec.Code >= 400 && (rec.Header().Get("Content-Type") != "application/problem+json" || v["code"] == "") {
-			t.Fatalf("%s %s %q: error answer %v is not a problem with a code", rt.method, rt.path, body, v)
+		checkAnswer(t, rec, rt.method+" "+rt.path+" "+strconv.Quote(string(body)))
+	})
+}
+
+// FuzzReservationsQuery sends any query string to listReservations, the
+// one decoder of query parameters into a filter: the answer is never a
+// 500, and an error is a problem with a code.
+func FuzzReservationsQuery(f *testing.F) {
+	for _, q := range []string{
+		"", "status=open", "status=released&product=tee", "outlet=north&limit=1", "after=web-1&limit=1000",
+		"due_before=2026-03-01T09:30:00Z", "due_before=2026-03-01T09:30:00%2B02:00", "due_before=0000-01-01T00:00:00Z",
+		"due_before=9999-12-31T23:59:59.999999999Z", "limit=0", "limit=-1", "limit=18446744073709551616",
+		"status=shipped", "status=open&status=open", "product=", "product=t%00", "x=1", "%zz", "a;b", "product=%ff",
+	} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, query string) {
+		h := fuzzShop(t)
+		req := httptest.NewRequest("GET", "/v1/reservations", nil)
+		req.URL.RawQuery = query
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		checkAnswer(t, rec, "GET /v1/reservations?"+query)
+		if rec.Code == http.StatusOK {
+			var page Reservations
+			if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil || page.Reservations == nil {
+				t.Fatalf("GET /v1/reservations?%s: answer %s is not a page (%v)", query, rec.Body, err)
+			}
 		}
 	})
 }
 
-// fuzzShop returns a Handler over a small, active shop.
+// checkAnswer checks a recorded answer: never a 500, one JSON object when
+// not a 204, and a problem with a code when an error.
+func checkAnswer(t *testing.T, rec *httptest.ResponseRecorder, request string) {
+	t.Helper()
+	if rec.Code >= 500 && rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("%s: status %d, body %s", request, rec.Code, rec.Body)
+	}
+	if rec.Code == http.StatusNoContent {
+		return
+	}
+	d := json.NewDecoder(bytes.NewReader(rec.Body.Bytes()))
+	var v map[string]any
+	if err := d.Decode(&v); err != nil || d.More() {
+		t.Fatalf("%s: answer %q is not one JSON object: %v", request, rec.Body, err)
+	}
+	if rec.Code >= 400 && (rec.Header().Get("Content-Type") != "application/problem+json" || v["code"] == "") {
+		t.Fatalf("%s: error answer %v is not a problem with a code", request, v)
+	}
+}
+
+// fuzzShop returns a Handler over a small, active shop with an open
+// order, web-1.
 func fuzzShop(t *testing.T) *Handler {
 	t.Helper()
 	ctx := context.Background()
@@ -91,6 +138,13 @@ func fuzzShop(t *testing.T) *Handler {
 		t.Fatal(err)
 	}
 	if _, err := svc.Apply(ctx, []onlinestock.Change{onlinestock.Set("tee", "north", 5)}); err != nil {
+		t.Fatal(err)
+	}
+	// An open order to ship, cancel and amend.
+	if err := svc.EnableOnline(ctx, "tee"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Reserve(ctx, onlinestock.Order{ID: "web-1", Lines: []onlinestock.Line{{Product: "tee", Quantity: 2}}, TTL: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	h, err := New(svc, Config{MaxBodyBytes: 1 << 16})

@@ -84,6 +84,7 @@ func TestOpenAPISchemas(t *testing.T) {
 		"SelectionResult": onlinestock.SelectionResult{}, "Name": Name{}, "RegisterBody": RegisterBody{},
 		"Activation": Activation{}, "Buffer": Buffer{}, "Rank": Rank{}, "Selection": Selection{},
 		"Problem": Error{}, "Source": onlinestock.Source{}, "PartRecord": onlinestock.PartRecord{},
+		"Part": onlinestock.Part{}, "Amendment": Amendment{}, "Reservations": Reservations{},
 	}
 	for name, schema := range doc.Components.Schemas {
 		v, ok := types[name]

@@ -21,6 +21,10 @@ var routes = []route{
 	{"GET", "/v1/reservations/{order}", "getReservation", getReservation},
 	{"POST", "/v1/reservations/{order}/release", "release", release},
 	{"POST", "/v1/reservations/{order}/fulfill", "fulfill", fulfill},
+	{"POST", "/v1/reservations/{order}/fulfill-part", "fulfillPart", fulfillPart},
+	{"POST", "/v1/reservations/{order}/release-part", "releasePart", releasePart},
+	{"POST", "/v1/reservations/{order}/amend", "amend", amend},
+	{"GET", "/v1/reservations", "listReservations", listReservations},
 	{"POST", "/v1/reservations/expire", "expireReservations", expireReservations},
 
 	// POS sync
@@ -127,6 +131,84 @@ func fulfill(c *call) error {
 		return err
 	}
 	return c.ok(r)
+}
+
+func fulfillPart(c *call) error { return part(c, c.svc.FulfillPart) }
+func releasePart(c *call) error { return part(c, c.svc.ReleasePart) }
+
+// part fulfils or releases the units of the body, an [onlinestock.Part],
+// under its ID.
+func part(c *call, do func(context.Context, string, onlinestock.Part) (onlinestock.Reservation, error)) error {
+	var p onlinestock.Part
+	if err := c.decode(&p); err != nil {
+		return err
+	}
+	r, err := do(c.ctx, c.r.PathValue("order"), p)
+	if err != nil {
+		return err
+	}
+	return c.ok(r)
+}
+
+// Amendment is the body of amend: the order's lines as they now stand,
+// units already fulfilled included.
+type Amendment struct {
+	Lines []onlinestock.Line `json:"lines"`
+}
+
+func amend(c *call) error {
+	var body Amendment
+	if err := c.decode(&body); err != nil {
+		return err
+	}
+	r, err := c.svc.Amend(c.ctx, c.r.PathValue("order"), body.Lines)
+	if err != nil {
+		return err
+	}
+	return c.ok(r)
+}
+
+// Reservations is the answer of listReservations: a page of reservations,
+// sorted by order ID. Ask for the next page with after set to the last
+// one's order; a page shorter than the limit is the last.
+type Reservations struct {
+	Reservations []onlinestock.Reservation `json:"reservations"`
+}
+
+func listReservations(c *call) error {
+	q, err := c.query("status", "product", "outlet", "due_before", "after", "limit")
+	if err != nil {
+		return err
+	}
+	f := onlinestock.ReservationFilter{
+		Status:  onlinestock.ReservationStatus(q.Get("status")),
+		Product: q.Get("product"),
+		Outlet:  q.Get("outlet"),
+		After:   q.Get("after"),
+	}
+	switch f.Status {
+	case "", onlinestock.Open, onlinestock.Released, onlinestock.Fulfilled, onlinestock.Expired:
+	default:
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Field: "status",
+			Detail: fmt.Sprintf("status: %q is not open, released, fulfilled or expired", f.Status)}
+	}
+	if f.DueBefore, err = c.queryTime("due_before"); err != nil {
+		return err
+	}
+	limit, err := c.queryInt("limit", 100)
+	if err != nil {
+		return err
+	}
+	if limit == 0 || limit > onlinestock.MaxReservationsPage {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Field: "limit",
+			Detail: fmt.Sprintf("limit: from 1 to %d", onlinestock.MaxReservationsPage)}
+	}
+	f.Limit = int(limit)
+	rs, err := c.svc.Reservations(c.ctx, f)
+	if err != nil {
+		return err
+	}
+	return c.ok(Reservations{Reservations: rs})
 }
 
 // Orders lists orders, as expireReservations answers them.
