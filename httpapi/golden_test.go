@@ -1,0 +1,92 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/onlinestock/onlinestock"
+	"github.com/onlinestock/onlinestock/httpapi"
+	"github.com/onlinestock/onlinestock/memstore"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// TestGoldenOrderLifecycle pins the requests and answers of an order's
+// life over HTTP, as a transcript in testdata/order-lifecycle.golden: a
+// renamed field, a changed status or a reworded problem fails here. Run
+// with -update to rewrite it after a deliberate change, and read the diff.
+func TestGoldenOrderLifecycle(t *testing.T) {
+	at := time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
+	clock := func() time.Time { return at }
+	svc, err := onlinestock.New(memstore.New(), onlinestock.Config{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := serve(t, svc, httpapi.Config{Clock: clock})
+	setUpShop(c)
+	events, err := svc.EventsSince(context.Background(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := events[len(events)-1].Seq
+
+	var got strings.Builder
+	for _, ex := range []struct{ method, path, body string }{
+		{"POST", "/v1/reservations", `{"id": "web-1", "lines": [{"product": "tee", "quantity": 4}], "method": "courier", "ttl_ns": 900000000000}`},
+		{"POST", "/v1/reservations/web-1/fulfill-part", `{"id": "ship-1", "lines": [{"product": "tee", "quantity": 1}]}`},
+		{"POST", "/v1/reservations/web-1/release-part", `{"id": "cancel-1", "outlet": "south", "lines": [{"product": "tee", "quantity": 1}]}`},
+		{"POST", "/v1/reservations/web-1/amend", `{"lines": [{"product": "tee", "quantity": 3}]}`},
+		{"POST", "/v1/reservations/web-1/amend", `{"lines": [{"product": "tee", "quantity": 9}]}`},
+		{"POST", "/v1/reservations/web-1/release-part", `{"id": "ship-1", "lines": [{"product": "tee", "quantity": 1}]}`},
+		{"GET", "/v1/reservations?product=tee&limit=10", ""},
+		{"GET", "/v1/reservations?status=shipped", ""},
+		{"POST", "/v1/reservations/web-1/fulfill-part", `{"id": "ship-2", "lines": [{"product": "tee", "quantity": 2}]}`},
+		{"GET", "/v1/reservations?status=fulfilled&due_before=2026-03-01T10:00:00Z", ""},
+		{"GET", fmt.Sprintf("/v1/events?after=%d", last), ""},
+	} {
+		var r response
+		if ex.body == "" {
+			r = c.do(ex.method, ex.path, nil)
+		} else {
+			r = c.do(ex.method, ex.path, ex.body)
+		}
+		fmt.Fprintf(&got, "%s %s\n", ex.method, ex.path)
+		if ex.body != "" {
+			got.WriteString(indentJSON(t, ex.body))
+		}
+		fmt.Fprintf(&got, "=> %d %s\n%s\n", r.status, r.header.Get("Content-Type"), indentJSON(t, string(r.body)))
+	}
+
+	path := filepath.Join("testdata", "order-lifecycle.golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -run TestGoldenOrderLifecycle -update to write it)", err)
+	}
+	if diff := cmp.Diff(string(want), got.String()); diff != "" {
+		t.Errorf("order lifecycle transcript mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func indentJSON(t *testing.T, s string) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := json.Indent(&b, []byte(s), "", "  "); err != nil {
+		t.Fatalf("%q: %v", s, err)
+	}
+	return strings.TrimRight(b.String(), "\n") + "\n"
+}
