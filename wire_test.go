@@ -63,6 +63,7 @@ func wireValues() map[string]any {
 				Kind: onlinestock.Fulfilled, Moved: []onlinestock.Allocation{{Product: "tee", Outlet: "downtown", Quantity: 1}}, Time: at,
 			}},
 		},
+		"part":                         onlinestock.Part{ID: "shipment-1", Outlet: "downtown", Lines: []onlinestock.Line{{Product: "tee", Quantity: 1}}},
 		"reservation_without_deadline": onlinestock.Reservation{Order: "web-2", Status: onlinestock.Fulfilled, Created: at},
 		"events": []onlinestock.Event{
 			{Seq: 1, Kind: onlinestock.AvailabilityChanged, Time: at, Product: "tee",
