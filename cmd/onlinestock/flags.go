@@ -2,108 +2,108 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"os"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/onlinestock/onlinestock"
 	"github.com/onlinestock/onlinestock/pgstore"
 )
 
-// command is the flags and arguments of one command.
-type command struct {
-	name  string
-	fs    *flag.FlagSet
-	url   *string
-	args  []string // the arguments left when the flags are taken out
-	usage string   // the arguments, for the usage line
-}
-
-func newCommand(name, usage string, stderr io.Writer) *command {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c := &command{name: name, fs: fs, usage: usage}
-	c.url = fs.String("database-url", "", "PostgreSQL connection URL (default: $DATABASE_URL)")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: onlinestock %s %s\n", name, usage)
-		fs.PrintDefaults()
+// name is a command's path without the program's name, for messages:
+// "migrate status", "inspect levels".
+func name(cmd *cobra.Command) string {
+	path := cmd.CommandPath()
+	if rest, ok := strings.CutPrefix(path, cmd.Root().Name()+" "); ok {
+		return rest
 	}
-	return c
+	return path
 }
 
-// parse takes the flags out of args, wherever they are, and keeps the
-// rest, in order, in c.args. "--" ends the flags.
-func (c *command) parse(args []string) error {
-	for {
-		if err := c.fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
+// nargs checks that a command has from min to max arguments (max -1: any
+// number).
+func nargs(min, max int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < min {
+			return usageErrorf("%s: missing argument", name(cmd))
+		}
+		if max >= 0 && len(args) > max {
+			return usageErrorf("%s: unexpected argument %q", name(cmd), args[max])
+		}
+		return nil
+	}
+}
+
+// longFlags rewrites the long flags of args written with one dash
+// (-tenant, -database-url=URL), as the command took them before it read
+// its flags with pflag, to the two dashes pflag reads. A short flag (-h)
+// and anything after "--" are left as they are.
+func longFlags(root *cobra.Command, args []string) []string {
+	long := map[string]bool{"help": true}
+	var walk func(*cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, fs := range []*pflag.FlagSet{c.PersistentFlags(), c.LocalFlags()} {
+			fs.VisitAll(func(f *pflag.Flag) { long[f.Name] = true })
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	out := make([]string, 0, len(args)) // not nil: cobra reads os.Args for nil
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if flag, ok := strings.CutPrefix(a, "-"); ok && !strings.HasPrefix(flag, "-") {
+			if n, _, _ := strings.Cut(flag, "="); len(n) > 1 && long[n] {
+				a = "-" + a
 			}
-			return usageErrorf("%s: %v", c.name, err)
 		}
-		rest := c.fs.Args()
-		if len(rest) == 0 {
-			return nil
-		}
-		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
-			c.args = append(c.args, rest...)
-			return nil
-		}
-		c.args = append(c.args, rest[0])
-		args = rest[1:]
+		out = append(out, a)
 	}
+	return out
 }
 
-// wantArgs checks the number of arguments.
-func (c *command) wantArgs(min, max int) error {
-	if len(c.args) < min || (max >= 0 && len(c.args) > max) {
-		c.fs.Usage()
-		if len(c.args) < min {
-			return usageErrorf("%s: missing argument", c.name)
-		}
-		return usageErrorf("%s: unexpected argument %q", c.name, c.args[max])
-	}
-	return nil
-}
+// database is the --database-url every command takes.
+type database struct{ url string }
 
-// pool opens a pool on the --database-url, closed by the caller.
-func (c *command) pool(ctx context.Context) (*pgxpool.Pool, error) {
-	url := *c.url
+// pool opens a pool on the database, closed by the caller.
+func (d *database) pool(ctx context.Context, cmd *cobra.Command) (*pgxpool.Pool, error) {
+	url := d.url
 	if url == "" {
 		url = os.Getenv("DATABASE_URL")
 	}
 	if url == "" {
-		c.fs.Usage()
-		return nil, usageErrorf("%s: no database: pass --database-url or set DATABASE_URL", c.name)
+		return nil, usageErrorf("%s: no database: pass --database-url or set DATABASE_URL", name(cmd))
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, usageErrorf("%s: --database-url: %v", c.name, err)
+		return nil, usageErrorf("%s: --database-url: %v", name(cmd), err)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", c.name, err)
+		return nil, fmt.Errorf("%s: %w", name(cmd), err)
 	}
 	return pool, nil
 }
 
-// tenantFlag adds the --tenant flag.
-func (c *command) tenantFlag() *string {
-	return c.fs.String("tenant", "", "the tenant (retailer) to work on (required)")
+// tenantFlag adds the --tenant flag to fs.
+func tenantFlag(fs *pflag.FlagSet, tenant *string) {
+	fs.StringVar(tenant, "tenant", "", "the tenant (retailer) to work on (required)")
 }
 
-// service opens the Service of tenant over the --database-url. The schema
-// must be up to date.
-func (c *command) service(ctx context.Context, tenant string) (*onlinestock.Service, *pgstore.Store, func(), error) {
+// service opens the Service of tenant over the database. The schema must be
+// up to date.
+func (d *database) service(ctx context.Context, cmd *cobra.Command, tenant string) (*onlinestock.Service, *pgstore.Store, func(), error) {
 	if tenant == "" {
-		c.fs.Usage()
-		return nil, nil, nil, usageErrorf("%s: --tenant is required", c.name)
+		return nil, nil, nil, usageErrorf("%s: --tenant is required", name(cmd))
 	}
-	pool, err := c.pool(ctx)
+	pool, err := d.pool(ctx, cmd)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -15,8 +14,42 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/spf13/cobra"
+
 	"github.com/onlinestock/onlinestock"
 )
+
+func importCommand(db *database) *cobra.Command {
+	o := importOptions{db: db}
+	cmd := &cobra.Command{
+		Use:   "import --tenant T [--batch N] FILE.csv",
+		Short: "Load stock levels from a CSV file (product,outlet,on_hand)",
+		Long: `Load stock levels from a CSV file of product,outlet,on_hand rows (a header
+row of those names is skipped) as batches of Set changes, with a progress
+bar and a rate on standard error.
+
+Every row is checked before any is applied. Each batch applies all or
+nothing, and each change's idempotency key is derived from the file and the
+row's line, so running the same import again, after an interruption or
+twice by mistake, skips what was applied and changes stock once.`,
+		Args: nargs(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return importCSV(cmd, args[0], o)
+		},
+	}
+	fs := cmd.Flags()
+	tenantFlag(fs, &o.tenant)
+	fs.IntVar(&o.batch, "batch", 5000, "rows per batch, each applied all or nothing")
+	fs.BoolVar(&o.quiet, "quiet", false, "print no progress, only the summary")
+	return cmd
+}
+
+type importOptions struct {
+	db     *database
+	tenant string
+	batch  int
+	quiet  bool
+}
 
 // importCSV loads stock levels from a CSV file of product,outlet,on_hand
 // rows (a header row of those names is skipped) as batches of Set changes.
@@ -30,28 +63,18 @@ import (
 // running the same import again, after an interruption or twice by
 // mistake, skips what was applied (within the key retention, 72 hours by
 // default) and changes stock once.
-func importCSV(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	c := newCommand("import", "--tenant T [--batch N] FILE.csv", stderr)
-	tenant := c.tenantFlag()
-	batch := c.fs.Int("batch", 5000, "rows per batch, each applied all or nothing")
-	quiet := c.fs.Bool("quiet", false, "print no progress, only the summary")
-	if err := c.parse(args); err != nil {
-		return err
-	}
-	if err := c.wantArgs(1, 1); err != nil {
-		return err
-	}
-	if *batch <= 0 || *batch > onlinestock.MaxBatch {
+func importCSV(cmd *cobra.Command, path string, o importOptions) error {
+	ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if o.batch <= 0 || o.batch > onlinestock.MaxBatch {
 		return usageErrorf("import: --batch must be from 1 to %d", onlinestock.MaxBatch)
 	}
-	path := c.args[0]
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 
-	svc, _, closePool, err := c.service(ctx, *tenant)
+	svc, _, closePool, err := o.db.service(ctx, cmd, o.tenant)
 	if err != nil {
 		return err
 	}
@@ -61,8 +84,8 @@ func importCSV(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	known := map[string]bool{}
-	for _, o := range setup.Outlets {
-		known[o.ID] = true
+	for _, outlet := range setup.Outlets {
+		known[outlet.ID] = true
 	}
 
 	// Pass 1: check every row, and hash the file.
@@ -90,8 +113,8 @@ func importCSV(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	progress := newProgress(stderr, rows, *quiet)
-	changes := make([]onlinestock.Change, 0, *batch)
+	progress := newProgress(stderr, rows, o.quiet)
+	changes := make([]onlinestock.Change, 0, o.batch)
 	var applied, duplicates int
 	flush := func() error {
 		if len(changes) == 0 {
@@ -114,7 +137,7 @@ func importCSV(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	err = readRows(f, func(line int, product, outlet string, onHand int64) error {
 		changes = append(changes, onlinestock.Set(product, outlet, onHand).WithKey(keyPrefix+strconv.Itoa(line)))
-		if len(changes) == *batch {
+		if len(changes) == o.batch {
 			return flush()
 		}
 		return nil

@@ -10,189 +10,240 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/onlinestock/onlinestock"
+	"github.com/onlinestock/onlinestock/pgstore"
 )
 
-const inspectUsage = `WHAT [ARGS] --tenant T [--json]
+func inspectCommand(db *database) *cobra.Command {
+	o := &inspectOptions{db: db}
+	cmd := &cobra.Command{
+		Use:   "inspect",
+		Short: "Show a tenant's outlets, methods, levels, availability, events, reservations or dead letters",
+		Long: `Show a tenant's state as a table, or as JSON with --json (the library's
+types in their JSON form).`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErrorf("inspect: name what to show")
+			}
+			return usageErrorf("inspect: unknown %q%s", args[0], suggest(cmd, args[0]))
+		},
+		RunE: func(*cobra.Command, []string) error { return nil }, // Args refuses every call
+	}
+	pf := cmd.PersistentFlags()
+	tenantFlag(pf, &o.tenant)
+	pf.BoolVar(&o.json, "json", false, "print JSON instead of a table")
+	pf.DurationVar(&o.timeout, "timeout", time.Minute, "give up after this long")
 
-what:
-  setup                  outlets (connected, buffer, rank, primary) and registers
-  methods                shipping, delivery and pickup methods, orphaned flagged
-  levels PRODUCT         a product's level at each outlet
-  availability PRODUCT…  what the storefront sees of products
-  events                 events after --after, at most --limit
-  reservation ORDER…     reservations of orders
-  dead-letters           events a consumer (--consumer) gave up on`
+	events := o.command("events", "Events after --after, at most --limit", nargs(0, 0), inspectEvents)
+	events.Flags().Uint64Var(&o.after, "after", 0, "the sequence number to start after")
+	events.Flags().IntVar(&o.limit, "limit", 100, "the most to print")
 
-// inspect prints a tenant's state as a table, or as JSON with --json (the
-// library's types in their JSON form).
-func inspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	c := newCommand("inspect", inspectUsage, stderr)
-	tenant := c.tenantFlag()
-	asJSON := c.fs.Bool("json", false, "print JSON instead of a table")
-	after := c.fs.Uint64("after", 0, "events: the sequence number to start after")
-	limit := c.fs.Int("limit", 100, "events: the most to print")
-	consumer := c.fs.String("consumer", "default", "dead-letters: the Dispatcher's consumer name")
-	timeout := c.fs.Duration("timeout", time.Minute, "give up after this long")
-	if err := c.parse(args); err != nil {
-		return err
-	}
-	if err := c.wantArgs(1, -1); err != nil {
-		return err
-	}
-	what, rest := c.args[0], c.args[1:]
-	nargs := map[string][2]int{ // the arguments each takes: at least, at most (-1: any)
-		"setup": {0, 0}, "methods": {0, 0}, "levels": {1, 1}, "availability": {1, -1},
-		"events": {0, 0}, "reservation": {1, -1}, "dead-letters": {0, 0},
-	}
-	n, ok := nargs[what]
-	if !ok {
-		c.fs.Usage()
-		return usageErrorf("inspect: unknown %q", what)
-	}
-	if len(rest) < n[0] || (n[1] >= 0 && len(rest) > n[1]) {
-		c.fs.Usage()
-		return usageErrorf("inspect %s: wrong number of arguments", what)
-	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	svc, store, closePool, err := c.service(ctx, *tenant)
-	if err != nil {
-		return err
-	}
-	defer closePool()
+	deadLetters := o.command("dead-letters", "Events a consumer (--consumer) gave up on", nargs(0, 0), inspectDeadLetters)
+	deadLetters.Flags().StringVar(&o.consumer, "consumer", "default", "the Dispatcher's consumer name")
 
-	out := &printer{w: stdout, json: *asJSON}
-	switch what {
-	case "setup":
-		setup, err := svc.Setup(ctx)
-		if err != nil {
-			return err
-		}
-		return out.print(setup, func(t *table) {
-			primary := setup.Primary()
-			t.row("outlet", "name", "connected", "buffer", "rank", "primary")
-			for _, o := range setup.Outlets {
-				t.row(o.ID, o.Name, yes(o.Connected), o.Buffer, o.Rank, yes(o.ID == primary))
-			}
-			t.blank()
-			t.row("register", "outlet", "name", "order register")
-			for _, r := range setup.Registers {
-				t.row(r.ID, r.Outlet, r.Name, yes(r.ID == setup.OrderRegister))
-			}
-		})
-	case "methods":
-		methods, err := svc.Methods(ctx)
-		if err != nil {
-			return err
-		}
-		orphaned, err := svc.OrphanedMethods(ctx)
-		if err != nil {
-			return err
-		}
-		isOrphan := map[string]bool{}
-		for _, m := range orphaned {
-			isOrphan[m.ID] = true
-		}
-		return out.print(methods, func(t *table) {
-			t.row("method", "name", "kind", "outlet", "rule", "orphaned")
-			for _, m := range methods {
-				t.row(m.ID, m.Name, m.Kind, m.Outlet, m.Rule, yes(isOrphan[m.ID]))
-			}
-		})
-	case "levels":
-		levels, err := svc.Levels(ctx, rest[0])
-		if err != nil {
-			return err
-		}
-		return out.print(levels, func(t *table) {
-			t.row("outlet", "on hand", "reserved", "version")
-			for _, l := range levels {
-				t.row(l.Outlet, l.OnHand, l.Reserved, l.Version)
-			}
-		})
-	case "availability":
-		avail, err := svc.Availability(ctx, rest...)
-		if err != nil {
-			return err
-		}
-		type productAvailability struct {
-			Product string `json:"product"`
-			onlinestock.Availability
-		}
-		page := make([]productAvailability, len(rest))
-		for i, p := range rest {
-			page[i] = productAvailability{p, avail[i]}
-		}
-		return out.print(page, func(t *table) {
-			t.row("product", "online", "label")
-			for _, a := range page {
-				t.row(a.Product, a.Quantity, a.Label)
-			}
-		})
-	case "events":
-		if *limit <= 0 {
-			return usageErrorf("inspect events: --limit must be positive")
-		}
-		events, err := svc.EventsSince(ctx, *after, *limit)
-		if err != nil {
-			return err
-		}
-		if events == nil {
-			events = []onlinestock.Event{}
-		}
-		return out.print(events, func(t *table) {
-			t.row("seq", "time", "kind", "subject", "change")
-			for _, e := range events {
-				subject, change := e.Product, ""
-				switch e.Kind {
-				case onlinestock.AvailabilityChanged:
-					change = fmt.Sprintf("%d %s -> %d %s", e.Before.Quantity, e.Before.Label, e.After.Quantity, e.After.Label)
-				case onlinestock.PrimaryChanged:
-					subject, change = e.Outlet, "was "+e.Previous
-				case onlinestock.OutletConnected, onlinestock.OutletDisconnected:
-					subject, change = e.Outlet, strings.Join(e.Methods, ",")
-				}
-				t.row(e.Seq, e.Time.UTC().Format(time.RFC3339), e.Kind, subject, change)
-			}
-		})
-	case "reservation":
-		var rs []onlinestock.Reservation
-		for _, order := range rest {
-			r, err := svc.Reservation(ctx, order)
+	cmd.AddCommand(
+		o.command("setup", "Outlets (connected, buffer, rank, primary) and registers", nargs(0, 0), inspectSetup),
+		o.command("methods", "Shipping, delivery and pickup methods, orphaned flagged", nargs(0, 0), inspectMethods),
+		o.command("levels PRODUCT", "A product's level at each outlet", nargs(1, 1), inspectLevels),
+		o.command("availability PRODUCT...", "What the storefront sees of products", nargs(1, -1), inspectAvailability),
+		events,
+		o.command("reservation ORDER...", "Reservations of orders", nargs(1, -1), inspectReservation),
+		deadLetters,
+	)
+	return cmd
+}
+
+// inspectOptions are the flags of inspect and its subcommands.
+type inspectOptions struct {
+	db       *database
+	tenant   string
+	json     bool
+	timeout  time.Duration
+	after    uint64 // events
+	limit    int    // events
+	consumer string // dead-letters
+}
+
+// inspection is one inspect command being run.
+type inspection struct {
+	*inspectOptions
+	ctx    context.Context
+	svc    *onlinestock.Service
+	store  *pgstore.Store
+	out    *printer
+	stderr io.Writer
+}
+
+// command returns the subcommand use of inspect, which opens the tenant's
+// Service and calls show.
+func (o *inspectOptions) command(use, short string, args cobra.PositionalArgs, show func(*inspection, []string) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  args,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
+			defer cancel()
+			svc, store, closePool, err := o.db.service(ctx, cmd, o.tenant)
 			if err != nil {
 				return err
 			}
-			rs = append(rs, r)
+			defer closePool()
+			return show(&inspection{
+				inspectOptions: o, ctx: ctx, svc: svc, store: store,
+				out: &printer{w: cmd.OutOrStdout(), json: o.json}, stderr: cmd.ErrOrStderr(),
+			}, args)
+		},
+	}
+}
+
+func inspectSetup(in *inspection, _ []string) error {
+	setup, err := in.svc.Setup(in.ctx)
+	if err != nil {
+		return err
+	}
+	return in.out.print(setup, func(t *table) {
+		primary := setup.Primary()
+		t.row("outlet", "name", "connected", "buffer", "rank", "primary")
+		for _, o := range setup.Outlets {
+			t.row(o.ID, o.Name, yes(o.Connected), o.Buffer, o.Rank, yes(o.ID == primary))
 		}
-		return out.print(rs, func(t *table) {
-			t.row("order", "status", "method", "created", "deadline", "product", "outlet", "quantity")
-			for _, r := range rs {
-				deadline := ""
-				if !r.Deadline.IsZero() {
-					deadline = r.Deadline.UTC().Format(time.RFC3339)
-				}
-				for _, a := range r.Allocations {
-					t.row(r.Order, r.Status, r.Method, r.Created.UTC().Format(time.RFC3339), deadline, a.Product, a.Outlet, a.Quantity)
-				}
+		t.blank()
+		t.row("register", "outlet", "name", "order register")
+		for _, r := range setup.Registers {
+			t.row(r.ID, r.Outlet, r.Name, yes(r.ID == setup.OrderRegister))
+		}
+	})
+}
+
+func inspectMethods(in *inspection, _ []string) error {
+	methods, err := in.svc.Methods(in.ctx)
+	if err != nil {
+		return err
+	}
+	orphaned, err := in.svc.OrphanedMethods(in.ctx)
+	if err != nil {
+		return err
+	}
+	isOrphan := map[string]bool{}
+	for _, m := range orphaned {
+		isOrphan[m.ID] = true
+	}
+	return in.out.print(methods, func(t *table) {
+		t.row("method", "name", "kind", "outlet", "rule", "orphaned")
+		for _, m := range methods {
+			t.row(m.ID, m.Name, m.Kind, m.Outlet, m.Rule, yes(isOrphan[m.ID]))
+		}
+	})
+}
+
+func inspectLevels(in *inspection, args []string) error {
+	levels, err := in.svc.Levels(in.ctx, args[0])
+	if err != nil {
+		return err
+	}
+	return in.out.print(levels, func(t *table) {
+		t.row("outlet", "on hand", "reserved", "version")
+		for _, l := range levels {
+			t.row(l.Outlet, l.OnHand, l.Reserved, l.Version)
+		}
+	})
+}
+
+func inspectAvailability(in *inspection, products []string) error {
+	avail, err := in.svc.Availability(in.ctx, products...)
+	if err != nil {
+		return err
+	}
+	type productAvailability struct {
+		Product string `json:"product"`
+		onlinestock.Availability
+	}
+	page := make([]productAvailability, len(products))
+	for i, p := range products {
+		page[i] = productAvailability{p, avail[i]}
+	}
+	return in.out.print(page, func(t *table) {
+		t.row("product", "online", "label")
+		for _, a := range page {
+			t.row(a.Product, a.Quantity, a.Label)
+		}
+	})
+}
+
+func inspectEvents(in *inspection, _ []string) error {
+	if in.limit <= 0 {
+		return usageErrorf("inspect events: --limit must be positive")
+	}
+	events, err := in.svc.EventsSince(in.ctx, in.after, in.limit)
+	if err != nil {
+		return err
+	}
+	if events == nil {
+		events = []onlinestock.Event{}
+	}
+	return in.out.print(events, func(t *table) {
+		t.row("seq", "time", "kind", "subject", "change")
+		for _, e := range events {
+			subject, change := e.Product, ""
+			switch e.Kind {
+			case onlinestock.AvailabilityChanged:
+				change = fmt.Sprintf("%d %s -> %d %s", e.Before.Quantity, e.Before.Label, e.After.Quantity, e.After.Label)
+			case onlinestock.PrimaryChanged:
+				subject, change = e.Outlet, "was "+e.Previous
+			case onlinestock.OutletConnected, onlinestock.OutletDisconnected:
+				subject, change = e.Outlet, strings.Join(e.Methods, ",")
 			}
-		})
-	case "dead-letters":
-		dead, err := store.DeadLetters(ctx, *consumer)
+			t.row(e.Seq, e.Time.UTC().Format(time.RFC3339), e.Kind, subject, change)
+		}
+	})
+}
+
+func inspectReservation(in *inspection, orders []string) error {
+	var rs []onlinestock.Reservation
+	for _, order := range orders {
+		r, err := in.svc.Reservation(in.ctx, order)
 		if err != nil {
 			return err
 		}
-		if dead == nil {
-			dead = []onlinestock.DeadLetter{}
-		}
-		return out.print(dead, func(t *table) {
-			t.row("seq", "time", "reason")
-			for _, d := range dead {
-				t.row(d.Seq, d.Time.UTC().Format(time.RFC3339), d.Reason)
-			}
-		})
+		rs = append(rs, r)
 	}
-	return nil
+	return in.out.print(rs, reservationTable(rs))
+}
+
+// reservationTable fills a table with a row per allocation of each
+// reservation.
+func reservationTable(rs []onlinestock.Reservation) func(*table) {
+	return func(t *table) {
+		t.row("order", "status", "method", "created", "deadline", "product", "outlet", "quantity")
+		for _, r := range rs {
+			deadline := ""
+			if !r.Deadline.IsZero() {
+				deadline = r.Deadline.UTC().Format(time.RFC3339)
+			}
+			for _, a := range r.Allocations {
+				t.row(r.Order, r.Status, r.Method, r.Created.UTC().Format(time.RFC3339), deadline, a.Product, a.Outlet, a.Quantity)
+			}
+		}
+	}
+}
+
+func inspectDeadLetters(in *inspection, _ []string) error {
+	dead, err := in.store.DeadLetters(in.ctx, in.consumer)
+	if err != nil {
+		return err
+	}
+	if dead == nil {
+		dead = []onlinestock.DeadLetter{}
+	}
+	return in.out.print(dead, func(t *table) {
+		t.row("seq", "time", "reason")
+		for _, d := range dead {
+			t.row(d.Seq, d.Time.UTC().Format(time.RFC3339), d.Reason)
+		}
+	})
 }
 
 // printer prints a value as JSON or as the table fill makes.

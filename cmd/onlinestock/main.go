@@ -11,14 +11,21 @@
 //	onlinestock inspect WHAT [ARGS] --tenant T       show a tenant's state, as a table or --json
 //	onlinestock import --tenant T FILE.csv           load stock levels (product,outlet,on_hand)
 //	onlinestock redeliver --tenant T --webhook-url URL SEQ...   deliver dead letters again
+//	onlinestock help [COMMAND]                       a command's flags
+//	onlinestock completion bash|zsh|fish|powershell  a shell completion script
 //
 // Every command takes --database-url, which defaults to the DATABASE_URL
-// environment variable. Flags may come before or after arguments.
+// environment variable. Flags may come before or after arguments, and a
+// long flag may be written with one dash (-tenant) as well as two.
 //
 // migrate brings the database schema up to date and lists the migrations it
 // applied; running it again is a no-op, and several processes may run it at
 // once. migrate status lists the applied and pending migrations and changes
 // nothing; it exits with status 3 when migrations are pending.
+//
+// inspect shows setup, methods, levels PRODUCT, availability PRODUCT...,
+// events (--after, --limit), reservation ORDER... or dead-letters
+// (--consumer).
 //
 // The exit status is 0 on success, 1 on failure, 2 on a mistake in the
 // command line and 3 when migrate status finds migrations pending.
@@ -27,27 +34,16 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
 )
-
-const usage = `usage: onlinestock <command> [flags]
-
-commands:
-  migrate          apply the pending schema migrations to a PostgreSQL database
-  migrate status   list the applied and pending migrations
-  serve            serve the HTTP API over PostgreSQL
-  inspect          show a tenant's outlets, methods, levels, availability,
-                   events, reservations or dead letters
-  import           load stock levels from a CSV file (product,outlet,on_hand)
-  redeliver        deliver dead-lettered events to a webhook again
-
-Run "onlinestock <command> -h" for a command's flags.
-`
 
 // usageError is a command line mistake: the exit code is 2.
 type usageError struct{ msg string }
@@ -64,7 +60,6 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	switch {
 	case err == nil:
-	case errors.Is(err, flag.ErrHelp):
 	case errors.As(err, new(*usageError)):
 		fmt.Fprintln(os.Stderr, "onlinestock:", err)
 		os.Exit(2)
@@ -77,27 +72,68 @@ func main() {
 	}
 }
 
+// run runs the command line args. On a usage error it prints the usage of
+// the command at fault to stderr and returns a *usageError.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return usageErrorf("no command given")
+	root := newRoot()
+	root.SetArgs(longFlags(root, args))
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	cmd, err := root.ExecuteContextC(ctx)
+	if errors.As(err, new(*usageError)) && cmd != nil {
+		fmt.Fprint(stderr, cmd.UsageString())
 	}
-	switch args[0] {
-	case "migrate":
-		return migrate(ctx, args[1:], stdout, stderr)
-	case "serve":
-		return serve(ctx, args[1:], stdout, stderr)
-	case "inspect":
-		return inspect(ctx, args[1:], stdout, stderr)
-	case "import":
-		return importCSV(ctx, args[1:], stdout, stderr)
-	case "redeliver":
-		return redeliver(ctx, args[1:], stdout, stderr)
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	default:
-		fmt.Fprint(stderr, usage)
-		return usageErrorf("unknown command %q", args[0])
+	return err
+}
+
+// newRoot returns the command tree.
+func newRoot() *cobra.Command {
+	db := &database{}
+	root := &cobra.Command{
+		Use:   "onlinestock",
+		Short: "Run and administer the onlinestock library over PostgreSQL",
+		Long: `onlinestock runs and administers the onlinestock library over PostgreSQL:
+schema migrations, the HTTP API, inspection of a tenant's state, the first
+load of stock from a CSV file, and redelivery of dead letters.
+
+Exit status: 0 on success, 1 on failure, 2 on a mistake in the command line,
+3 when "migrate status" finds migrations pending.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			return usageErrorf("unknown command %q%s", args[0], suggest(cmd, args[0]))
+		},
+		RunE: func(*cobra.Command, []string) error {
+			return usageErrorf("no command given")
+		},
+		SilenceErrors: true, // run and main print them
+		SilenceUsage:  true,
 	}
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usageErrorf("%s: %v", name(cmd), err)
+	})
+	root.PersistentFlags().StringVar(&db.url, "database-url", "", "PostgreSQL connection URL (default: $DATABASE_URL)")
+	root.AddCommand(
+		migrateCommand(db),
+		serveCommand(db),
+		inspectCommand(db),
+		importCommand(db),
+		redeliverCommand(db),
+	)
+	return root
+}
+
+// suggest names the subcommands of cmd that typed may be a typo of, for a
+// message: ` (did you mean "inspect"?)`, or "" when none is close.
+func suggest(cmd *cobra.Command, typed string) string {
+	cmd.SuggestionsMinimumDistance = 2
+	s := cmd.SuggestionsFor(typed)
+	if len(s) == 0 {
+		return ""
+	}
+	for i := range s {
+		s[i] = strconv.Quote(s[i])
+	}
+	return " (did you mean " + strings.Join(s, " or ") + "?)"
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -118,5 +119,55 @@ func TestMigrateRefusedConnection(t *testing.T) {
 	_, _, err := cli(t, "migrate", "--database-url", "postgres://postgres@127.0.0.1:1/none?sslmode=disable")
 	if err == nil || !strings.Contains(err.Error(), "cannot connect to PostgreSQL") || strings.Contains(err.Error(), "migration") {
 		t.Errorf("migrate with nothing listening: error %v, want a connection error", err)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}, {"-help"}, {"help", "inspect"}, {"inspect", "reservations", "-h"}, {"migrate", "status", "--help"}} {
+		out, stderr, err := cli(t, args...)
+		if err != nil || !strings.Contains(out, "Usage:") || stderr != "" {
+			t.Errorf("onlinestock %q: error %v, standard error %q, output %q; want the usage on standard output", args, err, stderr, out)
+		}
+	}
+}
+
+func TestUsageErrorsSayWhatIsWrong(t *testing.T) {
+	t.Setenv("DATABASE_URL", "")
+	for _, tt := range []struct {
+		args      []string
+		msg, help string // the error, and a line of the usage printed
+	}{
+		{[]string{}, "no command given", "Available Commands:"},
+		{[]string{"inspekt"}, `unknown command "inspekt" (did you mean "inspect"?)`, "Available Commands:"},
+		{[]string{"inspect", "level"}, `inspect: unknown "level" (did you mean "levels"?)`, "dead-letters"},
+		{[]string{"inspect", "levels"}, "inspect levels: missing argument", "onlinestock inspect levels PRODUCT"},
+		{[]string{"migrate", "status", "--bogus"}, "migrate status: unknown flag: --bogus", "--timeout"},
+		{[]string{"serve", "--tenant", "a"}, "serve: no database: pass --database-url or set DATABASE_URL", "--tenant-header"},
+		{[]string{"import", "a.csv", "b.csv"}, `import: unexpected argument "b.csv"`, "--batch"},
+	} {
+		_, stderr, err := cli(t, tt.args...)
+		if !errors.As(err, new(*usageError)) || err.Error() != tt.msg {
+			t.Errorf("onlinestock %q: error %v, want the usage error %q", tt.args, err, tt.msg)
+		}
+		if !strings.Contains(stderr, tt.help) {
+			t.Errorf("onlinestock %q: standard error %q, want the usage, with %q", tt.args, stderr, tt.help)
+		}
+	}
+}
+
+func TestLongFlags(t *testing.T) {
+	root := newRoot()
+	for _, tt := range []struct{ in, want []string }{
+		{nil, []string{}},
+		{[]string{"migrate", "-database-url", "u"}, []string{"migrate", "--database-url", "u"}},
+		{[]string{"-database-url=u", "migrate", "-timeout=1m"}, []string{"--database-url=u", "migrate", "--timeout=1m"}},
+		{[]string{"inspect", "-json", "levels", "-tenant", "t", "tee"}, []string{"inspect", "--json", "levels", "--tenant", "t", "tee"}},
+		{[]string{"-h", "--help", "-help"}, []string{"-h", "--help", "--help"}},
+		{[]string{"redeliver", "-all", "--", "-all", "-7"}, []string{"redeliver", "--all", "--", "-all", "-7"}},
+		{[]string{"import", "-x", "-unknown", "-", "-1"}, []string{"import", "-x", "-unknown", "-", "-1"}},
+	} {
+		if diff := cmp.Diff(tt.want, longFlags(root, tt.in)); diff != "" {
+			t.Errorf("longFlags(%q) mismatch (-want +got):\n%s", tt.in, diff)
+		}
 	}
 }

@@ -9,34 +9,56 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
 
 	"github.com/onlinestock/onlinestock/pgstore"
 )
 
-func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	status := len(args) > 0 && args[0] == "status"
-	name := "migrate"
-	if status {
-		args, name = args[1:], "migrate status"
+func migrateCommand(db *database) *cobra.Command {
+	var timeout time.Duration
+	connect := func(cmd *cobra.Command) (context.Context, *pgxpool.Pool, func(), error) {
+		ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+		pool, err := db.pool(ctx, cmd)
+		if err != nil {
+			cancel()
+			return nil, nil, nil, err
+		}
+		return ctx, pool, func() { pool.Close(); cancel() }, nil
 	}
-	c := newCommand(name, "[--database-url URL] [--timeout D]", stderr)
-	timeout := c.fs.Duration("timeout", 5*time.Minute, "give up after this long")
-	if err := c.parse(args); err != nil {
-		return err
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply the pending schema migrations to a PostgreSQL database, listing them",
+		Long: `Apply the pending schema migrations to a PostgreSQL database and list the
+ones applied. Running it again is a no-op, and several processes may run it
+at once.`,
+		Args: nargs(0, 0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, pool, done, err := connect(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			return migrate(ctx, pool, cmd.OutOrStdout())
+		},
 	}
-	if err := c.wantArgs(0, 0); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	pool, err := c.pool(ctx)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if status {
-		return migrateStatus(ctx, pool, stdout)
-	}
+	cmd.PersistentFlags().DurationVar(&timeout, "timeout", 5*time.Minute, "give up after this long")
+	cmd.AddCommand(&cobra.Command{
+		Use:   "status",
+		Short: "List the applied and pending migrations; exit status 3 when some are pending",
+		Args:  nargs(0, 0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, pool, done, err := connect(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			return migrateStatus(ctx, pool, cmd.OutOrStdout())
+		},
+	})
+	return cmd
+}
+
+func migrate(ctx context.Context, pool *pgxpool.Pool, stdout io.Writer) error {
 	applied, err := pgstore.ApplyPending(ctx, pool)
 	for _, m := range applied {
 		fmt.Fprintf(stdout, "applied %s\n", m.Name)

@@ -3,38 +3,59 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/onlinestock/onlinestock"
 	"github.com/onlinestock/onlinestock/webhook"
 )
 
+func redeliverCommand(db *database) *cobra.Command {
+	o := redeliverOptions{db: db}
+	cmd := &cobra.Command{
+		Use:   "redeliver --tenant T --webhook-url URL (SEQ... | --all)",
+		Short: "Deliver dead-lettered events to a webhook again",
+		Long: `Deliver dead-lettered events to a webhook again, in the order given, and
+remove each from the dead letters once the webhook accepts it; with --all,
+every dead letter of the consumer. The webhook's secret is read from
+ONLINESTOCK_WEBHOOK_SECRET.`,
+		Args: nargs(0, -1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return redeliver(cmd, args, o)
+		},
+	}
+	fs := cmd.Flags()
+	tenantFlag(fs, &o.tenant)
+	fs.StringVar(&o.url, "webhook-url", "", "the webhook that receives the events (required)")
+	fs.StringVar(&o.consumer, "consumer", "default", "the Dispatcher's consumer name")
+	fs.BoolVar(&o.all, "all", false, "redeliver every dead letter of the consumer")
+	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up after this long")
+	return cmd
+}
+
+type redeliverOptions struct {
+	db                    *database
+	tenant, url, consumer string
+	all                   bool
+	timeout               time.Duration
+}
+
 // redeliver sends dead-lettered events to a webhook again, in the order
 // given, and removes each from the dead letters once the webhook accepts
 // it. With --all it redelivers every dead letter of the consumer.
-func redeliver(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	c := newCommand("redeliver", "--tenant T --webhook-url URL [--consumer C] (SEQ... | --all)", stderr)
-	tenant := c.tenantFlag()
-	url := c.fs.String("webhook-url", "", "the webhook that receives the events (required)")
-	consumer := c.fs.String("consumer", "default", "the Dispatcher's consumer name")
-	all := c.fs.Bool("all", false, "redeliver every dead letter of the consumer")
-	timeout := c.fs.Duration("timeout", 5*time.Minute, "give up after this long")
-	if err := c.parse(args); err != nil {
-		return err
-	}
-	if *all == (len(c.args) > 0) {
-		c.fs.Usage()
+func redeliver(cmd *cobra.Command, args []string, o redeliverOptions) error {
+	stdout := cmd.OutOrStdout()
+	if o.all == (len(args) > 0) {
 		return usageErrorf("redeliver: name the sequence numbers or pass --all")
 	}
-	if *url == "" {
-		c.fs.Usage()
+	if o.url == "" {
 		return usageErrorf("redeliver: --webhook-url is required")
 	}
 	var seqs []uint64
-	for _, a := range c.args {
+	for _, a := range args {
 		seq, err := strconv.ParseUint(a, 10, 64)
 		if err != nil || seq == 0 {
 			return usageErrorf("redeliver: %q is not a sequence number", a)
@@ -45,22 +66,22 @@ func redeliver(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return usageErrorf("redeliver: ONLINESTOCK_WEBHOOK_SECRET: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
 	defer cancel()
-	_, store, closePool, err := c.service(ctx, *tenant)
+	_, store, closePool, err := o.db.service(ctx, cmd, o.tenant)
 	if err != nil {
 		return err
 	}
 	defer closePool()
-	notifier, err := webhook.New(webhook.Config{URL: *url, Secret: secret})
+	notifier, err := webhook.New(webhook.Config{URL: o.url, Secret: secret})
 	if err != nil {
 		return err
 	}
-	d, err := onlinestock.NewDispatcher(store, notifier, onlinestock.DispatcherConfig{Consumer: *consumer})
+	d, err := onlinestock.NewDispatcher(store, notifier, onlinestock.DispatcherConfig{Consumer: o.consumer})
 	if err != nil {
 		return err
 	}
-	if *all {
+	if o.all {
 		dead, err := d.DeadLetters(ctx)
 		if err != nil {
 			return err

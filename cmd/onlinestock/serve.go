@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,33 +13,53 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/onlinestock/onlinestock"
 	"github.com/onlinestock/onlinestock/httpapi"
 	"github.com/onlinestock/onlinestock/pgstore"
 )
 
-// serve runs the HTTP API until ctx ends (SIGINT or SIGTERM), then lets the
-// requests in flight finish.
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	c := newCommand("serve", "(--tenant T | --tenant-header H) [--addr HOST:PORT] [--database-url URL]", stderr)
-	addr := c.fs.String("addr", "127.0.0.1:8080", "address to listen on")
-	tenant := c.tenantFlag()
-	tenantHeader := c.fs.String("tenant-header", "", "serve every tenant, each request naming its own in this header (instead of --tenant)")
-	grace := c.fs.Duration("shutdown-timeout", 30*time.Second, "on SIGINT or SIGTERM, how long requests in flight may take to finish")
-	if err := c.parse(args); err != nil {
-		return err
+func serveCommand(db *database) *cobra.Command {
+	o := serveOptions{db: db}
+	cmd := &cobra.Command{
+		Use:   "serve (--tenant T | --tenant-header H)",
+		Short: "Serve the HTTP API over PostgreSQL",
+		Long: `Serve the HTTP API (package httpapi) over PostgreSQL, for one tenant
+(--tenant) or for every tenant, each request naming its own in a header
+(--tenant-header). Set ONLINESTOCK_API_TOKEN to require
+"Authorization: Bearer <token>". SIGINT or SIGTERM stops the server after
+the requests in flight.`,
+		Args: nargs(0, 0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd, o)
+		},
 	}
-	if err := c.wantArgs(0, 0); err != nil {
-		return err
-	}
-	if (*tenant == "") == (*tenantHeader == "") {
-		c.fs.Usage()
+	fs := cmd.Flags()
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	tenantFlag(fs, &o.tenant)
+	fs.StringVar(&o.tenantHeader, "tenant-header", "", "serve every tenant, each request naming its own in this header (instead of --tenant)")
+	fs.DurationVar(&o.grace, "shutdown-timeout", 30*time.Second, "on SIGINT or SIGTERM, how long requests in flight may take to finish")
+	return cmd
+}
+
+type serveOptions struct {
+	db                         *database
+	addr, tenant, tenantHeader string
+	grace                      time.Duration
+}
+
+// serve runs the HTTP API until the command's context ends (SIGINT or
+// SIGTERM), then lets the requests in flight finish.
+func serve(cmd *cobra.Command, o serveOptions) error {
+	ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if (o.tenant == "") == (o.tenantHeader == "") {
 		return usageErrorf("serve: pass one of --tenant and --tenant-header")
 	}
 	token := os.Getenv("ONLINESTOCK_API_TOKEN")
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
-	pool, err := c.pool(ctx)
+	pool, err := o.db.pool(ctx, cmd)
 	if err != nil {
 		return err
 	}
@@ -57,12 +76,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}}
 	cfg := httpapi.Config{Logger: log}
 	var svc *onlinestock.Service
-	if *tenant != "" {
-		if svc, err = services.get(*tenant); err != nil {
+	if o.tenant != "" {
+		if svc, err = services.get(o.tenant); err != nil {
 			return err
 		}
 	} else {
-		header := *tenantHeader
+		header := o.tenantHeader
 		cfg.Tenant = func(r *http.Request) (*onlinestock.Service, error) {
 			t := r.Header.Get(header)
 			if t == "" {
@@ -82,7 +101,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err
 	}
@@ -101,7 +120,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case <-ctx.Done():
 	}
 	fmt.Fprintln(stdout, "shutting down: finishing the requests in flight")
-	shutdown, cancel := context.WithTimeout(context.Background(), *grace)
+	shutdown, cancel := context.WithTimeout(context.Background(), o.grace)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil {
 		return fmt.Errorf("serve: shutdown: %w", err)
