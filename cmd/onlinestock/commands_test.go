@@ -159,7 +159,7 @@ func TestImport(t *testing.T) {
 	if !strings.Contains(out, fmt.Sprintf("%d rows", rows)) || !strings.Contains(out, fmt.Sprintf("%d applied, 0 already applied", rows)) {
 		t.Errorf("first import printed %q", out)
 	}
-	if !strings.Contains(progress, fmt.Sprintf("%d/%d rows", rows, rows)) || !strings.Contains(progress, "rows/s") {
+	if !strings.Contains(progress, fmt.Sprintf("(%d/%d, ", rows, rows)) || !strings.Contains(progress, "rows/s") {
 		t.Errorf("first import's progress: %q", progress)
 	}
 	levels, err := svc.Levels(ctx, "p249")

@@ -14,6 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/onlinestock/onlinestock"
@@ -203,52 +204,77 @@ func readRows(r io.Reader, row func(line int, product, outlet string, onHand int
 	}
 }
 
-// progress reports how far an import is, at most once a second: on one
-// line rewritten in place on a terminal, a line each time otherwise.
+// progress shows how far an import is: rows done of the total and the rate,
+// as a bar redrawn in place on a terminal, or as a line at most once a
+// second otherwise (a log, a pipe). The last state is always shown.
 type progress struct {
+	bar      *progressbar.ProgressBar // nil when quiet or there is nothing to do
 	w        io.Writer
-	total    int
-	quiet    bool
 	terminal bool
 	start    time.Time
-	last     time.Time
 }
 
 func newProgress(w io.Writer, total int, quiet bool) *progress {
-	p := &progress{w: w, total: total, quiet: quiet, start: time.Now()}
+	p := &progress{w: w, start: time.Now()}
 	if f, ok := w.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 			p.terminal = true
 		}
 	}
+	if quiet || total == 0 {
+		return p
+	}
+	out, every := io.Writer(lines{w}), time.Second
+	if p.terminal {
+		out, every = w, 100*time.Millisecond
+	}
+	p.bar = progressbar.NewOptions(total,
+		progressbar.OptionSetWriter(out),
+		progressbar.OptionSetDescription("importing"),
+		progressbar.OptionSetTheme(progressbar.ThemeASCII),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("rows"),
+		progressbar.OptionThrottle(every),
+	)
+	// The clock of the rate starts now, not at the first batch's end.
+	if p.terminal {
+		_ = p.bar.RenderBlank()
+	} else {
+		p.bar.StartWithoutRender()
+	}
 	return p
 }
 
+// update shows n rows done.
 func (p *progress) update(n int) {
-	now := time.Now()
-	if p.quiet || now.Sub(p.last) < time.Second && n < p.total {
-		return
+	if p.bar != nil {
+		_ = p.bar.Set(n) // a progress bar that cannot be drawn is no reason to stop
 	}
-	p.last = now
-	rate := float64(n) / max(now.Sub(p.start).Seconds(), 1e-9)
-	const width = 30
-	filled := width
-	if p.total > 0 {
-		filled = width * n / p.total
-	}
-	bar := strings.Repeat("=", filled) + strings.Repeat(" ", width-filled)
-	end := "\n"
-	if p.terminal {
-		end = ""
-		fmt.Fprint(p.w, "\r")
-	}
-	fmt.Fprintf(p.w, "[%s] %d/%d rows, %.0f rows/s%s", bar, n, p.total, rate, end)
 }
 
+// done ends the bar's line on a terminal.
 func (p *progress) done() {
-	if p.terminal && !p.quiet {
+	if p.bar != nil && p.terminal {
 		fmt.Fprintln(p.w)
 	}
 }
 
 func (p *progress) elapsed() time.Duration { return time.Since(p.start) }
+
+// lines writes each redraw of a progress bar, which begins with a carriage
+// return to draw over the last one on a terminal, as a line of its own,
+// and drops the blank redraws that clear the line.
+type lines struct{ w io.Writer }
+
+func (l lines) Write(b []byte) (int, error) {
+	s := strings.TrimSpace(strings.ReplaceAll(string(b), "\r", ""))
+	if s == "" {
+		return len(b), nil
+	}
+	if _, err := fmt.Fprintln(l.w, s); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
