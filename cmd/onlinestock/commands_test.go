@@ -93,6 +93,9 @@ func TestInspect(t *testing.T) {
 		{[]string{"availability", "tee", "mug"}, []string{`^tee +1 +in_stock$`, `^mug +0 +not_for_sale$`}},
 		{[]string{"events", "--after", "5"}, []string{`^6 +\S+ +availability_changed +tee +5 in_stock -> 1 in_stock$`}},
 		{[]string{"reservation", "web-1"}, []string{`^web-1 +open +\S+ +tee +north +2$`, `^web-1 +open +\S+ +tee +south +2$`}},
+		{[]string{"events", "--after", "6"}, []string{`^7 +\S+ +order_reserved +web-1 +2 tee at north, 2 tee at south$`}},
+		{[]string{"reservations"}, []string{`^order +status +method +created +deadline +product +outlet +quantity$`, `^web-1 +open +\S+ +tee +north +2$`, `^web-1 +open +\S+ +tee +south +2$`}},
+		{[]string{"reservations", "--product", "tee", "--outlet", "south"}, []string{`^web-1 +open +\S+ +tee +south +2$`}},
 		{[]string{"dead-letters"}, []string{`^seq +time +reason$`}},
 	}
 	for _, tt := range tables {
@@ -120,13 +123,73 @@ func TestInspect(t *testing.T) {
 		t.Errorf("inspect events --json past the end: %v, %v; want []", events, err)
 	}
 
-	for _, args := range [][]string{{"inspect"}, {"inspect", "nothing"}, {"inspect", "levels"}, {"inspect", "setup", "extra"}, {"inspect", "setup", "--database-url", db}} {
+	// Reservations, a page at a time, as the Service lists them.
+	if _, err := svc.Reserve(ctx, onlinestock.Order{ID: "web-2", Lines: []onlinestock.Line{{Product: "tee", Quantity: 1}}, TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Release(ctx, "web-2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Reserve(ctx, onlinestock.Order{ID: "web-3", Lines: []onlinestock.Line{{Product: "tee", Quantity: 1}}, TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args   []string
+		filter onlinestock.ReservationFilter
+		more   string // the hint on standard error, if the page is full
+	}{
+		{nil, onlinestock.ReservationFilter{}, ""},
+		{[]string{"--status", "released"}, onlinestock.ReservationFilter{Status: onlinestock.Released}, ""},
+		{[]string{"--limit", "1"}, onlinestock.ReservationFilter{Limit: 1}, "--after web-1"},
+		{[]string{"--limit", "1", "--after", "web-1"}, onlinestock.ReservationFilter{Limit: 1, After: "web-1"}, "--after web-3"},
+		{[]string{"--due-before", "2h"}, onlinestock.ReservationFilter{DueBefore: time.Now().Add(2 * time.Hour)}, ""},
+		{[]string{"--due-before", time.Now().Format(time.RFC3339)}, onlinestock.ReservationFilter{DueBefore: time.Now()}, ""},
+	} {
+		args := append(append([]string{"inspect", "reservations", "--json"}, tt.args...), "--database-url", db, "--tenant", tenant)
+		out, stderr, err := cli(t, args...)
+		if err != nil {
+			t.Fatalf("inspect reservations %v: %v", tt.args, err)
+		}
+		var got []onlinestock.Reservation
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatal(err)
+		}
+		want, err := svc.Reservations(ctx, tt.filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("inspect reservations %v --json mismatch (-want +got):\n%s", tt.args, diff)
+		}
+		if !strings.Contains(stderr, tt.more) || (tt.more == "" && stderr != "") {
+			t.Errorf("inspect reservations %v: standard error %q, want %q", tt.args, stderr, tt.more)
+		}
+	}
+
+	// Long flags with one dash, as the standard flag package reads them.
+	out, _, err := cli(t, "-database-url="+db, "inspect", "-json", "levels", "tee", "-tenant", tenant)
+	if err != nil || !strings.Contains(out, `"outlet": "north"`) {
+		t.Errorf("inspect with one-dash flags: %q, %v", out, err)
+	}
+
+	for _, args := range [][]string{
+		{"inspect"}, {"inspect", "nothing"}, {"inspect", "levels"}, {"inspect", "setup", "extra"}, {"inspect", "setup", "--database-url", db},
+		{"inspect", "reservations", "--status", "shipped", "--database-url", db, "--tenant", tenant},
+		{"inspect", "reservations", "--limit", "0", "--database-url", db, "--tenant", tenant},
+		{"inspect", "reservations", "--limit", "1001", "--database-url", db, "--tenant", tenant},
+		{"inspect", "reservations", "--due-before", "tomorrow", "--database-url", db, "--tenant", tenant},
+		{"inspect", "reservations", "web-1", "--database-url", db, "--tenant", tenant},
+		{"inspect", "setup", "--limit", "5", "--database-url", db, "--tenant", tenant},
+	} {
 		if _, _, err := cli(t, args...); !errors.As(err, new(*usageError)) {
 			t.Errorf("onlinestock %q: error %v, want a usage error", args, err)
 		}
 	}
 	if _, _, err := cli(t, "inspect", "levels", "nope", "--database-url", db, "--tenant", tenant); !errors.Is(err, onlinestock.ErrNotFound) {
 		t.Errorf("inspect levels of an unknown product: error %v, want ErrNotFound", err)
+	}
+	if _, _, err := cli(t, "inspect", "reservations", "--product", "t\x01", "--database-url", db, "--tenant", tenant); !errors.Is(err, onlinestock.ErrInvalid) {
+		t.Errorf("inspect reservations of a product with a control character: error %v, want ErrInvalid", err)
 	}
 }
 

@@ -40,6 +40,15 @@ types in their JSON form).`,
 	events.Flags().Uint64Var(&o.after, "after", 0, "the sequence number to start after")
 	events.Flags().IntVar(&o.limit, "limit", 100, "the most to print")
 
+	reservations := o.command("reservations", "A page of reservations, sorted by order: open ones, or as the flags say", nargs(0, 0), inspectReservations)
+	rf := reservations.Flags()
+	rf.StringVar(&o.filter.status, "status", "open", "the status to list: open, released, fulfilled or expired")
+	rf.StringVar(&o.filter.product, "product", "", "only reservations holding this product")
+	rf.StringVar(&o.filter.outlet, "outlet", "", "only reservations at this outlet (of --product, when both are given)")
+	rf.StringVar(&o.filter.dueBefore, "due-before", "", "only reservations whose deadline is before this RFC 3339 time, or this long from now (15m)")
+	rf.StringVar(&o.filter.after, "after", "", "start after this order: the last of the previous page")
+	rf.IntVar(&o.limit, "limit", 100, fmt.Sprintf("the most to print, up to %d", onlinestock.MaxReservationsPage))
+
 	deadLetters := o.command("dead-letters", "Events a consumer (--consumer) gave up on", nargs(0, 0), inspectDeadLetters)
 	deadLetters.Flags().StringVar(&o.consumer, "consumer", "default", "the Dispatcher's consumer name")
 
@@ -50,6 +59,7 @@ types in their JSON form).`,
 		o.command("availability PRODUCT...", "What the storefront sees of products", nargs(1, -1), inspectAvailability),
 		events,
 		o.command("reservation ORDER...", "Reservations of orders", nargs(1, -1), inspectReservation),
+		reservations,
 		deadLetters,
 	)
 	return cmd
@@ -62,8 +72,9 @@ type inspectOptions struct {
 	json     bool
 	timeout  time.Duration
 	after    uint64 // events
-	limit    int    // events
+	limit    int    // events, reservations
 	consumer string // dead-letters
+	filter   struct{ status, product, outlet, dueBefore, after string }
 }
 
 // inspection is one inspect command being run.
@@ -195,10 +206,25 @@ func inspectEvents(in *inspection, _ []string) error {
 				subject, change = e.Outlet, "was "+e.Previous
 			case onlinestock.OutletConnected, onlinestock.OutletDisconnected:
 				subject, change = e.Outlet, strings.Join(e.Methods, ",")
+			case onlinestock.OrderReserved, onlinestock.OrderAmended, onlinestock.OrderPartiallyFulfilled,
+				onlinestock.OrderFulfilled, onlinestock.OrderPartiallyReleased, onlinestock.OrderReleased, onlinestock.OrderExpired:
+				subject, change = e.Order, allocations(e.Allocations)
+				if e.Part != "" {
+					change = "part " + e.Part + ": " + change
+				}
 			}
 			t.row(e.Seq, e.Time.UTC().Format(time.RFC3339), e.Kind, subject, change)
 		}
 	})
+}
+
+// allocations says where units are: "2 tee at north, 1 tee at south".
+func allocations(as []onlinestock.Allocation) string {
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = fmt.Sprintf("%d %s at %s", a.Quantity, a.Product, a.Outlet)
+	}
+	return strings.Join(s, ", ")
 }
 
 func inspectReservation(in *inspection, orders []string) error {
@@ -211,6 +237,44 @@ func inspectReservation(in *inspection, orders []string) error {
 		rs = append(rs, r)
 	}
 	return in.out.print(rs, reservationTable(rs))
+}
+
+func inspectReservations(in *inspection, _ []string) error {
+	f := onlinestock.ReservationFilter{
+		Status:  onlinestock.ReservationStatus(in.filter.status),
+		Product: in.filter.product,
+		Outlet:  in.filter.outlet,
+		After:   in.filter.after,
+		Limit:   in.limit,
+	}
+	switch f.Status {
+	case onlinestock.Open, onlinestock.Released, onlinestock.Fulfilled, onlinestock.Expired:
+	default:
+		return usageErrorf("inspect reservations: --status %q: want open, released, fulfilled or expired", f.Status)
+	}
+	if in.limit <= 0 || in.limit > onlinestock.MaxReservationsPage {
+		return usageErrorf("inspect reservations: --limit must be from 1 to %d", onlinestock.MaxReservationsPage)
+	}
+	if s := in.filter.dueBefore; s != "" {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			f.DueBefore = t
+		} else if d, err := time.ParseDuration(s); err == nil {
+			f.DueBefore = time.Now().Add(d)
+		} else {
+			return usageErrorf("inspect reservations: --due-before %q: want an RFC 3339 time (2026-03-01T09:30:00Z) or a duration from now (15m)", s)
+		}
+	}
+	rs, err := in.svc.Reservations(in.ctx, f)
+	if err != nil {
+		return err
+	}
+	if err := in.out.print(rs, reservationTable(rs)); err != nil {
+		return err
+	}
+	if len(rs) == f.Limit {
+		fmt.Fprintf(in.stderr, "more may follow: add --after %s\n", rs[len(rs)-1].Order)
+	}
+	return nil
 }
 
 // reservationTable fills a table with a row per allocation of each

@@ -24,8 +24,9 @@
 // nothing; it exits with status 3 when migrations are pending.
 //
 // inspect shows setup, methods, levels PRODUCT, availability PRODUCT...,
-// events (--after, --limit), reservation ORDER... or dead-letters
-// (--consumer).
+// events (--after, --limit), reservation ORDER..., reservations (a page of
+// them by --status, --product, --outlet, --due-before, --after and --limit)
+// or dead-letters (--consumer).
 //
 // The exit status is 0 on success, 1 on failure, 2 on a mistake in the
 // command line and 3 when migrate status finds migrations pending.

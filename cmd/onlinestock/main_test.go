@@ -139,7 +139,7 @@ func TestUsageErrorsSayWhatIsWrong(t *testing.T) {
 	}{
 		{[]string{}, "no command given", "Available Commands:"},
 		{[]string{"inspekt"}, `unknown command "inspekt" (did you mean "inspect"?)`, "Available Commands:"},
-		{[]string{"inspect", "level"}, `inspect: unknown "level" (did you mean "levels"?)`, "dead-letters"},
+		{[]string{"inspect", "level"}, `inspect: unknown "level" (did you mean "levels"?)`, "reservations"},
 		{[]string{"inspect", "levels"}, "inspect levels: missing argument", "onlinestock inspect levels PRODUCT"},
 		{[]string{"migrate", "status", "--bogus"}, "migrate status: unknown flag: --bogus", "--timeout"},
 		{[]string{"serve", "--tenant", "a"}, "serve: no database: pass --database-url or set DATABASE_URL", "--tenant-header"},
