@@ -125,7 +125,10 @@ func (c *call) queryInt(name string, def uint64) (uint64, error) {
 // one of known, given once and not empty: a misspelt or empty filter is a
 // 400, never a wider listing than was meant.
 func (c *call) query(known ...string) (url.Values, error) {
-	q := c.r.URL.Query()
+	q, err := url.ParseQuery(c.r.URL.RawQuery)
+	if err != nil {
+		return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Detail: "malformed query: " + err.Error()}
+	}
 	for _, name := range slices.Sorted(maps.Keys(q)) {
 		switch vs := q[name]; {
 		case !slices.Contains(known, name):
@@ -144,8 +147,8 @@ func (c *call) query(known ...string) (url.Values, error) {
 
 // queryTime reads an optional RFC 3339 time query parameter; the zero time
 // when it is absent.
-func (c *call) queryTime(name string) (time.Time, error) {
-	s := c.r.URL.Query().Get(name)
+func (c *call) queryTime(q url.Values, name string) (time.Time, error) {
+	s := q.Get(name)
 	if s == "" {
 		return time.Time{}, nil
 	}

@@ -68,9 +68,9 @@
 // time; escape a + in its offset as %2B), a page of limit (1 to 1000, 100 by
 // default) at a time: ask for the next page with after set to the last
 // order of the previous one. An open reservation past its deadline is listed
-// as open until expire has run: due_before finds those. A listing refuses a query parameter it does
-// not know, one given twice or one left empty, so that a misspelt filter
-// never answers more than was asked for.
+// as open until expire has run: due_before finds those. A listing refuses
+// a malformed query, and a parameter it does not know, given twice or left
+// empty, so that a misspelt filter never answers more than was asked for.
 //
 // # Errors
 //

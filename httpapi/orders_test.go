@@ -240,6 +240,8 @@ func TestOrderErrors(t *testing.T) {
 			{"a control character in an outlet", "GET", "/v1/reservations?outlet=n%01", ``, 400, httpapi.CodeInvalid, "", "outlet: control character"},
 			{"a due time that is not a time", "GET", "/v1/reservations?due_before=tomorrow", ``, 400, httpapi.CodeInvalid, "due_before", "RFC 3339"},
 			{"a due time whose + was not escaped", "GET", "/v1/reservations?due_before=2026-03-01T09:30:00+02:00", ``, 400, httpapi.CodeInvalid, "due_before", "%2B"},
+			{"a malformed escape", "GET", "/v1/reservations?product=%zz", ``, 400, httpapi.CodeInvalid, "", "malformed query"},
+			{"a semicolon", "GET", "/v1/reservations?product=tee;outlet=north", ``, 400, httpapi.CodeInvalid, "", "malformed query"},
 			{"a limit of zero", "GET", "/v1/reservations?limit=0", ``, 400, httpapi.CodeInvalid, "limit", "from 1 to 1000"},
 			{"a limit too large", "GET", "/v1/reservations?limit=1001", ``, 400, httpapi.CodeInvalid, "limit", "from 1 to 1000"},
 			{"a limit that is not a number", "GET", "/v1/reservations?limit=ten", ``, 400, httpapi.CodeInvalid, "limit", "non-negative integer"},

@@ -192,7 +192,7 @@ func listReservations(c *call) error {
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Field: "status",
 			Detail: fmt.Sprintf("status: %q is not open, released, fulfilled or expired", f.Status)}
 	}
-	if f.DueBefore, err = c.queryTime("due_before"); err != nil {
+	if f.DueBefore, err = c.queryTime(q, "due_before"); err != nil {
 		return err
 	}
 	limit, err := c.queryInt("limit", 100)
