@@ -161,3 +161,20 @@ func checkIDs(field string, ids []string) error {
 	}
 	return nil
 }
+
+// KeyConflictError is the error of an [Service.Apply] batch that uses an
+// idempotency key for another change than the one it was applied to
+// (within the key retention, or earlier in the batch). errors.Is(err,
+// ErrConflict) holds for it. Nothing of the batch is applied.
+type KeyConflictError struct {
+	Key     string
+	Applied string // the change the key was applied to
+	Change  string // the change that reused it
+}
+
+func (e *KeyConflictError) Error() string {
+	return fmt.Sprintf("key %q was applied to %s, not %s: %v", e.Key, e.Applied, e.Change, ErrConflict)
+}
+
+// Is makes errors.Is(err, ErrConflict) hold.
+func (e *KeyConflictError) Is(target error) bool { return target == ErrConflict }

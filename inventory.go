@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // Level is the stock of one product at one outlet.
@@ -16,8 +17,12 @@ type Level struct {
 	OnHand int64 `json:"on_hand"`
 	// Reserved is the units held for open online orders.
 	Reserved int64 `json:"reserved"`
-	// Version starts at 0 for a level never reported and grows by one on
-	// every change, for compare-and-set.
+	// Version starts at 0 for a level never reported and grows by one
+	// whenever OnHand may have moved: every POS change applied (a set or an
+	// adjust, even one that leaves the count as it was) and every
+	// fulfilment. Reserving, releasing and expiring move only Reserved and
+	// leave Version alone, so a compare-and-set count ([Change.WithVersion])
+	// is refused only when the count it was based on is stale.
 	Version int64 `json:"version"`
 }
 
@@ -296,9 +301,21 @@ type Change struct {
 	IfVersion    int64 `json:"if_version,omitempty"`
 	CheckVersion bool  `json:"check_version,omitempty"`
 	// Key, when not empty, makes the change idempotent: a key already
-	// applied within the key retention is skipped and reported as a
-	// duplicate.
+	// applied within the key retention to the same change (product,
+	// outlet, kind, quantity and order) is skipped and reported as a
+	// duplicate; applied to another change, it is ErrConflict (a
+	// [*KeyConflictError]) for the whole batch. Use one key per line of a
+	// POS document, for example "receipt-42/1", "receipt-42/2".
 	Key string `json:"key,omitempty"`
+	// Reason says why the level changed, for the stock ledger: a standard
+	// [StockReason] or a merchant's own code.
+	Reason StockReason `json:"reason,omitempty"`
+	// Ref is the POS document the change comes from (a receipt, a
+	// transfer), kept in the stock ledger.
+	Ref string `json:"ref,omitempty"`
+	// Order, when set, says that the change reports the POS's sale of the
+	// web order's units at the outlet; see [Change.ForOrder].
+	Order string `json:"order,omitempty"`
 }
 
 // Set returns a change that sets a product's on-hand count at an outlet.
@@ -324,6 +341,61 @@ func (c Change) WithKey(key string) Change {
 	return c
 }
 
+// WithReason returns c with the reason the stock ledger records for it.
+func (c Change) WithReason(r StockReason) Change {
+	c.Reason = r
+	return c
+}
+
+// WithRef returns c with the reference of the POS document it comes from,
+// which the stock ledger records.
+func (c Change) WithRef(ref string) Change {
+	c.Ref = ref
+	return c
+}
+
+// ForOrder returns c as the POS's report of the sale of a web order's
+// units at c's outlet, so that the sale reaches the stock once, whenever
+// it is reported:
+//
+//   - an Adjust by minus the units the order took of the product at that
+//     outlet ([Allocation.Quantity]) lowers on-hand only by the units
+//     [Service.Fulfill] has not already taken off, and turns the units
+//     the order still holds there into sold ones at once (Reserved drops
+//     with OnHand, so they are never offered online in between). Reported
+//     again, or after Fulfill took them all, it is skipped as Duplicate;
+//   - a Set is a count the POS made after it recorded the order's sale:
+//     it sets on-hand, and the units the order still holds there are sold
+//     (Reserved drops by them), so a later Fulfill does not take them
+//     again.
+//
+// Once the sale is reported, a Set under the order is an ordinary count.
+// A report that contradicts the order (an outlet the order took nothing of
+// the product from, or an Adjust by another quantity) is ErrConflict
+// naming the order, and nothing in the batch is applied; an unknown order
+// is ErrNotFound. The order closes,
+// Fulfilled, when no unit is left held. The ledger records the report
+// under the order's ID, with reason sale unless c gives another.
+func (c Change) ForOrder(order string) Change {
+	c.Order = order
+	return c
+}
+
+// fingerprint describes the change a key stands for: its product, outlet,
+// kind, quantity and order.
+func (c *Change) fingerprint() string {
+	s := fmt.Sprintf("%s %d of %q at %q", c.Kind, c.Quantity, c.Product, c.Outlet)
+	if c.Order != "" {
+		s += fmt.Sprintf(" for order %q", c.Order)
+	}
+	return s
+}
+
+// ref is the reference the ledger records for the change.
+func (c *Change) ref() string {
+	return cmp.Or(c.Ref, c.Order, c.Key)
+}
+
 func (c Change) validate() error {
 	if c.Kind != SetOnHand && c.Kind != AdjustOnHand {
 		return invalid("kind", "unknown change kind %d", uint8(c.Kind))
@@ -345,7 +417,27 @@ func (c Change) validate() error {
 		return invalid("version", "negative version %d", c.IfVersion)
 	}
 	if c.Key != "" {
-		return checkID("key", c.Key)
+		if err := checkID("key", c.Key); err != nil {
+			return err
+		}
+	}
+	if c.Reason != "" {
+		if err := checkReason(c.Reason); err != nil {
+			return err
+		}
+	}
+	if c.Ref != "" {
+		if err := checkID("ref", c.Ref); err != nil {
+			return err
+		}
+	}
+	if c.Order != "" {
+		if err := checkID("order", c.Order); err != nil {
+			return err
+		}
+		if c.Kind == AdjustOnHand && c.Quantity >= 0 {
+			return invalid("delta", "%d: the sale of a web order lowers on-hand", c.Quantity)
+		}
 	}
 	return nil
 }
@@ -356,7 +448,7 @@ type ChangeStatus uint8
 // Change statuses.
 const (
 	Applied   ChangeStatus = iota + 1 // the change was applied
-	Duplicate                         // its key was applied before: skipped
+	Duplicate                         // already counted: its key was applied before, or the web sale it reports was: skipped
 )
 
 // String names the status: "applied" or "duplicate".
@@ -429,7 +521,7 @@ func (s *Service) Apply(ctx context.Context, changes []Change) ([]ChangeResult, 
 	}
 	sc, _ := s.apply.Get().(*applyScratch)
 	if sc == nil {
-		sc = &applyScratch{s: s, seenKey: map[string]struct{}{}}
+		sc = &applyScratch{s: s, seenKey: map[string]string{}}
 		sc.run = sc.apply
 	}
 	sc.ctx, sc.changes = ctx, changes
@@ -455,21 +547,27 @@ type applyScratch struct {
 	duplicate []bool  // per change
 	order     []int32 // change indices, sorted by (product, outlet), stable
 	ids       []string
-	keys      []string
-	keyOwner  []int32 // the change each key in keys belongs to
-	seenKey   map[string]struct{}
+	claims    []KeyClaim
+	keyOwner  []int32           // the change each claim belongs to
+	seenKey   map[string]string // key → the change it stands for, within the batch
 	after     []Level
 	writes    []Level
 	events    []Event
+	ledger    ledger
+	orders    []webOrder // the orders the batch reports web sales of, by ID
 }
 
 func (sc *applyScratch) reset() {
 	sc.ctx, sc.changes, sc.results = nil, nil, nil
 	clear(sc.ids)
-	clear(sc.keys)
+	clear(sc.claims)
 	clear(sc.after)
 	clear(sc.writes)
 	clear(sc.events)
+	clear(sc.ledger.movements)
+	sc.ledger.movements = sc.ledger.movements[:0]
+	clear(sc.orders)
+	sc.orders = sc.orders[:0]
 }
 
 func (sc *applyScratch) apply(tx Tx) error {
@@ -483,38 +581,15 @@ func (sc *applyScratch) apply(tx Tx) error {
 			return fmt.Errorf("change %d: %w", i, notFound("outlet", c.Outlet))
 		}
 	}
-
-	// Keys: a repeat within the batch is a duplicate of its first use; the
-	// Store tells which first uses were applied before.
-	sc.duplicate = append(sc.duplicate[:0], make([]bool, len(changes))...)
-	sc.keys, sc.keyOwner = sc.keys[:0], sc.keyOwner[:0]
-	for i, c := range changes {
-		if c.Key == "" {
-			continue
-		}
-		if _, seen := sc.seenKey[c.Key]; seen {
-			sc.duplicate[i] = true
-			continue
-		}
-		sc.seenKey[c.Key] = struct{}{}
-		sc.keys = append(sc.keys, c.Key)
-		sc.keyOwner = append(sc.keyOwner, int32(i))
-	}
-	clear(sc.seenKey)
 	now, err := sc.s.now()
 	if err != nil {
 		return err
 	}
-	if len(sc.keys) > 0 {
-		dup, err := tx.ClaimKeys(ctx, sc.keys, now, now.Add(-sc.s.cfg.KeyRetention))
-		if err != nil {
-			return err
-		}
-		for k, d := range dup {
-			if d {
-				sc.duplicate[sc.keyOwner[k]] = true
-			}
-		}
+	if err := sc.claimKeys(tx, now); err != nil {
+		return err
+	}
+	if err := sc.readOrders(tx); err != nil {
+		return err
 	}
 
 	// Group the changes by level, keeping batch order within a level: levels
@@ -544,6 +619,7 @@ func (sc *applyScratch) apply(tx Tx) error {
 	}
 
 	sc.writes, sc.events = sc.writes[:0], sc.events[:0]
+	sc.ledger.now = now
 	for g := 0; g < len(sc.order); {
 		product := changes[sc.order[g]].Product
 		var current Product
@@ -574,13 +650,35 @@ func (sc *applyScratch) apply(tx Tx) error {
 				if c.Kind == AdjustOnHand {
 					onHand += lv.OnHand
 				}
+				var sold int64 // held units of a web order the change reports sold
+				if c.Order != "" {
+					var counted bool
+					onHand, sold, counted, err = sc.webSale(int(i), lv)
+					if err != nil {
+						return err
+					}
+					if counted {
+						sc.results[i] = ChangeResult{Status: Duplicate, Level: *lv}
+						continue
+					}
+				}
 				if onHand < -MaxOnHand || onHand > MaxOnHand {
 					return fmt.Errorf("change %d: %w", i,
 						invalid("on-hand", "%d %+d leaves %d, outside ±%d", lv.OnHand, c.Quantity, onHand, int64(MaxOnHand)))
 				}
+				delta := onHand - lv.OnHand
 				lv.OnHand = onHand
+				lv.Reserved -= sold
 				lv.Version++
 				changed = true
+				kind, reason := MovedBySet, c.Reason
+				if c.Kind == AdjustOnHand {
+					kind = MovedByAdjust
+				}
+				if c.Order != "" && reason == "" {
+					reason = StockSale
+				}
+				sc.ledger.move(kind, reason, c.ref(), lv, delta, -sold)
 				sc.results[i] = ChangeResult{Status: Applied, Level: *lv}
 			}
 			if changed {
@@ -600,8 +698,159 @@ func (sc *applyScratch) apply(tx Tx) error {
 			return err
 		}
 	}
+	if err := sc.closeOrders(tx, now); err != nil {
+		return err
+	}
 	if len(sc.events) > 0 {
-		return tx.AppendEvents(ctx, sc.events)
+		if err := tx.AppendEvents(ctx, sc.events); err != nil {
+			return err
+		}
+	}
+	if len(sc.ledger.movements) > 0 {
+		return tx.AppendMovements(ctx, sc.ledger.movements)
+	}
+	return nil
+}
+
+// claimKeys marks the duplicate changes: a key's repeat within the batch,
+// and a key the Store says was claimed before, for the same change. A key
+// used for another change, in the batch or before it, fails the batch.
+func (sc *applyScratch) claimKeys(tx Tx, now time.Time) error {
+	changes := sc.changes
+	sc.duplicate = append(sc.duplicate[:0], make([]bool, len(changes))...)
+	sc.claims, sc.keyOwner = sc.claims[:0], sc.keyOwner[:0]
+	defer clear(sc.seenKey)
+	for i := range changes {
+		c := &changes[i]
+		if c.Key == "" {
+			continue
+		}
+		fp := c.fingerprint()
+		if first, seen := sc.seenKey[c.Key]; seen {
+			if first != fp {
+				return fmt.Errorf("change %d: %w", i, &KeyConflictError{Key: c.Key, Applied: first, Change: fp})
+			}
+			sc.duplicate[i] = true
+			continue
+		}
+		sc.seenKey[c.Key] = fp
+		sc.claims = append(sc.claims, KeyClaim{Key: c.Key, Change: fp})
+		sc.keyOwner = append(sc.keyOwner, int32(i))
+	}
+	if len(sc.claims) == 0 {
+		return nil
+	}
+	prior, err := tx.ClaimKeys(sc.ctx, sc.claims, now, now.Add(-sc.s.cfg.KeyRetention))
+	if err != nil {
+		return err
+	}
+	for k, p := range prior {
+		switch p {
+		case "":
+		case sc.claims[k].Change:
+			sc.duplicate[sc.keyOwner[k]] = true
+		default:
+			return fmt.Errorf("change %d: %w", sc.keyOwner[k], &KeyConflictError{Key: sc.claims[k].Key, Applied: p, Change: sc.claims[k].Change})
+		}
+	}
+	return nil
+}
+
+// webOrder is an order whose web sale a batch reports.
+type webOrder struct {
+	r       Reservation
+	sold    []Allocation // held units the reports sold
+	changed bool
+}
+
+// readOrders reads, in order ID order, the reservations of the orders
+// whose web sales the batch reports, skipping duplicates.
+func (sc *applyScratch) readOrders(tx Tx) error {
+	sc.orders = sc.orders[:0]
+	for i := range sc.changes {
+		if c := &sc.changes[i]; c.Order != "" && !sc.duplicate[i] {
+			sc.orders = append(sc.orders, webOrder{r: Reservation{Order: c.Order}})
+		}
+	}
+	if len(sc.orders) == 0 {
+		return nil
+	}
+	slices.SortFunc(sc.orders, func(a, b webOrder) int { return cmp.Compare(a.r.Order, b.r.Order) })
+	sc.orders = slices.CompactFunc(sc.orders, func(a, b webOrder) bool { return a.r.Order == b.r.Order })
+	for k := range sc.orders {
+		r, err := existingReservation(sc.ctx, tx, sc.orders[k].r.Order)
+		if err != nil {
+			return err
+		}
+		r.Allocations = slices.Clone(r.Allocations)
+		sc.orders[k].r = r
+	}
+	return nil
+}
+
+// webSale works out change i, a POS report of a web order's sale, on level
+// lv: the on-hand it leaves and the held units it sells. counted says the
+// sale is already in on-hand (reported before, or fulfilled), so the
+// change is a duplicate. It marks the order's allocation reported.
+func (sc *applyScratch) webSale(i int, lv *Level) (onHand, sold int64, counted bool, err error) {
+	c := &sc.changes[i]
+	k, _ := slices.BinarySearchFunc(sc.orders, c.Order, func(w webOrder, id string) int { return cmp.Compare(w.r.Order, id) })
+	w := &sc.orders[k]
+	j := slices.IndexFunc(w.r.Allocations, func(a Allocation) bool { return a.Product == c.Product && a.Outlet == c.Outlet })
+	if j < 0 {
+		return 0, 0, false, fmt.Errorf("change %d: order %q took no %q from outlet %q: %w", i, c.Order, c.Product, c.Outlet, ErrConflict)
+	}
+	a := &w.r.Allocations[j]
+	if c.Kind == AdjustOnHand && -c.Quantity != a.Quantity {
+		return 0, 0, false, fmt.Errorf("change %d: order %q took %d of %q from outlet %q, not %d: %w",
+			i, c.Order, a.Quantity, c.Product, c.Outlet, -c.Quantity, ErrConflict)
+	}
+	if a.Reported {
+		if c.Kind == AdjustOnHand {
+			return lv.OnHand, 0, true, nil
+		}
+		return c.Quantity, 0, false, nil // a count like any other
+	}
+	// On-hand still counts the units Fulfill has not taken off: those held
+	// until now, and those released back to the outlet since.
+	notTaken := a.Quantity - a.Fulfilled
+	sold = a.Held()
+	a.Fulfilled += sold
+	a.Reported = true
+	w.changed = true
+	if sold > 0 {
+		w.sold = append(w.sold, Allocation{Product: a.Product, Outlet: a.Outlet, Quantity: sold})
+	}
+	switch {
+	case c.Kind == SetOnHand:
+		return c.Quantity, sold, false, nil
+	case notTaken == 0:
+		return lv.OnHand, 0, true, nil
+	}
+	return lv.OnHand - notTaken, sold, false, nil
+}
+
+// closeOrders writes the reservations whose web sales the batch reported,
+// with an order event for the units the reports sold; an order left
+// holding nothing closes, Fulfilled.
+func (sc *applyScratch) closeOrders(tx Tx, now time.Time) error {
+	for k := range sc.orders {
+		w := &sc.orders[k]
+		if !w.changed {
+			continue
+		}
+		if len(w.sold) > 0 {
+			slices.SortFunc(w.sold, byProductOutlet)
+			kind := OrderPartiallyFulfilled
+			if w.r.Status == Open && len(w.r.held()) == 0 {
+				w.r.Status = Fulfilled
+				kind = OrderFulfilled
+			}
+			sc.events = append(sc.events, orderEvent(now, kind, w.r.Order, "", w.sold))
+		}
+		if err := tx.PutReservation(sc.ctx, w.r); err != nil {
+			return err
+		}
 	}
 	return nil
 }

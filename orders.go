@@ -40,6 +40,9 @@ type Allocation struct {
 	// so far; the rest are held. Both are zero in a new reservation.
 	Fulfilled int64 `json:"fulfilled,omitempty"`
 	Released  int64 `json:"released,omitempty"`
+	// Reported says that the POS has reported the sale of these units
+	// ([Change.ForOrder]): on-hand already reflects it.
+	Reported bool `json:"reported,omitempty"`
 }
 
 // Held is what the allocation still holds: its units neither fulfilled nor
@@ -213,7 +216,7 @@ func (s *Service) Reserve(ctx context.Context, o Order) (Reservation, error) {
 		if err != nil {
 			return err
 		}
-		if err := s.moveStock(ctx, tx, snap.Outlets, snap.Products, allocs, +1, 0, online); err != nil {
+		if err := s.moveStock(ctx, tx, snap.Outlets, snap.Products, allocs, reserveMove.withRef(o.ID), online); err != nil {
 			return err
 		}
 		res = Reservation{Order: o.ID, Method: o.Method, Lines: lines, Allocations: allocs, Sources: sources, Status: Open, Created: now, Deadline: deadline}
@@ -270,22 +273,43 @@ func (s *Service) allocate(snap Snapshot, lines []Line, methodID string) ([]Allo
 	return allocs, sources, cs.products, nil
 }
 
-// moveStock changes the levels under allocs by reservedSign and onHandSign
-// times each allocation's quantity, one version step per allocation, and
-// writes the availability events. products must hold every allocated
-// product with its levels. known, when not nil, holds the products' online
-// stock already worked out, sorted by product.
-func (s *Service) moveStock(ctx context.Context, tx Tx, outlets []Outlet, products []Product, allocs []Allocation, reservedSign, onHandSign int64, known []ProductQuote) error {
+// stockMove says how [Service.moveStock] moves levels, and what the ledger
+// records of it.
+type stockMove struct {
+	reservedSign, onHandSign int64
+	// kind is the movements' kind; "" means reserve for a positive
+	// quantity and release for a negative one (an amendment).
+	kind MovementKind
+	ref  string   // the movements' reference
+	refs []string // when set, the reference of each allocation instead
+}
+
+var (
+	reserveMove = stockMove{reservedSign: +1, kind: MovedByReserve}
+	releaseMove = stockMove{reservedSign: -1, kind: MovedByRelease}
+	fulfilMove  = stockMove{reservedSign: -1, onHandSign: -1, kind: MovedByFulfil}
+	expireMove  = stockMove{reservedSign: -1, kind: MovedByExpiry}
+	amendMove   = stockMove{reservedSign: +1}
+)
+
+// moveStock changes the levels under allocs by m's signs times each
+// allocation's quantity, a version step per allocation when on-hand moves,
+// appends a ledger movement per allocation, and writes the availability
+// events. products must hold every allocated product with its levels.
+// known, when not nil, holds the products' online stock already worked
+// out, sorted by product.
+func (s *Service) moveStock(ctx context.Context, tx Tx, outlets []Outlet, products []Product, allocs []Allocation, m stockMove, known []ProductQuote) error {
 	writes := make([]Level, 0, len(allocs))
 	events := make([]Event, 0, len(products))
 	now, err := s.now()
 	if err != nil {
 		return err
 	}
+	lg := ledger{now: now, movements: make([]Movement, 0, len(allocs))}
 	for _, p := range products {
 		first := len(writes) // p's moved levels are writes[first:]
-		for _, a := range allocs {
-			if a.Product != p.ID {
+		for ai, a := range allocs {
+			if a.Product != p.ID || a.Quantity == 0 {
 				continue
 			}
 			moved := writes[first:]
@@ -299,9 +323,23 @@ func (s *Service) moveStock(ctx context.Context, tx Tx, outlets []Outlet, produc
 				i = len(moved)
 			}
 			l := &writes[first+i]
-			l.Reserved += reservedSign * a.Quantity
-			l.OnHand += onHandSign * a.Quantity
-			l.Version++
+			l.Reserved += m.reservedSign * a.Quantity
+			l.OnHand += m.onHandSign * a.Quantity
+			kind := m.kind
+			switch {
+			case kind == "" && a.Quantity > 0:
+				kind = MovedByReserve
+			case kind == "":
+				kind = MovedByRelease
+			}
+			if kind.MovesOnHand() {
+				l.Version++
+			}
+			ref := m.ref
+			if m.refs != nil {
+				ref = m.refs[ai]
+			}
+			lg.move(kind, "", ref, l, m.onHandSign*a.Quantity, m.reservedSign*a.Quantity)
 		}
 		if len(writes) == first || !p.Enabled {
 			continue
@@ -329,11 +367,26 @@ func (s *Service) moveStock(ctx context.Context, tx Tx, outlets []Outlet, produc
 		if err := tx.PutLevels(ctx, writes); err != nil {
 			return err
 		}
+		if err := tx.AppendMovements(ctx, lg.movements); err != nil {
+			return err
+		}
 	}
 	if len(events) > 0 {
 		return tx.AppendEvents(ctx, events)
 	}
 	return nil
+}
+
+// withRef returns m with the reference ref.
+func (m stockMove) withRef(ref string) stockMove {
+	m.ref = ref
+	return m
+}
+
+// withRefs returns m with a reference per allocation.
+func (m stockMove) withRefs(refs []string) stockMove {
+	m.refs = refs
+	return m
 }
 
 func byOutlet(l Level, outlet string) int { return cmp.Compare(l.Outlet, outlet) }
@@ -374,7 +427,7 @@ func (s *Service) Reservation(ctx context.Context, order string) (Reservation, e
 // expired reservation is a no-op; a fulfilled one is ErrConflict; an unknown
 // order ErrNotFound. It returns the reservation as it now stands.
 func (s *Service) Release(ctx context.Context, order string) (Reservation, error) {
-	return s.close(ctx, order, Released, -1, 0)
+	return s.close(ctx, order, Released, releaseMove)
 }
 
 // Fulfill records an order's sale: at each allocated outlet, Reserved and
@@ -383,10 +436,10 @@ func (s *Service) Release(ctx context.Context, order string) (Reservation, error
 // is one past its deadline, even before [Service.ExpireReservations] has
 // run; an unknown order ErrNotFound. It returns the reservation as it now stands.
 func (s *Service) Fulfill(ctx context.Context, order string) (Reservation, error) {
-	return s.close(ctx, order, Fulfilled, -1, -1)
+	return s.close(ctx, order, Fulfilled, fulfilMove)
 }
 
-func (s *Service) close(ctx context.Context, order string, to ReservationStatus, reservedSign, onHandSign int64) (Reservation, error) {
+func (s *Service) close(ctx context.Context, order string, to ReservationStatus, m stockMove) (Reservation, error) {
 	if err := checkID("order", order); err != nil {
 		return Reservation{}, err
 	}
@@ -419,7 +472,7 @@ func (s *Service) close(ctx context.Context, order string, to ReservationStatus,
 		if err != nil {
 			return err
 		}
-		if err := s.moveStock(ctx, tx, setup.Outlets, products, held, reservedSign, onHandSign, nil); err != nil {
+		if err := s.moveStock(ctx, tx, setup.Outlets, products, held, m.withRef(order), nil); err != nil {
 			return err
 		}
 		res.settle(to)
@@ -488,9 +541,9 @@ func (s *Service) part(ctx context.Context, order string, p Part, kind Reservati
 	if err != nil {
 		return Reservation{}, err
 	}
-	onHandSign := int64(0)
+	m := releaseMove
 	if kind == Fulfilled {
-		onHandSign = -1
+		m = fulfilMove
 	}
 	var res Reservation
 	err = s.store.Update(ctx, func(tx Tx) error {
@@ -527,7 +580,7 @@ func (s *Service) part(ctx context.Context, order string, p Part, kind Reservati
 		if err != nil {
 			return err
 		}
-		if err := s.moveStock(ctx, tx, setup.Outlets, products, moved, -1, onHandSign, nil); err != nil {
+		if err := s.moveStock(ctx, tx, setup.Outlets, products, moved, m.withRef(order), nil); err != nil {
 			return err
 		}
 		res.Parts = append(slices.Clone(res.Parts), PartRecord{
@@ -701,7 +754,7 @@ func (s *Service) Amend(ctx context.Context, order string, lines []Line) (Reserv
 			}
 		}
 		moves := difference(held, allocs)
-		if err := s.moveStock(ctx, tx, setup.Outlets, products, moves, +1, 0, nil); err != nil {
+		if err := s.moveStock(ctx, tx, setup.Outlets, products, moves, amendMove.withRef(order), nil); err != nil {
 			return err
 		}
 		res.Lines, res.Sources = lines, sources
@@ -908,6 +961,7 @@ func (s *Service) ExpireReservations(ctx context.Context, now time.Time) ([]stri
 			return err
 		}
 		var all []Allocation
+		var refs []string // the order of each of all
 		var closed []Reservation
 		var events []Event
 		for _, order := range due {
@@ -920,6 +974,9 @@ func (s *Service) ExpireReservations(ctx context.Context, now time.Time) ([]stri
 			}
 			held := r.held()
 			all = append(all, held...)
+			for range held {
+				refs = append(refs, r.Order)
+			}
 			events = append(events, orderEvent(at, OrderExpired, r.Order, "", held))
 			r.settle(Expired)
 			closed = append(closed, r)
@@ -928,7 +985,7 @@ func (s *Service) ExpireReservations(ctx context.Context, now time.Time) ([]stri
 		if err != nil {
 			return err
 		}
-		if err := s.moveStock(ctx, tx, setup.Outlets, products, all, -1, 0, nil); err != nil {
+		if err := s.moveStock(ctx, tx, setup.Outlets, products, all, expireMove.withRefs(refs), nil); err != nil {
 			return err
 		}
 		if len(events) > 0 {
@@ -945,4 +1002,8 @@ func (s *Service) ExpireReservations(ctx context.Context, now time.Time) ([]stri
 		return nil
 	})
 	return expired, err
+}
+
+func byProductOutlet(a, b Allocation) int {
+	return cmp.Or(cmp.Compare(a.Product, b.Product), cmp.Compare(a.Outlet, b.Outlet))
 }

@@ -65,6 +65,15 @@ type Store interface {
 	// delete the oldest, and only those every listed consumer acknowledged.
 	EventsSince(ctx context.Context, after uint64, limit int) ([]Event, error)
 
+	// Movements returns the stock ledger's movements f selects
+	// ([MovementFilter.Matches]) with a sequence number greater than
+	// f.After, in sequence order, at most f.Limit of them (the Service
+	// passes a positive limit); an empty slice when there are none.
+	// Movements are numbered like events: 1, 2, 3, … with no gap, in
+	// commit order, the movements of a transaction consecutive in the
+	// order appended. [Store.Prune] may delete the oldest.
+	Movements(ctx context.Context, f MovementFilter) ([]Movement, error)
+
 	// Cursor returns the sequence number of the last event the named consumer
 	// acknowledged, or 0 for a consumer never seen.
 	Cursor(ctx context.Context, consumer string) (uint64, error)
@@ -101,10 +110,12 @@ type Store interface {
 	// Prune deletes what r says has aged out, at most r.Limit rows of each
 	// kind, and reports how many it deleted: events (the oldest stored ones,
 	// from the lowest sequence number up, stopping at the first that must be
-	// kept), closed reservations, and idempotency keys. It never deletes an
+	// kept), closed reservations, idempotency keys, and ledger movements
+	// (like events, the oldest first). It never deletes an
 	// event some consumer in r.Consumers has not acknowledged, an event at
-	// or after any consumer's dead letter, an open reservation, or a key
-	// claimed at or after r.KeysBefore. Zero times delete nothing of their
+	// or after any consumer's dead letter, an open reservation, a key
+	// claimed at or after r.KeysBefore, or a movement stamped at or after
+	// r.MovementsBefore. Zero times delete nothing of their
 	// kind. A call is one bounded batch: call again while it deletes a full
 	// batch. Concurrent Service calls go on meanwhile.
 	Prune(ctx context.Context, r Retention) (Pruned, error)
@@ -168,13 +179,16 @@ type Tx interface {
 	// Service checks that they exist.
 	SetEnabled(ctx context.Context, ids []string, enabled bool) error
 
-	// ClaimKeys records idempotency keys as used at now and reports, for each
-	// key, whether it had already been claimed at or after notBefore (a
-	// duplicate). Keys claimed before notBefore have expired and are claimed
-	// afresh. keys are unique. A claim by a concurrent transaction that has
-	// not committed yet must be waited for, not missed: of two transactions
+	// ClaimKeys records idempotency keys as used at now, each for the
+	// change it names (an opaque, non-empty description of the change the
+	// key stands for), and reports for each key the change it had already
+	// been claimed for at or after notBefore, or "" when it is new. A key
+	// already claimed keeps its claim and its change. Keys claimed before
+	// notBefore have expired and are claimed afresh, for the new change.
+	// Keys are unique. A claim by a concurrent transaction that has not
+	// committed yet must be waited for, not missed: of two transactions
 	// claiming one key, at most one sees it as new.
-	ClaimKeys(ctx context.Context, keys []string, now, notBefore time.Time) (duplicate []bool, err error)
+	ClaimKeys(ctx context.Context, claims []KeyClaim, now, notBefore time.Time) (prior []string, err error)
 
 	// AppendEvents adds events to the outbox; they are published only if the
 	// transaction commits. By the time EventsSince returns them, the Store
@@ -183,6 +197,12 @@ type Tx interface {
 	// two transactions that held a common lock, the one that committed first
 	// gets the lower numbers. The Seq field passed in is ignored.
 	AppendEvents(ctx context.Context, events []Event) error
+
+	// AppendMovements adds movements to the stock ledger, numbered as
+	// AppendEvents numbers events (in their own sequence): kept only if
+	// the transaction commits, consecutive in the order given. The Seq
+	// field passed in is ignored.
+	AppendMovements(ctx context.Context, movements []Movement) error
 
 	// Reservation returns the reservation of an order, and false if there
 	// is none.
@@ -212,6 +232,9 @@ type Retention struct {
 	ReservationsBefore time.Time
 	// KeysBefore: idempotency keys last claimed before it may be deleted.
 	KeysBefore time.Time
+	// MovementsBefore: ledger movements stamped before it may be deleted,
+	// oldest first, stopping at the first that must be kept.
+	MovementsBefore time.Time
 	// Limit is the most rows of each kind one call deletes. Zero or less
 	// means 1000.
 	Limit int
@@ -219,7 +242,14 @@ type Retention struct {
 
 // Pruned counts what one [Store.Prune] call deleted.
 type Pruned struct {
-	Events, Reservations, Keys int
+	Events, Reservations, Keys, Movements int
+}
+
+// KeyClaim is an idempotency key and the change it is used for, for
+// [Tx.ClaimKeys].
+type KeyClaim struct {
+	Key    string
+	Change string
 }
 
 // DeadLetter records an event a consumer could not deliver and gave up on.

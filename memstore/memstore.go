@@ -33,9 +33,10 @@ type Store struct {
 	setup        *onlinestock.Setup // replaced, never modified, on change
 	methods      []onlinestock.Method
 	products     map[string]*product
-	keys         map[string]time.Time
+	keys         map[string]keyClaim
 	keyLog       []claim // keys in claim order, to forget expired ones
 	events       eventLog
+	movements    movementLog
 	reservations map[string]onlinestock.Reservation
 	deadlines    map[string]time.Time // open reservations that expire
 	cursors      map[string]uint64
@@ -61,12 +62,18 @@ type claim struct {
 	at  time.Time
 }
 
+// keyClaim is when a key was last claimed, and for what change.
+type keyClaim struct {
+	at     time.Time
+	change string
+}
+
 // New returns an empty Store.
 func New() *Store {
 	s := &Store{
 		setup:        &onlinestock.Setup{},
 		products:     map[string]*product{},
-		keys:         map[string]time.Time{},
+		keys:         map[string]keyClaim{},
 		reservations: map[string]onlinestock.Reservation{},
 		deadlines:    map[string]time.Time{},
 		cursors:      map[string]uint64{},
@@ -145,41 +152,47 @@ func (s *Store) EventsSince(ctx context.Context, after uint64, limit int) ([]onl
 	return out, nil
 }
 
-// eventLog is the outbox: events in fixed-size chunks, so appending never
-// copies what is already there, and pruning drops whole chunks.
-type eventLog struct {
-	chunks [][]onlinestock.Event
+// seqLog is a numbered log, the outbox or the stock ledger: entries in
+// fixed-size chunks, so appending never copies what is already there, and
+// pruning drops whole chunks. Entries are numbered 1, 2, 3, … with no gap.
+type seqLog[T any] struct {
+	chunks [][]T
 	n      uint64 // the last sequence number
-	base   uint64 // events before chunks[0] were dropped: chunks[0][0] is base+1
-	pruned uint64 // events up to this one are deleted, though maybe still in chunks[0]
+	base   uint64 // entries before chunks[0] were dropped: chunks[0][0] is base+1
+	pruned uint64 // entries up to this one are deleted, though maybe still in chunks[0]
 }
+
+type (
+	eventLog    = seqLog[onlinestock.Event]
+	movementLog = seqLog[onlinestock.Movement]
+)
 
 const chunkSize = 4096
 
-func (l *eventLog) append(e onlinestock.Event) {
+// append adds v, which must already carry the next number, n+1.
+func (l *seqLog[T]) append(v T) {
 	if l.n%chunkSize == 0 {
-		l.chunks = append(l.chunks, make([]onlinestock.Event, 0, chunkSize))
+		l.chunks = append(l.chunks, make([]T, 0, chunkSize))
 	}
 	l.n++
-	e.Seq = l.n
 	last := &l.chunks[len(l.chunks)-1]
-	*last = append(*last, e)
+	*last = append(*last, v)
 }
 
-// at returns the stored event seq, which must lie in (base, n].
-func (l *eventLog) at(seq uint64) *onlinestock.Event {
+// at returns the stored entry seq, which must lie in (base, n].
+func (l *seqLog[T]) at(seq uint64) *T {
 	i := seq - 1 - l.base
 	return &l.chunks[i/chunkSize][i%chunkSize]
 }
 
-// since copies up to limit events after seq. Sequence numbers start at 1
-// and have no gaps, so event seq sits at position seq-1-base.
-func (l *eventLog) since(after uint64, limit int) []onlinestock.Event {
+// since copies up to limit entries after seq. Sequence numbers start at 1
+// and have no gaps, so entry seq sits at position seq-1-base.
+func (l *seqLog[T]) since(after uint64, limit int) []T {
 	after = max(after, l.pruned)
 	if after >= l.n {
-		return []onlinestock.Event{}
+		return []T{}
 	}
-	out := make([]onlinestock.Event, 0, min(uint64(limit), l.n-after))
+	out := make([]T, 0, min(uint64(limit), l.n-after))
 	for i := after - l.base; i < l.n-l.base && len(out) < limit; {
 		chunk := l.chunks[i/chunkSize][i%chunkSize:]
 		chunk = chunk[:min(len(chunk), limit-len(out))]
@@ -189,12 +202,13 @@ func (l *eventLog) since(after uint64, limit int) []onlinestock.Event {
 	return out
 }
 
-// prune deletes the events up to seq, which must not exceed n.
-func (l *eventLog) prune(seq uint64) {
-	// Clear what is deleted, so it keeps no memory alive through the
-	// events' method slices until its chunk is dropped.
+// prune deletes the entries up to seq, which must not exceed n.
+func (l *seqLog[T]) prune(seq uint64) {
+	// Clear what is deleted, so it keeps no memory alive (an event's
+	// method slices) until its chunk is dropped.
+	var zero T
 	for s := l.pruned + 1; s <= seq; s++ {
-		*l.at(s) = onlinestock.Event{}
+		*l.at(s) = zero
 	}
 	l.pruned = max(l.pruned, seq)
 	for l.pruned-l.base >= chunkSize {
@@ -202,6 +216,28 @@ func (l *eventLog) prune(seq uint64) {
 		l.chunks = l.chunks[1:]
 		l.base += chunkSize
 	}
+}
+
+// Movements implements [onlinestock.Store]. A filter by product, outlet
+// or reference scans the ledger from f.After on.
+func (s *Store) Movements(ctx context.Context, f onlinestock.MovementFilter) ([]onlinestock.Movement, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	l := &s.movements
+	out := []onlinestock.Movement{}
+	for seq := max(f.After, l.pruned) + 1; seq <= l.n && len(out) < limit; seq++ {
+		if m := l.at(seq); f.Matches(*m) {
+			out = append(out, *m)
+		}
+	}
+	return out, nil
 }
 
 // Cursor implements [onlinestock.Store].
@@ -355,9 +391,9 @@ func (s *Store) Prune(ctx context.Context, r onlinestock.Retention) (onlinestock
 
 	if !r.KeysBefore.IsZero() {
 		var expired []claim
-		for key, at := range s.keys {
-			if at.Before(r.KeysBefore) {
-				expired = append(expired, claim{key: key, at: at})
+		for key, k := range s.keys {
+			if k.at.Before(r.KeysBefore) {
+				expired = append(expired, claim{key: key, at: k.at})
 			}
 		}
 		slices.SortFunc(expired, func(a, b claim) int {
@@ -368,6 +404,16 @@ func (s *Store) Prune(ctx context.Context, r onlinestock.Retention) (onlinestock
 			done.Keys++
 		}
 		// The claim log forgets the deleted keys on its next sweep.
+	}
+
+	if !r.MovementsBefore.IsZero() {
+		l := &s.movements
+		last := l.pruned
+		for last < l.n && done.Movements < limit && l.at(last+1).Time.Before(r.MovementsBefore) {
+			last++
+			done.Movements++
+		}
+		l.prune(last)
 	}
 	return done, nil
 }

@@ -145,15 +145,15 @@ type mutantTx struct {
 	neverDisable              bool
 }
 
-func (t *mutantTx) ClaimKeys(ctx context.Context, keys []string, now, notBefore time.Time) ([]bool, error) {
+func (t *mutantTx) ClaimKeys(ctx context.Context, claims []onlinestock.KeyClaim, now, notBefore time.Time) ([]string, error) {
 	if t.keysNeverExpire {
 		notBefore = time.Time{}
 	}
-	dup, err := t.Tx.ClaimKeys(ctx, keys, now, notBefore)
+	prior, err := t.Tx.ClaimKeys(ctx, claims, now, notBefore)
 	if t.keysAlwaysNew {
-		clear(dup)
+		clear(prior)
 	}
-	return dup, err
+	return prior, err
 }
 
 func (t *mutantTx) ProductsAt(ctx context.Context, outlets []string) ([]onlinestock.Product, error) {

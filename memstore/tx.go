@@ -27,9 +27,11 @@ type tx struct {
 	enabled       []string
 	disabled      []string
 	claims        []claim
+	changes       []string            // the change each of claims stands for
 	claimed       map[string]struct{} // the keys of claims, for a lookup in constant time
 	claimsExpire  time.Time
 	events        []onlinestock.Event
+	movements     []onlinestock.Movement
 	reservations  []onlinestock.Reservation
 }
 
@@ -42,9 +44,13 @@ func (t *tx) reset() {
 	t.levels = t.levels[:0]
 	t.enabled, t.disabled = t.enabled[:0], t.disabled[:0]
 	t.claims, t.claimsExpire = t.claims[:0], time.Time{}
+	clear(t.changes)
+	t.changes = t.changes[:0]
 	clear(t.claimed)
 	clear(t.events)
 	t.events = t.events[:0]
+	clear(t.movements)
+	t.movements = t.movements[:0]
 	t.reservations = t.reservations[:0]
 }
 
@@ -142,25 +148,29 @@ func (t *tx) SetEnabled(ctx context.Context, ids []string, enabled bool) error {
 	return nil
 }
 
-func (t *tx) ClaimKeys(ctx context.Context, keys []string, now, notBefore time.Time) ([]bool, error) {
+func (t *tx) ClaimKeys(ctx context.Context, claims []onlinestock.KeyClaim, now, notBefore time.Time) ([]string, error) {
 	if t.readOnly {
 		return nil, errReadOnly
 	}
 	if t.claimed == nil {
-		t.claimed = make(map[string]struct{}, len(keys))
+		t.claimed = make(map[string]struct{}, len(claims))
 	}
-	dup := make([]bool, len(keys))
-	for i, k := range keys {
-		at, ok := t.s.keys[k]
-		_, again := t.claimed[k] // claimed earlier in this transaction
-		dup[i] = again || ok && !at.Before(notBefore)
-		if !dup[i] {
-			t.claims = append(t.claims, claim{key: k, at: now})
-			t.claimed[k] = struct{}{}
+	prior := make([]string, len(claims))
+	for i, c := range claims {
+		if _, again := t.claimed[c.Key]; again { // claimed earlier in this transaction
+			prior[i] = t.changes[slices.IndexFunc(t.claims, func(cl claim) bool { return cl.key == c.Key })]
+			continue
 		}
+		if k, ok := t.s.keys[c.Key]; ok && !k.at.Before(notBefore) {
+			prior[i] = k.change
+			continue
+		}
+		t.claims = append(t.claims, claim{key: c.Key, at: now})
+		t.changes = append(t.changes, c.Change)
+		t.claimed[c.Key] = struct{}{}
 	}
 	t.claimsExpire = notBefore
-	return dup, nil
+	return prior, nil
 }
 
 func (t *tx) AppendEvents(ctx context.Context, events []onlinestock.Event) error {
@@ -168,6 +178,14 @@ func (t *tx) AppendEvents(ctx context.Context, events []onlinestock.Event) error
 		return errReadOnly
 	}
 	t.events = append(t.events, events...)
+	return nil
+}
+
+func (t *tx) AppendMovements(ctx context.Context, movements []onlinestock.Movement) error {
+	if t.readOnly {
+		return errReadOnly
+	}
+	t.movements = append(t.movements, movements...)
 	return nil
 }
 
@@ -270,14 +288,14 @@ func (t *tx) commit() {
 		s.products[id].enabled = false
 	}
 	if len(t.claims) > 0 {
-		for _, c := range t.claims {
-			s.keys[c.key] = c.at
+		for i, c := range t.claims {
+			s.keys[c.key] = keyClaim{at: c.at, change: t.changes[i]}
 			s.keyLog = append(s.keyLog, c)
 		}
 		// Forget keys past retention; a key claimed again since is kept.
 		n := 0
 		for n < len(s.keyLog) && s.keyLog[n].at.Before(t.claimsExpire) {
-			if c := s.keyLog[n]; s.keys[c.key].Equal(c.at) {
+			if c := s.keyLog[n]; s.keys[c.key].at.Equal(c.at) {
 				delete(s.keys, c.key)
 			}
 			n++
@@ -285,7 +303,12 @@ func (t *tx) commit() {
 		s.keyLog = s.keyLog[n:]
 	}
 	for _, e := range t.events {
+		e.Seq = s.events.n + 1
 		s.events.append(e)
+	}
+	for _, m := range t.movements {
+		m.Seq = s.movements.n + 1
+		s.movements.append(m)
 	}
 	for _, r := range t.reservations {
 		s.reservations[r.Order] = r

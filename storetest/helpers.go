@@ -56,6 +56,10 @@ var eventOpts = cmp.Options{
 
 var equateEmpty = cmpopts.EquateEmpty()
 
+// movementOpts compares ledger movements without their sequence number and
+// time, which are checked on their own.
+var movementOpts = cmp.Options{cmpopts.IgnoreFields(onlinestock.Movement{}, "Seq", "Time"), cmpopts.EquateEmpty()}
+
 // newService returns a Service over a fresh Store with a fake clock.
 func newService(t testing.TB, newStore NewStore, cfg onlinestock.Config) (*onlinestock.Service, *fakeClock) {
 	t.Helper()

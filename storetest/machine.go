@@ -52,6 +52,9 @@ type machine struct {
 	shown  map[string]onlinestock.Availability
 	probes int
 	orders int // orders given a new ID
+
+	mseq     uint64                         // the last ledger movement seen
+	replayed map[levelKey]onlinestock.Level // every level, replayed from the ledger
 }
 
 func newMachine(t *testing.T, rt *rapid.T, newStore NewStore) *machine {
@@ -64,12 +67,13 @@ func newMachine(t *testing.T, rt *rapid.T, newStore NewStore) *machine {
 	}
 	svc, clock := newService(t, newStore, cfg)
 	mc := &machine{
-		ctx:   t.Context(),
-		svc:   svc,
-		clock: clock,
-		m:     newModel(lowStock, hide, keyRetention),
-		alloc: alloc,
-		shown: map[string]onlinestock.Availability{},
+		ctx:      t.Context(),
+		svc:      svc,
+		clock:    clock,
+		m:        newModel(lowStock, hide, keyRetention),
+		alloc:    alloc,
+		shown:    map[string]onlinestock.Availability{},
+		replayed: map[levelKey]onlinestock.Level{},
 	}
 	// Start from a store with some outlets and registers, usually active,
 	// so that short runs still reach the interesting states.
@@ -194,6 +198,55 @@ func (mc *machine) expectEvents(t *rapid.T, call string, before map[string]onlin
 	if len(got) > 0 {
 		mc.seq = got[len(got)-1].Seq
 	}
+	mc.expectMovements(t, call)
+}
+
+// expectMovements checks the ledger movements the last call appended:
+// numbered on from the last one seen with no gap, and, level by level in
+// order, the movements the model made. It replays them onto mc.replayed.
+func (mc *machine) expectMovements(t *rapid.T, call string) {
+	t.Helper()
+	want := mc.m.moved
+	mc.m.moved = nil
+	got, err := mc.svc.Movements(mc.ctx, onlinestock.MovementFilter{After: mc.mseq, Limit: onlinestock.MaxMovementPage})
+	if err != nil {
+		t.Fatalf("Movements(after %d) error = %v", mc.mseq, err)
+	}
+	for i, mv := range got {
+		if mv.Seq != mc.mseq+uint64(i)+1 {
+			t.Fatalf("after %s: movement %d has Seq %d, want %d: sequence numbers must increase with no gaps", call, i, mv.Seq, mc.mseq+uint64(i)+1)
+		}
+		if !mv.Time.Equal(mc.clock.Now()) {
+			t.Fatalf("after %s: movement %v stamped %v, want the Service's clock, %v", call, mv, mv.Time, mc.clock.Now())
+		}
+	}
+	byLevel := func(a, b onlinestock.Movement) int {
+		return strings.Compare(a.Product+"\x00"+a.Outlet, b.Product+"\x00"+b.Outlet)
+	}
+	sortedGot := slices.Clone(got)
+	slices.SortStableFunc(want, byLevel)
+	slices.SortStableFunc(sortedGot, byLevel)
+	if diff := cmp.Diff(want, sortedGot, movementOpts); diff != "" {
+		t.Fatalf("ledger movements of %s mismatch (-want +got):\n%s", call, diff)
+	}
+	for _, mv := range got {
+		k := levelKey{mv.Product, mv.Outlet}
+		l := mc.replayed[k]
+		l.Product, l.Outlet = mv.Product, mv.Outlet
+		l.OnHand += mv.OnHandDelta
+		l.Reserved += mv.ReservedDelta
+		if mv.Kind.MovesOnHand() {
+			l.Version++
+		}
+		if l.OnHand != mv.OnHand || l.Reserved != mv.Reserved || l.Version != mv.Version {
+			t.Fatalf("after %s: replaying the ledger of %q@%q gives %+v, but movement %v says the level became %d/%d/v%d",
+				call, mv.Product, mv.Outlet, l, mv, mv.OnHand, mv.Reserved, mv.Version)
+		}
+		mc.replayed[k] = l
+	}
+	if len(got) > 0 {
+		mc.mseq = got[len(got)-1].Seq
+	}
 }
 
 func (mc *machine) before() map[string]onlinestock.Availability {
@@ -227,6 +280,15 @@ func (mc *machine) Check(t *rapid.T) {
 		if shown, ok := mc.shown[p]; (ok && shown != m.availability(p)) || (!ok && m.availability(p) != onlinestock.Unlisted) {
 			t.Fatalf("the event chain of %q ends at %+v, but its availability is %+v", p, shown, m.availability(p))
 		}
+	}
+
+	for k, l := range m.levels {
+		if r := mc.replayed[k]; r != *l {
+			t.Fatalf("level %q@%q is %+v, but replaying its ledger movements gives %+v", k.product, k.outlet, *l, r)
+		}
+	}
+	if len(mc.replayed) != len(m.levels) {
+		t.Fatalf("the ledger has movements of %d levels, the model %d levels", len(mc.replayed), len(m.levels))
 	}
 
 	reserved := m.reservedByOrders()
@@ -528,7 +590,71 @@ func (mc *machine) Apply(t *rapid.T) {
 		if rapid.IntRange(0, 2).Draw(t, "keyed") == 0 {
 			c = c.WithKey(rapid.SampledFrom(keyIDs).Draw(t, "key"))
 		}
+		c = drawNote(t, c)
 		changes[i] = c
+	}
+	mc.apply(t, changes)
+}
+
+// drawNote now and then gives a change a reason or a reference for the
+// ledger, standard or the merchant's own, and rarely one too long.
+func drawNote(t *rapid.T, c onlinestock.Change) onlinestock.Change {
+	switch rapid.IntRange(0, 9).Draw(t, "note") {
+	case 0:
+		c = c.WithReason(rapid.SampledFrom([]onlinestock.StockReason{
+			onlinestock.StockSale, onlinestock.StockReceipt, onlinestock.StockCount, "shrink-7"}).Draw(t, "reason"))
+	case 1:
+		c = c.WithRef(rapid.SampledFrom([]string{"receipt-1", "transfer-9"}).Draw(t, "ref"))
+	case 2:
+		c = c.WithReason(onlinestock.StockReason(strings.Repeat("r", 65)))
+	case 3:
+		c = c.WithRef(strings.Repeat("x", 129))
+	}
+	return c
+}
+
+// WebSale is the POS reporting the sale of a web order it recorded on the
+// order register: the units the order took at an outlet, as a delta or as
+// a count made after the sale, now and then contradicting the order (other
+// units, another outlet, an unknown order), sometimes beside another
+// change.
+func (mc *machine) WebSale(t *rapid.T) {
+	m := mc.m
+	ids := sortedKeys(m.reservations)
+	if len(ids) == 0 {
+		t.Skip("no order")
+	}
+	r := m.reservations[rapid.SampledFrom(ids).Draw(t, "order")]
+	if len(r.Allocations) == 0 {
+		t.Skip("the order took nothing")
+	}
+	a := rapid.SampledFrom(r.Allocations).Draw(t, "allocation")
+	order := r.Order
+	var c onlinestock.Change
+	switch rapid.IntRange(0, 9).Draw(t, "report") {
+	case 0: // a count made after the POS recorded the sale
+		c = onlinestock.Set(a.Product, a.Outlet, max(0, m.level(a.Product, a.Outlet).OnHand-(a.Quantity-a.Fulfilled)))
+	case 1: // other units
+		c = onlinestock.Adjust(a.Product, a.Outlet, -a.Quantity-rapid.SampledFrom([]int64{-1, 1}).Draw(t, "off"))
+		if c.Quantity >= 0 {
+			c.Quantity = -a.Quantity - 1
+		}
+	case 2: // another outlet
+		c = onlinestock.Adjust(a.Product, rapid.SampledFrom(outletIDs).Draw(t, "outlet"), -a.Quantity)
+	case 3: // an order the library does not know
+		c = onlinestock.Adjust(a.Product, a.Outlet, -a.Quantity)
+		order = "pos-only-order"
+	default:
+		c = onlinestock.Adjust(a.Product, a.Outlet, -a.Quantity)
+	}
+	c = c.ForOrder(order)
+	if rapid.IntRange(0, 3).Draw(t, "keyed") == 0 {
+		c = c.WithKey(rapid.SampledFrom(keyIDs).Draw(t, "key"))
+	}
+	changes := []onlinestock.Change{drawNote(t, c)}
+	if rapid.IntRange(0, 3).Draw(t, "beside") == 0 {
+		other := onlinestock.Adjust(rapid.SampledFrom(productIDs).Draw(t, "product"), rapid.SampledFrom(outletIDs[:len(m.outlets)]).Draw(t, "otherOutlet"), 1)
+		changes = append(changes, other)
 	}
 	mc.apply(t, changes)
 }
@@ -699,7 +825,7 @@ func (mc *machine) reserved(t *rapid.T, call string, o onlinestock.Order, got on
 		want.Deadline = want.Created.Add(o.TTL)
 	}
 	mc.expectResult(t, call+" result", want, got)
-	m.moveStock(got.Allocations, +1, 0)
+	m.moveStock(got.Allocations, +1, 0, onlinestock.MovedByReserve, o.ID)
 	m.announce(onlinestock.OrderReserved, o.ID, "", allocs)
 	m.reservations[o.ID] = &want
 	mc.checkReservation(t, o.ID)
@@ -848,10 +974,10 @@ func (mc *machine) close(t *rapid.T, order string, to onlinestock.ReservationSta
 		mc.expect(t, call, err)
 		if to == onlinestock.Released {
 			m.announce(onlinestock.OrderReleased, order, "", m.held(r))
-			m.moveStock(m.held(r), -1, 0)
+			m.moveStock(m.held(r), -1, 0, onlinestock.MovedByRelease, order)
 		} else {
 			m.announce(onlinestock.OrderFulfilled, order, "", m.held(r))
-			m.moveStock(m.held(r), -1, -1)
+			m.moveStock(m.held(r), -1, -1, onlinestock.MovedByFulfil, order)
 		}
 		m.settle(r, to)
 		mc.expectResult(t, call+" result", *r, got)
@@ -871,7 +997,7 @@ func (mc *machine) ExpireReservations(t *rapid.T) {
 		r := m.reservations[id]
 		if r.Status == onlinestock.Open && !r.Deadline.IsZero() && !r.Deadline.After(now) {
 			m.announce(onlinestock.OrderExpired, id, "", m.held(r))
-			m.moveStock(m.held(r), -1, 0)
+			m.moveStock(m.held(r), -1, 0, onlinestock.MovedByExpiry, id)
 			m.settle(r, onlinestock.Expired)
 			want = append(want, id)
 		}
@@ -1144,7 +1270,7 @@ func (mc *machine) amended(t *rapid.T, call, order string, lines []onlinestock.L
 		}
 		byKey[k] = a
 	}
-	m.moveStock(moves, +1, 0)
+	m.moveStock(moves, +1, 0, "", order)
 	want := *r
 	want.Lines, want.Sources, want.Allocations = summed, sources, nil
 	for _, a := range byKey {

@@ -24,10 +24,27 @@ type model struct {
 	orderRegister string
 	products      map[string]bool // products reported so far → enabled
 	levels        map[levelKey]*onlinestock.Level
-	keys          map[string]time.Time // idempotency key → when claimed
-	methods       map[string]onlinestock.Method
-	reservations  map[string]*onlinestock.Reservation
-	announced     []onlinestock.Event // order events of the last call
+	keys          map[string]keyRecord // idempotency key → when claimed, for what
+
+	methods      map[string]onlinestock.Method
+	reservations map[string]*onlinestock.Reservation
+	announced    []onlinestock.Event    // order events of the last call
+	moved        []onlinestock.Movement // ledger movements of the last call
+}
+
+// keyRecord is an idempotency key's claim: when, and the change it was
+// applied to.
+type keyRecord struct {
+	at     time.Time
+	change keyedChange
+}
+
+// keyedChange is what makes two changes under one key the same change.
+type keyedChange struct {
+	product, outlet string
+	kind            onlinestock.ChangeKind
+	quantity        int64
+	order           string
 }
 
 type modelOutlet struct {
@@ -48,7 +65,7 @@ func newModel(lowStock int64, hide bool, retention time.Duration) *model {
 		registers:    map[string]string{},
 		products:     map[string]bool{},
 		levels:       map[levelKey]*onlinestock.Level{},
-		keys:         map[string]time.Time{},
+		keys:         map[string]keyRecord{},
 		methods:      map[string]onlinestock.Method{},
 		reservations: map[string]*onlinestock.Reservation{},
 	}
@@ -333,7 +350,11 @@ func (m *model) applyBatch(changes []onlinestock.Change, now time.Time) ([]onlin
 			!validID(c.Product), !validID(c.Outlet),
 			c.Quantity < -onlinestock.MaxOnHand || c.Quantity > onlinestock.MaxOnHand,
 			c.CheckVersion && c.IfVersion < 0,
-			c.Key != "" && !validID(c.Key):
+			c.Key != "" && !validID(c.Key),
+			c.Reason != "" && (len(c.Reason) > 64 || !validID(string(c.Reason))),
+			c.Ref != "" && !validID(c.Ref),
+			c.Order != "" && !validID(c.Order),
+			c.Order != "" && c.Kind == onlinestock.AdjustOnHand && c.Quantity >= 0:
 			return nil, []error{onlinestock.ErrInvalid}
 		}
 	}
@@ -342,31 +363,67 @@ func (m *model) applyBatch(changes []onlinestock.Change, now time.Time) ([]onlin
 			return nil, []error{onlinestock.ErrNotFound}
 		}
 	}
+	// Keys: the same key for another change, in the batch or within the
+	// retention, fails the batch.
+	dup := make([]bool, len(changes))
+	seen := map[string]keyedChange{}
+	var claims []string
+	for i, c := range changes {
+		if c.Key == "" {
+			continue
+		}
+		this := keyedChange{c.Product, c.Outlet, c.Kind, c.Quantity, c.Order}
+		if first, ok := seen[c.Key]; ok {
+			if first != this {
+				return nil, []error{onlinestock.ErrConflict}
+			}
+			dup[i] = true
+			continue
+		}
+		seen[c.Key] = this
+		if rec, ok := m.keys[c.Key]; ok && !rec.at.Before(now.Add(-m.retention)) {
+			if rec.change != this {
+				return nil, []error{onlinestock.ErrConflict}
+			}
+			dup[i] = true
+			continue
+		}
+		claims = append(claims, c.Key)
+	}
+	// Web orders reported: each must exist.
+	orders := map[string]*onlinestock.Reservation{}
+	for i, c := range changes {
+		if c.Order == "" || dup[i] {
+			continue
+		}
+		r := m.reservations[c.Order]
+		if r == nil {
+			return nil, []error{onlinestock.ErrNotFound}
+		}
+		if orders[c.Order] == nil {
+			w := *r
+			w.Allocations = slices.Clone(r.Allocations)
+			orders[c.Order] = &w
+		}
+	}
+	sold := map[string][]onlinestock.Allocation{}
+	changed := map[string]bool{}
+
 	results := make([]onlinestock.ChangeResult, len(changes))
 	work := map[levelKey]onlinestock.Level{}
 	failed := map[levelKey]bool{}
-	seen := map[string]bool{}
-	var claims []string
+	var moved []onlinestock.Movement
 	var errs []error
 	for i, c := range changes {
 		k := levelKey{c.Product, c.Outlet}
 		if _, ok := work[k]; !ok {
 			work[k] = m.level(c.Product, c.Outlet)
 		}
-		dup := false
-		if c.Key != "" {
-			at, claimed := m.keys[c.Key]
-			dup = seen[c.Key] || (claimed && !at.Before(now.Add(-m.retention)))
-			if !seen[c.Key] && !dup {
-				claims = append(claims, c.Key)
-			}
-			seen[c.Key] = true
-		}
 		if failed[k] {
 			continue
 		}
 		l := work[k]
-		if dup {
+		if dup[i] {
 			results[i] = onlinestock.ChangeResult{Status: onlinestock.Duplicate, Level: l}
 			continue
 		}
@@ -379,15 +436,65 @@ func (m *model) applyBatch(changes []onlinestock.Change, now time.Time) ([]onlin
 		if c.Kind == onlinestock.AdjustOnHand {
 			onHand += l.OnHand
 		}
+		var sell int64 // held units of the web order the change sells
+		if c.Order != "" {
+			r := orders[c.Order]
+			j := slices.IndexFunc(r.Allocations, func(a onlinestock.Allocation) bool { return a.Product == c.Product && a.Outlet == c.Outlet })
+			if j < 0 || (c.Kind == onlinestock.AdjustOnHand && -c.Quantity != r.Allocations[j].Quantity) {
+				failed[k] = true
+				errs = append(errs, onlinestock.ErrConflict)
+				continue
+			}
+			a := &r.Allocations[j]
+			if !a.Reported {
+				// The POS took the units off on-hand; the library took off
+				// those it fulfilled.
+				notTaken := a.Quantity - a.Fulfilled
+				sell = a.Quantity - a.Fulfilled - a.Released
+				a.Fulfilled += sell
+				a.Reported = true
+				changed[c.Order] = true
+				if sell > 0 {
+					sold[c.Order] = append(sold[c.Order], onlinestock.Allocation{Product: a.Product, Outlet: a.Outlet, Quantity: sell})
+				}
+				if c.Kind == onlinestock.AdjustOnHand {
+					onHand = l.OnHand - notTaken
+					if notTaken == 0 {
+						results[i] = onlinestock.ChangeResult{Status: onlinestock.Duplicate, Level: l}
+						continue
+					}
+				}
+			} else if c.Kind == onlinestock.AdjustOnHand {
+				results[i] = onlinestock.ChangeResult{Status: onlinestock.Duplicate, Level: l}
+				continue
+			}
+		}
 		if onHand < -onlinestock.MaxOnHand || onHand > onlinestock.MaxOnHand {
 			failed[k] = true
 			errs = append(errs, onlinestock.ErrInvalid)
 			continue
 		}
+		delta := onHand - l.OnHand
 		l.OnHand = onHand
+		l.Reserved -= sell
 		l.Version++
 		work[k] = l
 		results[i] = onlinestock.ChangeResult{Status: onlinestock.Applied, Level: l}
+		kind, reason := onlinestock.MovedBySet, c.Reason
+		if c.Kind == onlinestock.AdjustOnHand {
+			kind = onlinestock.MovedByAdjust
+		}
+		if c.Order != "" && reason == "" {
+			reason = onlinestock.StockSale
+		}
+		ref := c.Ref
+		if ref == "" {
+			ref = c.Order
+		}
+		if ref == "" {
+			ref = c.Key
+		}
+		moved = append(moved, movement(l, kind, reason, ref, delta, -sell))
 	}
 	if len(errs) > 0 {
 		return nil, errs
@@ -403,19 +510,62 @@ func (m *model) applyBatch(changes []onlinestock.Change, now time.Time) ([]onlin
 		}
 	}
 	for _, key := range claims {
-		m.keys[key] = now
+		m.keys[key] = keyRecord{at: now, change: seen[key]}
 	}
+	for _, id := range sortedKeys(orders) {
+		if !changed[id] {
+			continue
+		}
+		r := orders[id]
+		if units := sold[id]; len(units) > 0 {
+			slices.SortFunc(units, func(a, b onlinestock.Allocation) int {
+				return cmp.Or(cmp.Compare(a.Product, b.Product), cmp.Compare(a.Outlet, b.Outlet))
+			})
+			kind := onlinestock.OrderPartiallyFulfilled
+			if r.Status == onlinestock.Open && len(m.held(r)) == 0 {
+				r.Status = onlinestock.Fulfilled
+				kind = onlinestock.OrderFulfilled
+			}
+			m.announce(kind, id, "", units)
+		}
+		m.reservations[id] = r
+	}
+	m.moved = append(m.moved, moved...)
 	return results, nil
 }
 
-// moveStock moves Reserved (and OnHand when sold) by the allocations, one
-// version step per allocation.
-func (m *model) moveStock(allocs []onlinestock.Allocation, reserved, onHand int64) {
+// movement is the ledger entry of a level l moved to by the deltas.
+func movement(l onlinestock.Level, kind onlinestock.MovementKind, reason onlinestock.StockReason, ref string, onHand, reserved int64) onlinestock.Movement {
+	return onlinestock.Movement{
+		Product: l.Product, Outlet: l.Outlet, Kind: kind, Reason: reason, Ref: ref,
+		OnHandDelta: onHand, ReservedDelta: reserved,
+		OnHand: l.OnHand, Reserved: l.Reserved, Version: l.Version,
+	}
+}
+
+// moveStock moves Reserved (and OnHand when sold) by the allocations for
+// order ref, a version step per allocation when on-hand moves, and records
+// the ledger's movements: of kind, or for an amendment ("") a reserve or a
+// release by the quantity's sign.
+func (m *model) moveStock(allocs []onlinestock.Allocation, reserved, onHand int64, kind onlinestock.MovementKind, ref string) {
 	for _, a := range allocs {
+		if a.Quantity == 0 {
+			continue
+		}
 		l := m.levels[levelKey{a.Product, a.Outlet}]
 		l.Reserved += reserved * a.Quantity
 		l.OnHand += onHand * a.Quantity
-		l.Version++
+		if onHand != 0 {
+			l.Version++
+		}
+		k := kind
+		switch {
+		case k == "" && a.Quantity > 0:
+			k = onlinestock.MovedByReserve
+		case k == "":
+			k = onlinestock.MovedByRelease
+		}
+		m.moved = append(m.moved, movement(*l, k, "", ref, onHand*a.Quantity, reserved*a.Quantity))
 	}
 }
 
@@ -533,9 +683,9 @@ func (m *model) part(r *onlinestock.Reservation, id, outlet string, lines []onli
 		return cmp.Compare(a.Outlet, b.Outlet)
 	})
 	if kind == onlinestock.Fulfilled {
-		m.moveStock(moved, -1, -1)
+		m.moveStock(moved, -1, -1, onlinestock.MovedByFulfil, r.Order)
 	} else {
-		m.moveStock(moved, -1, 0)
+		m.moveStock(moved, -1, 0, onlinestock.MovedByRelease, r.Order)
 	}
 	event := map[onlinestock.ReservationStatus]onlinestock.EventKind{
 		onlinestock.Fulfilled: onlinestock.OrderPartiallyFulfilled, onlinestock.Released: onlinestock.OrderPartiallyReleased}[kind]

@@ -357,7 +357,7 @@ func (mc *retentionMachine) PutReservation(t *rapid.T) {
 func (mc *retentionMachine) ClaimKey(t *rapid.T) {
 	k := rapid.SampledFrom(retentionKeys).Draw(t, "key")
 	err := mc.store.Update(mc.ctx, func(tx onlinestock.Tx) error {
-		_, err := tx.ClaimKeys(mc.ctx, []string{k}, mc.now, ancient)
+		_, err := tx.ClaimKeys(mc.ctx, []onlinestock.KeyClaim{{Key: k, Change: "change of " + k}}, mc.now, ancient)
 		return err
 	})
 	if err != nil {
@@ -443,10 +443,14 @@ func (mc *retentionMachine) Check(t *rapid.T) {
 
 	// Claiming every key, in a transaction rolled back, tells which the
 	// Store still has.
-	var dup []bool
+	var prior []string
 	err = mc.store.Update(mc.ctx, func(tx onlinestock.Tx) error {
+		claims := make([]onlinestock.KeyClaim, len(retentionKeys))
+		for i, k := range retentionKeys {
+			claims[i] = onlinestock.KeyClaim{Key: k, Change: "change of " + k}
+		}
 		var err error
-		dup, err = tx.ClaimKeys(mc.ctx, retentionKeys, mc.now, ancient)
+		prior, err = tx.ClaimKeys(mc.ctx, claims, mc.now, ancient)
 		if err != nil {
 			return err
 		}
@@ -455,11 +459,13 @@ func (mc *retentionMachine) Check(t *rapid.T) {
 	if !errors.Is(err, errRollback) {
 		t.Fatalf("Update(ClaimKeys) error = %v", err)
 	}
-	wantDup := make([]bool, len(retentionKeys))
+	wantPrior := make([]string, len(retentionKeys))
 	for i, k := range retentionKeys {
-		_, wantDup[i] = mc.m.keys[k]
+		if _, ok := mc.m.keys[k]; ok {
+			wantPrior[i] = "change of " + k
+		}
 	}
-	if diff := gocmp.Diff(wantDup, dup); diff != "" {
+	if diff := gocmp.Diff(wantPrior, prior); diff != "" {
 		t.Fatalf("keys kept (ClaimKeys duplicates of %v) mismatch (-want +got):\n%s", retentionKeys, diff)
 	}
 }
