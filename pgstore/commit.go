@@ -53,7 +53,7 @@ func (t *tx) commit(ctx context.Context) error {
 	if len(t.deleted) > 0 {
 		b.Queue(`DELETE FROM onlinestock_methods WHERE tenant = $1 AND id = ANY($2)`, tenant, t.deleted)
 	}
-	if len(t.levels)+len(t.enabled)+len(t.disabled)+len(t.events) > 0 {
+	if len(t.levels)+len(t.enabled)+len(t.disabled)+len(t.events)+len(t.movements) > 0 {
 		t.queueEnsureSetup(b) // the set-based inserts below select the tenant from it
 	}
 	if len(t.levels) > 0 {
@@ -78,8 +78,19 @@ func (t *tx) commit(ctx context.Context) error {
 			return err
 		}
 	}
+	if len(t.events)+len(t.movements) > 0 {
+		// One pending key for the transaction's events and movements,
+		// drawn after every lock it takes.
+		b.Queue(sqlDrawPending)
+	}
 	if len(t.events) > 0 {
 		if err := t.queueEvents(b); err != nil {
+			t.rollback(ctx)
+			return err
+		}
+	}
+	if len(t.movements) > 0 {
+		if err := t.queueMovements(b); err != nil {
 			t.rollback(ctx)
 			return err
 		}
@@ -231,7 +242,7 @@ func (t *tx) analyze(ctx context.Context) {
 
 func (t *tx) dirty() bool {
 	return len(t.placeholders) > 0 || len(t.outlets)+len(t.registers)+len(t.methods)+len(t.deleted)+len(t.levels)+
-		len(t.enabled)+len(t.disabled)+len(t.events)+len(t.reservations) > 0 || t.orderRegister != nil
+		len(t.enabled)+len(t.disabled)+len(t.events)+len(t.movements)+len(t.reservations) > 0 || t.orderRegister != nil
 }
 
 // queueLevels writes the levels, creating the products not seen in this
@@ -332,14 +343,14 @@ func (t *tx) queueEvents(b *pgx.Batch) error {
 			return err
 		}
 	}
-	b.Queue(sqlDrawPending)
 	b.Queue(sqlInsertEvents, t.tenant(), idSeparator, kinds, times, products, beforeQty, beforeLabels, afterQty, afterLabels,
 		outlets, previous, methods, orders)
 	return nil
 }
 
 // sqlDrawPending draws the transaction's pending key from the sequence and
-// keeps it in a transaction-local setting, which sqlInsertEvents reads. The
+// keeps it in a transaction-local setting, which sqlInsertEvents and
+// sqlInsertMovements read. The
 // two are separate statements because a distributed database runs an
 // INSERT … SELECT on the tenant's shard only when it calls no volatile
 // function; it evaluates the stable current_setting itself, on the node

@@ -129,13 +129,17 @@ func TestConcurrentApplyKeepsEventChains(t *testing.T) {
 				// store must lock them in one order and create them once.
 				var changes []onlinestock.Change
 				for range 1 + rng.IntN(5) {
-					p := products[rng.IntN(len(products))]
-					o := []string{"a", "b", "c"}[rng.IntN(3)]
 					if rng.IntN(3) == 0 {
+						p := products[rng.IntN(len(products))]
+						o := []string{"a", "b", "c"}[rng.IntN(3)]
 						changes = append(changes, onlinestock.Set(p, o, rng.Int64N(6)-1))
-					} else {
-						changes = append(changes, onlinestock.Adjust(p, o, rng.Int64N(5)-2).WithKey(fmt.Sprintf("k%d", rng.IntN(200))))
+						continue
 					}
+					// A key stands for one change, which any batch may
+					// repeat.
+					k := rng.IntN(200)
+					p, o := products[k%len(products)], []string{"a", "b", "c"}[k/len(products)%3]
+					changes = append(changes, onlinestock.Adjust(p, o, int64(k%5)-2).WithKey(fmt.Sprintf("k%d", k)))
 				}
 				if _, err := svc.Apply(ctx, changes); err != nil {
 					t.Errorf("Apply(%v): %v", changes, err)

@@ -21,15 +21,24 @@ var HotStatements = map[string]string{
 	"number-events":       sqlNumberEvents,
 	"events-since":        sqlEventsSince,
 	"sweep-keys":          sqlSweepKeys,
+	"claimed-keys":        sqlClaimedKeys,
+	"insert-movements":    sqlInsertMovements,
+	"create-ledger-count": sqlCreateLedgerCounter,
+	"number-movements":    sqlNumberMovements,
+	"movements":           sqlMovements,
+	"movements-product":   sqlMovementsOfProduct,
+	"movements-ref":       sqlMovementsOfRef,
 }
 
 // PlanSettings are the planner settings the Store runs a statement of
 // HotStatements with, in its transaction, if any.
 var PlanSettings = map[string]string{
-	"products-at":      sqlProductsAtPlan,
-	"lock-products-at": sqlProductsAtPlan,
-	"number-events":    sqlNumberingPlan,
-	"create-counter":   sqlNumberingPlan,
+	"products-at":         sqlProductsAtPlan,
+	"lock-products-at":    sqlProductsAtPlan,
+	"number-events":       sqlNumberingPlan,
+	"create-counter":      sqlNumberingPlan,
+	"number-movements":    sqlNumberingPlan,
+	"create-ledger-count": sqlNumberingPlan,
 }
 
 // PropagateSettings makes Citus pass the planner settings of a transaction

@@ -126,7 +126,14 @@ func TestHotPlansUseIndexes(t *testing.T) {
 		"number-events":       {tenant, 1_000},
 		"lock-products":       {tenant, page},
 		"create-setup":        {tenant},
-		"claim-keys":          {tenant, page, int64(1), int64(0)},
+		"claim-keys":          {tenant, page, int64(1), int64(0), page},
+		"claimed-keys":        {tenant, page},
+		"insert-movements":    {tenant, []int64{1}, []string{"p"}, []string{"o"}, []string{"adjust"}, []string{""}, []string{""}, []int64{1}, []int64{0}, []int64{1}, []int64{0}, []int64{1}},
+		"create-ledger-count": {tenant},
+		"number-movements":    {tenant, 1_000},
+		"movements":           {tenant, int64(n / 2), 1_000, ""},
+		"movements-product":   {tenant, int64(0), 100, "", page[0], ""},
+		"movements-ref":       {tenant, int64(0), 100, "", "receipt-1"},
 		"create-products":     {tenant, many},
 		"put-levels":          {tenant, page, page, make([]int64, len(page)), make([]int64, len(page)), make([]int64, len(page))},
 		"insert-events":       {tenant, "\x1f", []string{"stock"}, []*int64{nil}, []string{"p"}, []int64{0}, []string{""}, []int64{1}, []string{""}, []string{""}, []string{""}, []*string{nil}, []*string{nil}},
@@ -184,7 +191,7 @@ func TestHotPlansUseIndexes(t *testing.T) {
 		}
 	}
 	explainAll("statistics as the load left them")
-	if _, err := pool.Exec(ctx, `ANALYZE onlinestock_products, onlinestock_levels, onlinestock_events`); err != nil {
+	if _, err := pool.Exec(ctx, `ANALYZE onlinestock_products, onlinestock_levels, onlinestock_events, onlinestock_movements`); err != nil {
 		t.Fatal(err)
 	}
 	explainAll("statistics fresh")

@@ -12,11 +12,12 @@ import (
 // reservationDetail is the part of a reservation kept in the detail
 // column, a JSON document: what no query filters on. Fulfilled and
 // Released run parallel to the allocation columns, and are left out while
-// every one is zero.
+// every one is zero; Reported likewise, while none is reported.
 type reservationDetail struct {
 	Sources   []onlinestock.Source     `json:"sources,omitempty"`
 	Fulfilled []int64                  `json:"fulfilled,omitempty"`
 	Released  []int64                  `json:"released,omitempty"`
+	Reported  []bool                   `json:"reported,omitempty"`
 	Parts     []onlinestock.PartRecord `json:"parts,omitempty"`
 }
 
@@ -26,6 +27,12 @@ func encodeDetail(r onlinestock.Reservation) ([]byte, error) {
 		d.Fulfilled, d.Released = make([]int64, len(r.Allocations)), make([]int64, len(r.Allocations))
 		for i, a := range r.Allocations {
 			d.Fulfilled[i], d.Released[i] = a.Fulfilled, a.Released
+		}
+	}
+	if slices.ContainsFunc(r.Allocations, func(a onlinestock.Allocation) bool { return a.Reported }) {
+		d.Reported = make([]bool, len(r.Allocations))
+		for i, a := range r.Allocations {
+			d.Reported[i] = a.Reported
 		}
 	}
 	return json.Marshal(d)
@@ -48,6 +55,15 @@ func decodeDetail(raw []byte, r *onlinestock.Reservation) error {
 		}
 		for i := range r.Allocations {
 			r.Allocations[i].Fulfilled, r.Allocations[i].Released = d.Fulfilled[i], d.Released[i]
+		}
+	}
+	if d.Reported != nil {
+		if len(d.Reported) != len(r.Allocations) {
+			return fmt.Errorf("pgstore: reservation %q: corrupt detail: %d allocations, %d reported",
+				r.Order, len(r.Allocations), len(d.Reported))
+		}
+		for i := range r.Allocations {
+			r.Allocations[i].Reported = d.Reported[i]
 		}
 	}
 	r.Sources, r.Parts = d.Sources, d.Parts

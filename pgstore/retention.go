@@ -86,8 +86,13 @@ func (s *Store) Prune(ctx context.Context, r onlinestock.Retention) (onlinestock
 		}
 		done.Reservations = int(tag.RowsAffected())
 	}
-	// Movements of the stock ledger, once it exists, are pruned here too,
-	// by age, in the same bounded way.
+	if !r.MovementsBefore.IsZero() {
+		n, err := s.pruneMovements(ctx, clampNanos(r.MovementsBefore), limit)
+		if err != nil {
+			return done, err
+		}
+		done.Movements = n
+	}
 	if !r.KeysBefore.IsZero() {
 		tag, err := s.pool.Exec(ctx, `WITH d AS MATERIALIZED (
 				SELECT key FROM onlinestock_keys

@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -23,6 +24,7 @@ const (
 	seedProduct  = 2
 	seedSequence = 3 // the tenant's event numbering
 	seedSetup    = 4 // the tenant's setup: shared by every writer, exclusive to setup changes
+	seedLedger   = 5 // the tenant's movement numbering
 )
 
 // idSeparator joins a tenant and an ID into one lock name, and a method
@@ -62,6 +64,7 @@ type tx struct {
 	claimed       bool
 	claimBefore   time.Time
 	events        []onlinestock.Event
+	movements     []onlinestock.Movement
 	reservations  []onlinestock.Reservation
 }
 
@@ -360,13 +363,22 @@ const sqlLockProducts = `INSERT INTO onlinestock_products AS p (tenant, id)
 	ON CONFLICT (tenant, id) DO UPDATE SET enabled = p.enabled WHERE false
 	RETURNING id`
 
-// sqlClaimKeys claims keys $2 of tenant $1 at $3, in key order: those not
-// claimed yet or last claimed before $4. It returns the keys it claimed.
-const sqlClaimKeys = `INSERT INTO onlinestock_keys AS k (tenant, key, claimed_ns)
-	SELECT s.tenant, c.key, $3::bigint FROM onlinestock_setup s CROSS JOIN unnest($2::text[]) AS c(key)
+// sqlClaimKeys claims keys $2 of tenant $1 at $3 for changes $5, in key
+// order: those not claimed yet or last claimed before $4. It returns the
+// keys it claimed.
+const sqlClaimKeys = `INSERT INTO onlinestock_keys AS k (tenant, key, claimed_ns, change)
+	SELECT s.tenant, c.key, $3::bigint, c.change FROM onlinestock_setup s
+	CROSS JOIN unnest($2::text[], $5::text[]) AS c(key, change)
 	WHERE s.tenant = $1 ORDER BY c.key COLLATE "C"
-	ON CONFLICT (tenant, key) DO UPDATE SET claimed_ns = excluded.claimed_ns WHERE k.claimed_ns < $4::bigint
+	ON CONFLICT (tenant, key) DO UPDATE SET claimed_ns = excluded.claimed_ns, change = excluded.change
+	WHERE k.claimed_ns < $4::bigint
 	RETURNING key`
+
+// sqlClaimedKeys reads the changes keys $2 of tenant $1 were claimed for,
+// key by key.
+const sqlClaimedKeys = `SELECT k.key, k.change FROM unnest($2::text[]) AS c(key)
+	CROSS JOIN LATERAL (SELECT key, change FROM onlinestock_keys
+		WHERE tenant = $1 AND key = c.key OFFSET 0) k`
 
 // queueEnsureSetup queues the insert of the tenant's setup row, unless the
 // row is known to exist, and reports whether it did. The set-based inserts
@@ -597,13 +609,13 @@ func (t *tx) SetEnabled(ctx context.Context, ids []string, enabled bool) error {
 	return nil
 }
 
-func (t *tx) ClaimKeys(ctx context.Context, keys []string, now, notBefore time.Time) ([]bool, error) {
+func (t *tx) ClaimKeys(ctx context.Context, claims []onlinestock.KeyClaim, now, notBefore time.Time) ([]string, error) {
 	if err := t.writable(); err != nil {
 		return nil, err
 	}
-	dup := make([]bool, len(keys))
-	if len(keys) == 0 {
-		return dup, nil
+	prior := make([]string, len(claims))
+	if len(claims) == 0 {
+		return prior, nil
 	}
 	at, err := toNanos(now)
 	if err != nil {
@@ -613,13 +625,21 @@ func (t *tx) ClaimKeys(ctx context.Context, keys []string, now, notBefore time.T
 		zero := int64(0) // the zero time as a claim time: expired for any real notBefore
 		at = &zero
 	}
+	keys, changes := make([]string, len(claims)), make([]string, len(claims))
+	for i, c := range claims {
+		keys[i], changes[i] = c.Key, c.Change
+	}
 	// The claim is written now, not at commit, so that a concurrent claim of
 	// the same key waits for this transaction and then sees its outcome. A
 	// key comes back when it was inserted or its old claim had expired;
 	// keys are inserted in order so that two batches cannot deadlock on them.
+	// The keys that did not come back were claimed before: the next
+	// statement, with a snapshot taken after the claim (which waited for
+	// any concurrent claimer to end), reads what they were claimed for.
 	b := t.batch()
 	ensured := t.queueEnsureSetup(b)
-	b.Queue(sqlClaimKeys, t.tenant(), keys, *at, clampNanos(notBefore))
+	b.Queue(sqlClaimKeys, t.tenant(), keys, *at, clampNanos(notBefore), changes)
+	b.Queue(sqlClaimedKeys, t.tenant(), keys)
 	br, err := t.send(ctx, b)
 	if err != nil {
 		return nil, err
@@ -630,32 +650,50 @@ func (t *tx) ClaimKeys(ctx context.Context, keys []string, now, notBefore time.T
 			return nil, interpretError(ctx, err)
 		}
 	}
-	rows, err := br.Query()
-	if err != nil {
+	fresh := make(map[string]struct{}, len(claims))
+	if err := scanKeys(br, func(k, _ string) { fresh[k] = struct{}{} }); err != nil {
 		return nil, interpretError(ctx, err)
 	}
-	fresh := make(map[string]struct{}, len(keys))
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			rows.Close()
-			return nil, interpretError(ctx, err)
-		}
-		fresh[k] = struct{}{}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	stored := make(map[string]string, len(claims)-len(fresh))
+	if err := scanKeys(br, func(k, change string) { stored[k] = change }); err != nil {
 		return nil, interpretError(ctx, err)
 	}
 	if err := br.Close(); err != nil {
 		return nil, interpretError(ctx, err)
 	}
-	for i, k := range keys {
-		_, isNew := fresh[k]
-		dup[i] = !isNew
+	for i, c := range claims {
+		if _, isNew := fresh[c.Key]; isNew {
+			continue
+		}
+		// A key claimed before its change was recorded stands for
+		// whatever change uses it: a duplicate, as it was then.
+		prior[i] = cmp.Or(stored[c.Key], c.Change)
 	}
 	t.claimed, t.claimBefore = true, notBefore
-	return dup, nil
+	return prior, nil
+}
+
+// scanKeys reads the next result of br, rows of a key and, when there is a
+// second column, a change.
+func scanKeys(br pgx.BatchResults, fn func(key, change string)) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			return err
+		}
+		k, _ := vals[0].(string)
+		var change string
+		if len(vals) > 1 {
+			change, _ = vals[1].(string)
+		}
+		fn(k, change)
+	}
+	return rows.Err()
 }
 
 func (t *tx) AppendEvents(ctx context.Context, events []onlinestock.Event) error {

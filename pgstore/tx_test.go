@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -141,9 +142,9 @@ func TestClaimKeysWaitsForConcurrentClaim(t *testing.T) {
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			err := store.Update(ctx, func(tx onlinestock.Tx) error {
-				dup, err := tx.ClaimKeys(ctx, []string{key}, now, now.Add(-time.Hour))
-				if err != nil || dup[0] {
-					t.Errorf("first ClaimKeys() = %v, %v; want new", dup, err)
+				prior, err := tx.ClaimKeys(ctx, claims("first", key), now, now.Add(-time.Hour))
+				if err != nil || prior[0] != "" {
+					t.Errorf("first ClaimKeys() = %q, %v; want new", prior, err)
 				}
 				close(claimed)
 				time.Sleep(200 * time.Millisecond) // the second claim must wait for this transaction
@@ -157,28 +158,33 @@ func TestClaimKeysWaitsForConcurrentClaim(t *testing.T) {
 			}
 		})
 		<-claimed
-		var dup []bool
+		var prior []string
 		must(t, store.Update(ctx, func(tx onlinestock.Tx) error {
 			var err error
-			dup, err = tx.ClaimKeys(ctx, []string{key, "other-" + key}, now, now.Add(-time.Hour))
+			prior, err = tx.ClaimKeys(ctx, claims("second", key, "other-"+key), now, now.Add(-time.Hour))
 			return err
 		}))
 		wg.Wait()
-		if want := commitFirst; dup[0] != want || dup[1] {
-			t.Errorf("second ClaimKeys() with the first transaction committed=%v = %v, want [%v false]", commitFirst, dup, want)
+		// Committed, the first claim stands, and what it was for is seen.
+		want := []string{"", ""}
+		if commitFirst {
+			want[0] = "first"
+		}
+		if !slices.Equal(prior, want) {
+			t.Errorf("second ClaimKeys() with the first transaction committed=%v = %q, want %q", commitFirst, prior, want)
 		}
 	}
 
 	// A claim older than notBefore has expired and is claimed afresh; the
 	// boundary itself is still a duplicate.
 	claim := func(at time.Time) bool {
-		var dup []bool
+		var prior []string
 		must(t, store.Update(ctx, func(tx onlinestock.Tx) error {
 			var err error
-			dup, err = tx.ClaimKeys(ctx, []string{"k-commit"}, at, at.Add(-time.Hour))
+			prior, err = tx.ClaimKeys(ctx, claims("again", "k-commit"), at, at.Add(-time.Hour))
 			return err
 		}))
-		return dup[0]
+		return prior[0] != ""
 	}
 	if !claim(now.Add(time.Hour)) {
 		t.Error("a claim exactly at notBefore must still count as a duplicate")
@@ -186,6 +192,15 @@ func TestClaimKeysWaitsForConcurrentClaim(t *testing.T) {
 	if claim(now.Add(time.Hour + time.Nanosecond)) {
 		t.Error("a claim older than notBefore must be claimed afresh")
 	}
+}
+
+// claims returns a claim of each key for change.
+func claims(change string, keys ...string) []onlinestock.KeyClaim {
+	out := make([]onlinestock.KeyClaim, len(keys))
+	for i, k := range keys {
+		out[i] = onlinestock.KeyClaim{Key: k, Change: change}
+	}
+	return out
 }
 
 func TestExpiredKeysAreSwept(t *testing.T) {
@@ -198,7 +213,7 @@ func TestExpiredKeysAreSwept(t *testing.T) {
 	claim := func(now time.Time, keys ...string) {
 		t.Helper()
 		must(t, store.Update(ctx, func(tx onlinestock.Tx) error {
-			_, err := tx.ClaimKeys(ctx, keys, now, now.Add(-72*time.Hour))
+			_, err := tx.ClaimKeys(ctx, claims("adjust", keys...), now, now.Add(-72*time.Hour))
 			return err
 		}))
 	}

@@ -153,23 +153,44 @@ func testStock(t *testing.T, newStore NewStore) {
 		if read.Version != 1 {
 			t.Fatalf("version after one set = %d, want 1", read.Version)
 		}
-		// A web sale lands between the POS read and its write.
+		// A web order reserves between the POS read and its write: on-hand
+		// did not move, so the count still holds.
 		_, err := s.svc.Reserve(ctx(t), onlinestock.Order{ID: "web", Lines: []onlinestock.Line{{Product: "sku-cas", Quantity: 1}}})
+		s.must(t, err)
+		if diff := cmp.Diff(onlinestock.Level{Product: "sku-cas", Outlet: "b", OnHand: 4, Reserved: 1, Version: 1}, s.level(t, "sku-cas", "b")); diff != "" {
+			t.Fatalf("level after a reservation mismatch (-want +got):\n%s", diff)
+		}
+		res, err := s.svc.Apply(ctx(t), []onlinestock.Change{onlinestock.Set("sku-cas", "b", 5).WithVersion(read.Version)})
+		s.must(t, err)
+		if diff := cmp.Diff(onlinestock.Level{Product: "sku-cas", Outlet: "b", OnHand: 5, Reserved: 1, Version: 2}, res[0].Level); diff != "" {
+			t.Fatalf("Apply() after a reservation mismatch (-want +got):\n%s", diff)
+		}
+		read = res[0].Level
+		// The order is fulfilled between the next read and write: on-hand
+		// moved, so a count based on the read is stale.
+		_, err = s.svc.Fulfill(ctx(t), "web")
 		s.must(t, err)
 		_, err = s.svc.Apply(ctx(t), []onlinestock.Change{onlinestock.Set("sku-cas", "b", 9).WithVersion(read.Version)})
 		if !errors.Is(err, onlinestock.ErrConflict) {
-			t.Fatalf("Apply() with a stale version: error = %v, want ErrConflict", err)
+			t.Fatalf("Apply() with a version read before a fulfilment: error = %v, want ErrConflict", err)
 		}
 		if msg := err.Error(); !strings.Contains(msg, "sku-cas") || !strings.Contains(msg, `"b"`) {
 			t.Errorf("conflict error %q does not name the level sku-cas at outlet b", msg)
 		}
 		now := s.level(t, "sku-cas", "b")
-		if diff := cmp.Diff(onlinestock.Level{Product: "sku-cas", Outlet: "b", OnHand: 4, Reserved: 1, Version: 2}, now); diff != "" {
+		if diff := cmp.Diff(onlinestock.Level{Product: "sku-cas", Outlet: "b", OnHand: 4, Reserved: 0, Version: 3}, now); diff != "" {
 			t.Fatalf("level after the conflict mismatch (-want +got):\n%s", diff)
 		}
-		res, err := s.svc.Apply(ctx(t), []onlinestock.Change{onlinestock.Set("sku-cas", "b", 9).WithVersion(now.Version)})
+		// A sale at the counter moves on-hand too.
+		_, err = s.svc.Apply(ctx(t), []onlinestock.Change{onlinestock.Adjust("sku-cas", "b", -1)})
 		s.must(t, err)
-		if diff := cmp.Diff(onlinestock.Level{Product: "sku-cas", Outlet: "b", OnHand: 9, Reserved: 1, Version: 3}, res[0].Level); diff != "" {
+		if _, err := s.svc.Apply(ctx(t), []onlinestock.Change{onlinestock.Set("sku-cas", "b", 9).WithVersion(now.Version)}); !errors.Is(err, onlinestock.ErrConflict) {
+			t.Fatalf("Apply() with a version read before a sale: error = %v, want ErrConflict", err)
+		}
+		now = s.level(t, "sku-cas", "b")
+		res, err = s.svc.Apply(ctx(t), []onlinestock.Change{onlinestock.Set("sku-cas", "b", 9).WithVersion(now.Version)})
+		s.must(t, err)
+		if diff := cmp.Diff(onlinestock.Level{Product: "sku-cas", Outlet: "b", OnHand: 9, Reserved: 0, Version: 5}, res[0].Level); diff != "" {
 			t.Errorf("Apply() result mismatch (-want +got):\n%s", diff)
 		}
 		if _, err := s.svc.Apply(ctx(t), []onlinestock.Change{onlinestock.Set("sku-cas", "c", 1).WithVersion(0)}); err != nil {

@@ -70,6 +70,7 @@ func Run(t *testing.T, newStore NewStore, opts ...Option) {
 	t.Run("Events", func(t *testing.T) { testEvents(t, newStore) })
 	t.Run("Orders", func(t *testing.T) { testOrders(t, newStore) })
 	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, newStore) })
+	t.Run("Ledger", func(t *testing.T) { testLedger(t, newStore) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, newStore, o) })
 	t.Run("Runtime", func(t *testing.T) { testRuntime(t, newStore) })
 }

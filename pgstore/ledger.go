@@ -1,0 +1,218 @@
+package pgstore
+
+import (
+	"context"
+	"math"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/onlinestock/onlinestock"
+)
+
+// The stock ledger is kept like the outbox: a transaction inserts its
+// movements unnumbered, under the pending key it draws for its events too,
+// and they are numbered after they commit, in pending-key order, under a
+// per-tenant lock of their own (see DESIGN.md). Committing therefore takes
+// no lock the tenant's writers share, and the numbers are gapless, in
+// commit order for the movements of one level.
+
+func (t *tx) AppendMovements(ctx context.Context, movements []onlinestock.Movement) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	t.movements = append(t.movements, movements...)
+	return nil
+}
+
+// queueMovements inserts the movements unnumbered, in one statement, under
+// the pending key sqlDrawPending drew, in the order appended.
+func (t *tx) queueMovements(b *pgx.Batch) error {
+	n := len(t.movements)
+	times := make([]int64, n)
+	products, outlets, kinds, reasons, refs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	onHandDeltas, reservedDeltas, onHands, reserveds, versions := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	for i, m := range t.movements {
+		at, err := toNanos(m.Time)
+		if err != nil {
+			return err
+		}
+		if at != nil {
+			times[i] = *at
+		}
+		products[i], outlets[i], kinds[i], reasons[i], refs[i] = m.Product, m.Outlet, string(m.Kind), string(m.Reason), m.Ref
+		onHandDeltas[i], reservedDeltas[i] = m.OnHandDelta, m.ReservedDelta
+		onHands[i], reserveds[i], versions[i] = m.OnHand, m.Reserved, m.Version
+	}
+	b.Queue(sqlInsertMovements, t.tenant(), times, products, outlets, kinds, reasons, refs,
+		onHandDeltas, reservedDeltas, onHands, reserveds, versions)
+	return nil
+}
+
+// sqlInsertMovements inserts the movements of arrays $2 … $12 under the
+// pending key sqlDrawPending drew. It selects the tenant from the setup
+// row, so that a distributed database runs it on the tenant's shard.
+const sqlInsertMovements = `INSERT INTO onlinestock_movements (tenant, pending_id, pending_ord, time_ns, product, outlet,
+		kind, reason, ref, on_hand_delta, reserved_delta, on_hand, reserved, version)
+	SELECT s.tenant, current_setting('onlinestock.pending')::bigint, m.ord, m.time_ns, m.product, m.outlet,
+		m.kind, m.reason, m.ref, m.ohd, m.rd, m.oh, m.r, m.v
+	FROM onlinestock_setup s CROSS JOIN unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+		$8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[])
+		WITH ORDINALITY AS m(time_ns, product, outlet, kind, reason, ref, ohd, rd, oh, r, v, ord)
+	WHERE s.tenant = $1`
+
+// Movements implements [onlinestock.Store]. Like EventsSince, it first
+// numbers a bounded chunk of the movements committed since the last
+// numbering, then reads, in one round trip. A filter by product (and
+// outlet) or by reference reads its own index in sequence order; by outlet
+// alone it reads the ledger in sequence order and keeps that outlet's.
+func (s *Store) Movements(ctx context.Context, f onlinestock.MovementFilter) ([]onlinestock.Movement, error) {
+	out := []onlinestock.Movement{}
+	if f.After >= math.MaxInt64 {
+		return out, ctx.Err()
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	defer conn.Release()
+	b := &pgx.Batch{}
+	numbering := s.queueLedgerNumbering(b, limit)
+	query, args := sqlMovements, []any{s.cfg.Tenant, int64(f.After), limit, f.Outlet}
+	switch {
+	case f.Product != "":
+		query, args = sqlMovementsOfProduct, append(args, f.Product, f.Ref)
+	case f.Ref != "":
+		query, args = sqlMovementsOfRef, append(args, f.Ref)
+	}
+	b.Queue(query, args...)
+	br := conn.SendBatch(ctx, b)
+	defer br.Close()
+	for range numbering {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			rollbackConn(ctx, conn)
+			return nil, interpretError(ctx, err)
+		}
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m onlinestock.Movement
+		var seq, at int64
+		var kind, reason string
+		if err := rows.Scan(&seq, &at, &m.Product, &m.Outlet, &kind, &reason, &m.Ref,
+			&m.OnHandDelta, &m.ReservedDelta, &m.OnHand, &m.Reserved, &m.Version); err != nil {
+			return nil, interpretError(ctx, err)
+		}
+		m.Seq, m.Time = uint64(seq), fromNanos(&at)
+		m.Kind, m.Reason = onlinestock.MovementKind(kind), onlinestock.StockReason(reason)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	rows.Close()
+	if err := br.Close(); err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	return out, nil
+}
+
+const movementColumns = `seq, time_ns, product, outlet, kind, reason, ref,
+	on_hand_delta, reserved_delta, on_hand, reserved, version`
+
+// sqlMovements reads numbered movements of tenant $1 after $2 in order, at
+// most $3, of outlet $4 when it is not empty.
+const sqlMovements = `SELECT ` + movementColumns + ` FROM onlinestock_movements
+	WHERE tenant = $1 AND seq > $2 AND ($4 = '' OR outlet = $4) ORDER BY seq LIMIT $3`
+
+// sqlMovementsOfProduct reads the movements of product $5 (at outlet $4
+// when it is not empty; of reference $6 when it is not empty).
+const sqlMovementsOfProduct = `SELECT ` + movementColumns + ` FROM onlinestock_movements
+	WHERE tenant = $1 AND product = $5 AND seq > $2 AND seq IS NOT NULL
+	AND ($4 = '' OR outlet = $4) AND ($6 = '' OR ref = $6) ORDER BY seq LIMIT $3`
+
+// sqlMovementsOfRef reads the movements of reference $5 (at outlet $4 when
+// it is not empty).
+const sqlMovementsOfRef = `SELECT ` + movementColumns + ` FROM onlinestock_movements
+	WHERE tenant = $1 AND ref = $5 AND ref <> '' AND seq > $2 AND seq IS NOT NULL
+	AND ($4 = '' OR outlet = $4) ORDER BY seq LIMIT $3`
+
+// queueLedgerNumbering queues the short transaction that numbers a chunk
+// of the tenant's committed, unnumbered movements, as queueSequence does
+// for events, under a lock of its own. It returns how many statements it
+// queued.
+func (s *Store) queueLedgerNumbering(b *pgx.Batch, limit int) int {
+	chunk := min(max(limit, minNumberChunk), maxNumberChunk)
+	queued := len(b.QueuedQueries)
+	b.Queue(beginUpdate)
+	b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, $2))`, s.cfg.Tenant, seedLedger)
+	b.Queue(sqlNumberingPlan)
+	if s.citus {
+		for _, set := range citusNumberingPlan {
+			b.Queue(set)
+		}
+	}
+	b.Queue(sqlCreateLedgerCounter, s.cfg.Tenant)
+	b.Queue(sqlNumberMovements, s.cfg.Tenant, chunk)
+	b.Queue("COMMIT")
+	return len(b.QueuedQueries) - queued
+}
+
+// sqlCreateLedgerCounter is sqlCreateCounter for movements.
+const sqlCreateLedgerCounter = `INSERT INTO onlinestock_movement_counter (tenant, last_seq)
+	SELECT m.tenant, 0 FROM onlinestock_movements m WHERE m.tenant = $1 AND m.seq IS NULL
+	ORDER BY m.pending_id, m.pending_ord LIMIT 1
+	ON CONFLICT (tenant) DO NOTHING`
+
+// sqlNumberMovements is sqlNumberEvents for movements: it numbers the
+// first $2 unnumbered movements of tenant $1 in pending-key order, and the
+// rest of the last one's transaction.
+const sqlNumberMovements = `WITH head AS MATERIALIZED (
+		SELECT ctid AS row, pending_id AS id, pending_ord AS ord FROM onlinestock_movements
+		WHERE tenant = $1 AND seq IS NULL ORDER BY pending_id, pending_ord LIMIT $2
+	), tail AS MATERIALIZED (
+		SELECT m.row, m.id, m.ord FROM (SELECT id, ord FROM head ORDER BY id DESC, ord DESC LIMIT 1) l
+		CROSS JOIN LATERAL (SELECT ctid AS row, pending_id AS id, pending_ord AS ord FROM onlinestock_movements
+			WHERE tenant = $1 AND seq IS NULL AND pending_id = l.id AND pending_ord > l.ord OFFSET 0) m
+	), chunk AS MATERIALIZED (
+		SELECT row, row_number() OVER (ORDER BY id, ord) AS n
+		FROM (SELECT * FROM head UNION ALL SELECT * FROM tail) c
+	), last AS (
+		SELECT last_seq AS seq FROM onlinestock_movement_counter WHERE tenant = $1
+	), done AS (
+		UPDATE onlinestock_movements m SET seq = last.seq + chunk.n FROM chunk, last
+		WHERE m.tenant = $1 AND m.ctid = chunk.row
+		RETURNING m.seq
+	)
+	UPDATE onlinestock_movement_counter c SET last_seq = d.seq
+	FROM (SELECT max(seq) AS seq FROM done) d WHERE c.tenant = $1 AND d.seq IS NOT NULL`
+
+// pruneMovements deletes up to limit of the oldest numbered movements
+// stamped before before, stopping at the first that is not: what it
+// deletes is always a prefix of the ledger.
+func (s *Store) pruneMovements(ctx context.Context, before int64, limit int) (int, error) {
+	tag, err := s.pool.Exec(ctx, `WITH batch AS MATERIALIZED (
+			SELECT seq, time_ns FROM onlinestock_movements
+			WHERE tenant = $1 AND seq IS NOT NULL ORDER BY seq LIMIT $3
+		), stop AS (
+			SELECT coalesce(min(seq), 9223372036854775807) AS seq FROM batch WHERE time_ns >= $2
+		)
+		DELETE FROM onlinestock_movements m USING batch b, stop
+		WHERE m.tenant = $1 AND m.seq IS NOT NULL AND m.seq = b.seq AND b.seq < stop.seq`,
+		s.cfg.Tenant, before, limit)
+	if err != nil {
+		return 0, interpretError(ctx, err)
+	}
+	return int(tag.RowsAffected()), nil
+}
