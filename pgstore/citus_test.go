@@ -254,6 +254,11 @@ func TestHotPathsRunOnOneShard(t *testing.T) {
 	if len(events) != 5 {
 		t.Fatalf("EventsSince: %d events, want 5", len(events))
 	}
+	for _, f := range []onlinestock.MovementFilter{{}, {Product: products[1]}, {Ref: "order-0"}} {
+		if _, err := svc.Movements(ctx, f); err != nil {
+			t.Fatalf("Movements(%+v): %v", f, err)
+		}
+	}
 	// Paths of the Tx the Service does not take: products read under the
 	// shared setup lock by outlet, a product read but never written (its
 	// placeholder is deleted), a level of a product not read.

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"math"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -25,39 +26,49 @@ func (t *tx) AppendMovements(ctx context.Context, movements []onlinestock.Moveme
 }
 
 // queueMovements inserts the movements unnumbered, in one statement, under
-// the pending key sqlDrawPending drew, in the order appended.
+// the pending key sqlDrawPending drew, in the order appended. The text
+// columns travel as one string each, joined by idSeparator (IDs, reasons
+// and kinds hold no control character): encoding a text array costs an
+// allocation per element, a joined string one in all.
 func (t *tx) queueMovements(b *pgx.Batch) error {
 	n := len(t.movements)
-	times := make([]int64, n)
-	products, outlets, kinds, reasons, refs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	onHandDeltas, reservedDeltas, onHands, reserveds, versions := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	var text [5]strings.Builder // product, outlet, kind, reason, ref
+	ints := make([]int64, 6*n)  // time, on-hand delta, reserved delta, on-hand, reserved, version
 	for i, m := range t.movements {
 		at, err := toNanos(m.Time)
 		if err != nil {
 			return err
 		}
 		if at != nil {
-			times[i] = *at
+			ints[i] = *at
 		}
-		products[i], outlets[i], kinds[i], reasons[i], refs[i] = m.Product, m.Outlet, string(m.Kind), string(m.Reason), m.Ref
-		onHandDeltas[i], reservedDeltas[i] = m.OnHandDelta, m.ReservedDelta
-		onHands[i], reserveds[i], versions[i] = m.OnHand, m.Reserved, m.Version
+		for k, v := range [5]string{m.Product, m.Outlet, string(m.Kind), string(m.Reason), m.Ref} {
+			if i > 0 {
+				text[k].WriteString(idSeparator)
+			}
+			text[k].WriteString(v)
+		}
+		ints[n+i], ints[2*n+i], ints[3*n+i], ints[4*n+i], ints[5*n+i] = m.OnHandDelta, m.ReservedDelta, m.OnHand, m.Reserved, m.Version
 	}
-	b.Queue(sqlInsertMovements, t.tenant(), times, products, outlets, kinds, reasons, refs,
-		onHandDeltas, reservedDeltas, onHands, reserveds, versions)
+	b.Queue(sqlInsertMovements, t.tenant(), idSeparator,
+		text[0].String(), text[1].String(), text[2].String(), text[3].String(), text[4].String(),
+		ints[:n], ints[n:2*n], ints[2*n:3*n], ints[3*n:4*n], ints[4*n:5*n], ints[5*n:])
 	return nil
 }
 
-// sqlInsertMovements inserts the movements of arrays $2 … $12 under the
-// pending key sqlDrawPending drew. It selects the tenant from the setup
-// row, so that a distributed database runs it on the tenant's shard.
+// sqlInsertMovements inserts the movements of $3 … $13 (text columns
+// joined by $2) under the pending key sqlDrawPending drew. It selects the
+// tenant from the setup row, so that a distributed database runs it on the
+// tenant's shard. A text column of one empty string splits into no
+// element: coalesce puts it back.
 const sqlInsertMovements = `INSERT INTO onlinestock_movements (tenant, pending_id, pending_ord, time_ns, product, outlet,
 		kind, reason, ref, on_hand_delta, reserved_delta, on_hand, reserved, version)
 	SELECT s.tenant, current_setting('onlinestock.pending')::bigint, m.ord, m.time_ns, m.product, m.outlet,
-		m.kind, m.reason, m.ref, m.ohd, m.rd, m.oh, m.r, m.v
-	FROM onlinestock_setup s CROSS JOIN unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-		$8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[])
-		WITH ORDINALITY AS m(time_ns, product, outlet, kind, reason, ref, ohd, rd, oh, r, v, ord)
+		m.kind, coalesce(m.reason, ''), coalesce(m.ref, ''), m.ohd, m.rd, m.oh, m.r, m.v
+	FROM onlinestock_setup s CROSS JOIN unnest(string_to_array($3::text, $2::text), string_to_array($4::text, $2::text),
+		string_to_array($5::text, $2::text), string_to_array($6::text, $2::text), string_to_array($7::text, $2::text),
+		$8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[])
+		WITH ORDINALITY AS m(product, outlet, kind, reason, ref, time_ns, ohd, rd, oh, r, v, ord)
 	WHERE s.tenant = $1`
 
 // Movements implements [onlinestock.Store]. Like EventsSince, it first

@@ -128,7 +128,7 @@ func TestHotPlansUseIndexes(t *testing.T) {
 		"create-setup":        {tenant},
 		"claim-keys":          {tenant, page, int64(1), int64(0), page},
 		"claimed-keys":        {tenant, page},
-		"insert-movements":    {tenant, []int64{1}, []string{"p"}, []string{"o"}, []string{"adjust"}, []string{""}, []string{""}, []int64{1}, []int64{0}, []int64{1}, []int64{0}, []int64{1}},
+		"insert-movements":    {tenant, "\x1f", "p", "o", "adjust", "", "", []int64{1}, []int64{1}, []int64{0}, []int64{1}, []int64{0}, []int64{1}},
 		"create-ledger-count": {tenant},
 		"number-movements":    {tenant, 1_000},
 		"movements":           {tenant, int64(n / 2), 1_000, ""},

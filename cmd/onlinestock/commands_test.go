@@ -89,7 +89,7 @@ func TestInspect(t *testing.T) {
 	}{
 		{[]string{"setup"}, []string{`^outlet +name +connected +buffer +rank +primary$`, `^north +North +yes +0 +0 +yes$`, `^south +South +yes +0 +0 *$`, `^till +north +Till +yes$`}},
 		{[]string{"methods"}, []string{`^courier +Courier +shipping +allow_all *$`}},
-		{[]string{"levels", "tee"}, []string{`^outlet +on hand +reserved +version$`, `^north +2 +2 +2$`, `^south +3 +2 +2$`}},
+		{[]string{"levels", "tee"}, []string{`^outlet +on hand +reserved +version$`, `^north +2 +2 +1$`, `^south +3 +2 +1$`}},
 		{[]string{"availability", "tee", "mug"}, []string{`^tee +1 +in_stock$`, `^mug +0 +not_for_sale$`}},
 		{[]string{"events", "--after", "5"}, []string{`^6 +\S+ +availability_changed +tee +5 in_stock -> 1 in_stock$`}},
 		{[]string{"reservation", "web-1"}, []string{`^web-1 +open +\S+ +tee +north +2$`, `^web-1 +open +\S+ +tee +south +2$`}},
