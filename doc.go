@@ -27,11 +27,49 @@
 //
 // The POS reports stock with [Service.Apply]: batches of [Set] and [Adjust]
 // changes, all or nothing. A Set may carry the version it was based on
-// ([Change.WithVersion]) so that a web sale landing between the POS read and
-// its write is not lost ([ErrConflict]); an Adjust may carry an idempotency
-// key ([Change.WithKey]) so that a batch replayed any number of times, even
-// concurrently, changes stock once. Keys are remembered for
-// [Config.KeyRetention].
+// ([Change.WithVersion]) so that a sale landing between the POS read and
+// its write is not lost ([ErrConflict]). A level's Version moves with its
+// on-hand count only (every POS change applied, every fulfilment), never
+// when an order merely reserves or releases units, so a count is refused
+// only when the count it was based on is stale.
+//
+// A change may carry an idempotency key ([Change.WithKey]) so that a batch
+// replayed any number of times, even concurrently, changes stock once. A
+// key remembers the change it was applied to (product, outlet, kind,
+// quantity and order) for [Config.KeyRetention]: the same change under it
+// again is skipped as [Duplicate]; another change under it is a
+// [*KeyConflictError] ([ErrConflict]) and the whole batch is refused, so a
+// key never silently swallows a different change. Use one key per line of
+// a POS document: "receipt-42/1", "receipt-42/2".
+//
+// # The stock ledger
+//
+// Every change of a level's OnHand or Reserved appends a [Movement] in the
+// same transaction: what moved it (a POS set or adjust, a reservation, a
+// release, a fulfilment, an expiry), the deltas, the level after, and for
+// a POS change the reason ([Change.WithReason]: sale, return, receipt,
+// count, damage, transfer, correction, or the merchant's own code) and the
+// document it comes from ([Change.WithRef], else its key). An order's
+// movements carry its ID. Movements never change; replaying a level's
+// movements from zero gives its OnHand, Reserved and Version exactly.
+// [Service.Movements] reads them by product, outlet or reference, a page
+// at a time in sequence order; [Store.Prune] deletes the oldest (a
+// [Worker] does, by age).
+//
+// # Web sales
+//
+// The order register records web orders in the POS, so the POS reports the
+// sale of a fulfilled web order like any other sale. To count it once,
+// report it with [Change.ForOrder]: an Adjust by minus the units the
+// order took at that outlet, before or after [Service.Fulfill], lowers
+// on-hand only by what Fulfill has not already taken off, and turns the
+// units still reserved into sold ones in the same step, so they are never
+// offered online in between; reported again, it is a [Duplicate]. A count
+// made after the POS recorded the sale is a Set with ForOrder; a plain
+// count made after Fulfill needs nothing more, and one based on a read
+// before it is refused by its version. A report that contradicts the
+// order (another outlet, other units) is [ErrConflict] naming the order,
+// and nothing of the batch applies.
 //
 // # Retrying a call
 //

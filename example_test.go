@@ -311,3 +311,109 @@ func ExampleWorker() {
 	// tee 0 -> 5
 	// tee 5 -> 3
 }
+
+// A web order's life as a POS like Lightspeed sees it: reserved online,
+// fulfilled, recorded on the order register in the POS, reported back by
+// the POS's stock sync. Reported with ForOrder, the sale reaches on-hand
+// once, and the stock ledger shows every step under the order's ID.
+func ExampleChange_ForOrder() {
+	ctx := context.Background()
+	svc := newShop() // tee: 2 at north, 3 at south
+
+	// The storefront reserves web-7; north, the primary outlet, gives 2.
+	_, err := svc.Reserve(ctx, onlinestock.Order{ID: "web-7", Lines: []onlinestock.Line{{Product: "tee", Quantity: 2}}})
+	if err != nil {
+		panic(err)
+	}
+	// The parcel leaves: on-hand at north drops by 2.
+	if _, err := svc.Fulfill(ctx, "web-7"); err != nil {
+		panic(err)
+	}
+	// The order register records web-7 in the POS, whose stock sync then
+	// reports the sale, with its receipt line as key. The library counted
+	// it already: the report is a duplicate and on-hand stays.
+	res, err := svc.Apply(ctx, []onlinestock.Change{
+		onlinestock.Adjust("tee", "north", -2).ForOrder("web-7").WithKey("receipt-88/1"),
+	})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("report:", res[0].Status, "on hand:", res[0].Level.OnHand)
+
+	// Had the POS reported other units, nothing would have applied.
+	_, err = svc.Apply(ctx, []onlinestock.Change{onlinestock.Adjust("tee", "north", -3).ForOrder("web-7")})
+	fmt.Println("contradicting report is a conflict:", errors.Is(err, onlinestock.ErrConflict))
+
+	moves, err := svc.Movements(ctx, onlinestock.MovementFilter{Ref: "web-7"})
+	if err != nil {
+		panic(err)
+	}
+	for _, m := range moves {
+		fmt.Printf("%-7s %s@%s on hand %+d -> %d, reserved %+d -> %d\n",
+			m.Kind, m.Product, m.Outlet, m.OnHandDelta, m.OnHand, m.ReservedDelta, m.Reserved)
+	}
+	// Output:
+	// report: duplicate on hand: 0
+	// contradicting report is a conflict: true
+	// reserve tee@north on hand +0 -> 2, reserved +2 -> 2
+	// fulfil  tee@north on hand -2 -> 0, reserved -2 -> 0
+}
+
+// The POS reports the sale of a web order before the library is told the
+// order is fulfilled: the units it still holds are sold at once, so they
+// are never offered online in between, and Fulfill later takes nothing
+// more.
+func ExampleChange_ForOrder_beforeFulfill() {
+	ctx := context.Background()
+	svc := newShop()
+	_, err := svc.Reserve(ctx, onlinestock.Order{ID: "web-8", Lines: []onlinestock.Line{{Product: "tee", Quantity: 2}}})
+	if err != nil {
+		panic(err)
+	}
+	online := func() int64 {
+		a, err := svc.Availability(ctx, "tee")
+		if err != nil {
+			panic(err)
+		}
+		return a[0].Quantity
+	}
+	fmt.Println("online while reserved:", online())
+	res, err := svc.Apply(ctx, []onlinestock.Change{onlinestock.Adjust("tee", "north", -2).ForOrder("web-8")})
+	if err != nil {
+		panic(err)
+	}
+	l := res[0].Level
+	fmt.Println("report:", res[0].Status, "on hand:", l.OnHand, "reserved:", l.Reserved, "online:", online())
+	r, err := svc.Fulfill(ctx, "web-8")
+	if err != nil {
+		panic(err)
+	}
+	levels, _ := svc.Levels(ctx, "tee")
+	fmt.Println("after Fulfill:", r.Status, "on hand at north:", levels[0].OnHand)
+	// Output:
+	// online while reserved: 3
+	// report: applied on hand: 0 reserved: 0 online: 3
+	// after Fulfill: fulfilled on hand at north: 0
+}
+
+// A key remembers the change it was applied to: a replay is a duplicate,
+// another change under it is refused whole, naming the key.
+func ExampleKeyConflictError() {
+	ctx := context.Background()
+	svc := newShop()
+	sale := onlinestock.Adjust("tee", "north", -1).WithKey("receipt-42")
+	if _, err := svc.Apply(ctx, []onlinestock.Change{sale}); err != nil {
+		panic(err)
+	}
+	_, err := svc.Apply(ctx, []onlinestock.Change{onlinestock.Adjust("mug", "north", -1).WithKey("receipt-42")})
+	var conflict *onlinestock.KeyConflictError
+	if errors.As(err, &conflict) {
+		fmt.Println(conflict.Key)
+		fmt.Println(conflict.Applied)
+		fmt.Println(conflict.Change)
+	}
+	// Output:
+	// receipt-42
+	// adjust -1 of "tee" at "north"
+	// adjust -1 of "mug" at "north"
+}

@@ -146,6 +146,10 @@ type WorkerConfig struct {
 	// [Config.KeyRetention]; negative keeps them for ever. Idempotency
 	// keys are deleted once past [Config.KeyRetention].
 	RetainReservations time.Duration
+	// RetainMovements is how long the stock ledger's movements are kept
+	// after they are committed. Zero (the default) or negative keeps them
+	// for ever: the ledger is a record the retailer may want to keep.
+	RetainMovements time.Duration
 	// RetentionBatch is the most rows of each kind deleted in one batch.
 	// Default 1000.
 	RetentionBatch int
@@ -527,7 +531,7 @@ func (w *Worker) retain(ctx context.Context) {
 			health.ok(ctx)
 			retry.reset()
 			w.metrics.pruned(ctx, done)
-			if max(done.Events, done.Reservations, done.Keys) < w.cfg.RetentionBatch {
+			if max(done.Events, done.Reservations, done.Keys, done.Movements) < w.cfg.RetentionBatch {
 				break
 			}
 		}
@@ -544,8 +548,9 @@ func (w *Worker) retention(consumers []string) Retention {
 	if w.cfg.RetainReservations > 0 {
 		r.ReservationsBefore = now.Add(-w.cfg.RetainReservations)
 	}
-	// Movements of the stock ledger, once it exists, get their own age
-	// here and are pruned by the same Store call.
+	if w.cfg.RetainMovements > 0 {
+		r.MovementsBefore = now.Add(-w.cfg.RetainMovements)
+	}
 	return r
 }
 
@@ -615,7 +620,7 @@ func (m *workerMetrics) pruned(ctx context.Context, p Pruned) {
 	for _, k := range [...]struct {
 		kind string
 		n    int
-	}{{"event", p.Events}, {"reservation", p.Reservations}, {"key", p.Keys}} {
+	}{{"event", p.Events}, {"reservation", p.Reservations}, {"key", p.Keys}, {"movement", p.Movements}} {
 		if k.n > 0 {
 			m.deleted.Add(ctx, int64(k.n), metric.WithAttributeSet(attribute.NewSet(append(slices.Clone(m.tenantSet), attribute.String("kind", k.kind))...)))
 		}

@@ -192,6 +192,8 @@ type retentionModel struct {
 	dead         map[string]map[uint64]bool
 	reservations map[string]onlinestock.Reservation
 	keys         map[string]time.Time
+	movements    []retainedEvent // ledger movements kept, in seq order
+	lastMove     uint64
 }
 
 type retainedEvent struct {
@@ -257,6 +259,12 @@ func (m *retentionModel) prune(r onlinestock.Retention) onlinestock.Pruned {
 			done.Keys++
 		}
 	}
+	if !r.MovementsBefore.IsZero() {
+		for len(m.movements) > 0 && done.Movements < limit && m.movements[0].at.Before(r.MovementsBefore) {
+			m.movements = m.movements[1:]
+			done.Movements++
+		}
+	}
 	return done
 }
 
@@ -271,7 +279,8 @@ type retentionMachine struct {
 // and prunes against the Store and a model, and compares what the Store
 // keeps with the model after every step: retention never deletes an
 // unacknowledged event, one at or after a dead letter, an open
-// reservation or a key inside its window, and deletes what it may, oldest
+// reservation, a key inside its window or a movement younger than its age,
+// and deletes what it may, oldest
 // first, a bounded batch at a time.
 func testRetentionModel(t *testing.T, newStore NewStore) {
 	t.Parallel()
@@ -305,6 +314,22 @@ func (mc *retentionMachine) AppendEvents(t *rapid.T) {
 	for range n {
 		mc.m.last++
 		mc.m.events = append(mc.m.events, retainedEvent{seq: mc.m.last, at: mc.now})
+	}
+}
+
+func (mc *retentionMachine) AppendMovements(t *rapid.T) {
+	n := rapid.IntRange(1, 3).Draw(t, "movements")
+	moves := make([]onlinestock.Movement, n)
+	for i := range moves {
+		moves[i] = onlinestock.Movement{Time: mc.now, Product: "p", Outlet: "o", Kind: onlinestock.MovedByAdjust,
+			OnHandDelta: 1, OnHand: int64(mc.m.lastMove) + int64(i) + 1, Version: int64(mc.m.lastMove) + int64(i) + 1}
+	}
+	if err := mc.store.Update(mc.ctx, func(tx onlinestock.Tx) error { return tx.AppendMovements(mc.ctx, moves) }); err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		mc.m.lastMove++
+		mc.m.movements = append(mc.m.movements, retainedEvent{seq: mc.m.lastMove, at: mc.now})
 	}
 }
 
@@ -380,6 +405,7 @@ func (mc *retentionMachine) Prune(t *rapid.T) {
 		EventsBefore:       before("eventsBefore"),
 		ReservationsBefore: before("reservationsBefore"),
 		KeysBefore:         before("keysBefore"),
+		MovementsBefore:    before("movementsBefore"),
 		Limit:              rapid.IntRange(-1, 5).Draw(t, "limit"),
 	}
 	got, err := mc.store.Prune(mc.ctx, r)
@@ -393,6 +419,21 @@ func (mc *retentionMachine) Prune(t *rapid.T) {
 }
 
 func (mc *retentionMachine) Check(t *rapid.T) {
+	moves, err := mc.store.Movements(mc.ctx, onlinestock.MovementFilter{Limit: onlinestock.MaxMovementPage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantMoves, gotMoves []uint64
+	for _, m := range mc.m.movements {
+		wantMoves = append(wantMoves, m.seq)
+	}
+	for _, m := range moves {
+		gotMoves = append(gotMoves, m.Seq)
+	}
+	if diff := gocmp.Diff(wantMoves, gotMoves, equateEmpty); diff != "" {
+		t.Fatalf("movements kept mismatch (-want +got):\n%s", diff)
+	}
+
 	events, err := mc.store.EventsSince(mc.ctx, 0, 100_000)
 	if err != nil {
 		t.Fatal(err)
