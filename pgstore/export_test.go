@@ -23,6 +23,7 @@ var HotStatements = map[string]string{
 	"sweep-keys":          sqlSweepKeys,
 	"claimed-keys":        sqlClaimedKeys,
 	"insert-movements":    sqlInsertMovements,
+	"insert-movement":     sqlInsertMovement,
 	"create-ledger-count": sqlCreateLedgerCounter,
 	"number-movements":    sqlNumberMovements,
 	"movements":           sqlMovements,

@@ -129,6 +129,7 @@ func TestHotPlansUseIndexes(t *testing.T) {
 		"claim-keys":          {tenant, page, int64(1), int64(0), page},
 		"claimed-keys":        {tenant, page},
 		"insert-movements":    {tenant, "\x1f", "p", "o", "adjust", "", "", []int64{1}, []int64{1}, []int64{0}, []int64{1}, []int64{0}, []int64{1}},
+		"insert-movement":     {tenant, int64(1), "p", "o", "adjust", "", "", int64(1), int64(0), int64(1), int64(0), int64(1)},
 		"create-ledger-count": {tenant},
 		"number-movements":    {tenant, 1_000},
 		"movements":           {tenant, int64(n / 2), 1_000, ""},
