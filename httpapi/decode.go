@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,7 +81,7 @@ func jsonError(err error) *Error {
 		if p.Field == "" {
 			p.Detail = fmt.Sprintf("the body is a JSON %s, not an object", typ.Value)
 		} else {
-			p.Detail = fmt.Sprintf("%s: a JSON %s, not %s", p.Field, typ.Value, typeName(typ.Type.String()))
+			p.Detail = fmt.Sprintf("%s: a JSON %s, not %s", p.Field, typ.Value, typeName(typ.Type))
 		}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		p.Field = strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
@@ -92,24 +94,33 @@ func jsonError(err error) *Error {
 	return p
 }
 
-// typeName says what a Go type is in JSON terms.
-func typeName(goType string) string {
-	switch {
-	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"):
-		return "an integer"
-	case goType == "string" || strings.HasSuffix(goType, "Kind") || strings.HasSuffix(goType, "Rule"):
+// typeName says what a Go type is in JSON terms. A type that decodes
+// itself from text, such as a change kind or a time, is a JSON string.
+func typeName(t reflect.Type) string {
+	if t.Implements(textUnmarshaler) || reflect.PointerTo(t).Implements(textUnmarshaler) {
 		return "a string"
-	case goType == "bool":
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
 		return "true or false"
-	case strings.HasPrefix(goType, "[]"):
+	case reflect.Slice, reflect.Array:
 		return "an array"
 	}
 	return "an object"
 }
 
-// queryInt reads an optional non-negative integer query parameter.
-func (c *call) queryInt(name string, def uint64) (uint64, error) {
-	s := c.r.URL.Query().Get(name)
+var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+
+// queryInt reads an optional non-negative integer query parameter of q.
+func (c *call) queryInt(q url.Values, name string, def uint64) (uint64, error) {
+	s := q.Get(name)
 	if s == "" {
 		return def, nil
 	}

@@ -1,7 +1,7 @@
 // Package httpapi serves an [onlinestock.Service] over HTTP, as JSON, so
 // that storefronts and POS adapters in any language use the library without
 // writing glue: availability of a page of products, quotes, reservations,
-// POS stock batches, events and setup.
+// POS stock batches, the stock ledger, events and setup.
 //
 //	api, err := httpapi.New(svc, httpapi.Config{})
 //	...
@@ -30,6 +30,8 @@
 //	POST   /v1/changes                            POS: apply a batch ({"changes": [...]}), all or nothing
 //	GET    /v1/products/{product}/levels          POS: a product's levels
 //	POST   /v1/products/enable, /disable          list or unlist products ({"products": [...]})
+//	GET    /v1/movements?product=&outlet=&ref=&after=&limit=
+//	                                              the stock ledger: a page of movements, by seq
 //	GET    /v1/events?after=N&limit=M             events after seq N, to poll
 //	GET    /v1/setup                              outlets, registers, the order register
 //	PUT    /v1/outlets/{outlet}                   save an outlet ({"name"})
@@ -71,6 +73,33 @@
 // as open until expire has run: due_before finds those. A listing refuses
 // a malformed query, and a parameter it does not know, given twice or left
 // empty, so that a misspelt filter never answers more than was asked for.
+//
+// # POS changes and the stock ledger
+//
+// POST /v1/changes applies a POS batch ([Changes]) all or nothing, and
+// answers a result per change ([ChangeResults]). Besides its kind,
+// product, outlet and quantity, a change ([onlinestock.Change]) may carry
+// check_version and if_version (a count based on the level at that
+// version), a key (one per line of a POS document: the same change under
+// a key applied before answers duplicate, while another change under it is
+// a conflict whose detail names the key), a reason (sale, return,
+// receipt, count, damage, transfer, correction, or the merchant's own
+// code, at most 64 bytes) and a ref (the POS document) for the stock
+// ledger, and an order: the change then reports the POS's sale of that
+// web order's units at the outlet, which reaches the stock once, before
+// or after the order is fulfilled ([onlinestock.Change.ForOrder]), and
+// the order's allocation there says reported. A report that contradicts
+// the order is a conflict naming it; an unknown order is not_found.
+//
+// GET /v1/movements reads the stock ledger ([Movements]): every change of
+// a level's on-hand or reserved count, in sequence order, with its kind,
+// reason, ref, deltas and the level right after ([onlinestock.Movement]).
+// Filter by product, outlet and ref (an order's ID finds its movements and
+// the POS's report of its sale; a POS change is under its ref, or else its
+// key), and page with after, the last seq of the previous page, and limit
+// (1 to 10000, 100 by default); an empty page means there are no more.
+// Like the reservations listing, it refuses an unknown, repeated or empty
+// parameter.
 //
 // # Errors
 //

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -24,6 +25,9 @@ type openAPIDoc struct {
 	} `json:"paths"`
 	Components struct {
 		Schemas map[string]struct {
+			Type       string                     `json:"type"`
+			Enum       []string                   `json:"enum"`
+			MaxLength  int                        `json:"maxLength"`
 			Properties map[string]json.RawMessage `json:"properties"`
 			Required   []string                   `json:"required"`
 		} `json:"schemas"`
@@ -85,11 +89,19 @@ func TestOpenAPISchemas(t *testing.T) {
 		"Activation": Activation{}, "Buffer": Buffer{}, "Rank": Rank{}, "Selection": Selection{},
 		"Problem": Error{}, "Source": onlinestock.Source{}, "PartRecord": onlinestock.PartRecord{},
 		"Part": onlinestock.Part{}, "Amendment": Amendment{}, "Reservations": Reservations{},
+		"Movement": onlinestock.Movement{}, "Movements": Movements{},
+		"MovementKind": onlinestock.MovedBySet, "StockReason": onlinestock.StockSale,
 	}
 	for name, schema := range doc.Components.Schemas {
 		v, ok := types[name]
 		if !ok {
 			t.Errorf("schema %s: no Go type known for it", name)
+			continue
+		}
+		if reflect.TypeOf(v).Kind() == reflect.String {
+			if schema.Type != "string" || len(schema.Properties) != 0 {
+				t.Errorf("schema %s: type %q with properties %v, want a string, as its Go type is", name, schema.Type, schema.Properties)
+			}
 			continue
 		}
 		var props []string
@@ -110,6 +122,77 @@ func TestOpenAPISchemas(t *testing.T) {
 		if _, ok := doc.Components.Schemas[name]; !ok {
 			t.Errorf("type for schema %s, but no such schema", name)
 		}
+	}
+}
+
+// TestOpenAPIEnums checks the schemas of the library's named strings
+// against its constants.
+func TestOpenAPIEnums(t *testing.T) {
+	doc := loadOpenAPI(t)
+	kinds := []onlinestock.MovementKind{onlinestock.MovedBySet, onlinestock.MovedByAdjust, onlinestock.MovedByReserve,
+		onlinestock.MovedByRelease, onlinestock.MovedByFulfil, onlinestock.MovedByExpiry}
+	var want []string
+	for _, k := range kinds {
+		want = append(want, string(k))
+	}
+	if diff := cmp.Diff(want, doc.Components.Schemas["MovementKind"].Enum); diff != "" {
+		t.Errorf("schema MovementKind's enum mismatch with the MovementKind constants (-Go +schema):\n%s", diff)
+	}
+	if got := doc.Components.Schemas["StockReason"].MaxLength; got != onlinestock.MaxReasonBytes {
+		t.Errorf("schema StockReason's maxLength %d, want MaxReasonBytes, %d", got, onlinestock.MaxReasonBytes)
+	}
+	for _, p := range []struct{ schema, property, ref string }{
+		{"Movement", "kind", "MovementKind"},
+		{"Movement", "reason", "StockReason"},
+		{"Change", "reason", "StockReason"},
+	} {
+		var prop struct {
+			Ref string `json:"$ref"`
+		}
+		if err := json.Unmarshal(doc.Components.Schemas[p.schema].Properties[p.property], &prop); err != nil {
+			t.Fatal(err)
+		}
+		if prop.Ref != "#/components/schemas/"+p.ref {
+			t.Errorf("schema %s, property %s: $ref %q, want the %s schema", p.schema, p.property, prop.Ref, p.ref)
+		}
+	}
+}
+
+// TestOpenAPIRefsResolve checks that every $ref of the document names a
+// component it defines.
+func TestOpenAPIRefsResolve(t *testing.T) {
+	var doc map[string]any
+	if err := json.Unmarshal(OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	components := doc["components"].(map[string]any)
+	refs := 0
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, child := range v {
+				if k != "$ref" {
+					walk(path+"/"+k, child)
+					continue
+				}
+				refs++
+				ref, _ := child.(string)
+				kind, name, ok := strings.Cut(strings.TrimPrefix(ref, "#/components/"), "/")
+				section, _ := components[kind].(map[string]any)
+				if _, found := section[name]; !ok || !found {
+					t.Errorf("%s: $ref %q names no component", path, ref)
+				}
+			}
+		case []any:
+			for i, child := range v {
+				walk(path+"/"+strconv.Itoa(i), child)
+			}
+		}
+	}
+	walk("#", doc)
+	if refs == 0 {
+		t.Error("the document has no $ref")
 	}
 }
 

@@ -32,6 +32,7 @@ var routes = []route{
 	{"GET", "/v1/products/{product}/levels", "getLevels", getLevels},
 	{"POST", "/v1/products/enable", "enableOnline", enableOnline},
 	{"POST", "/v1/products/disable", "disableOnline", disableOnline},
+	{"GET", "/v1/movements", "listMovements", listMovements},
 
 	// Events
 	{"GET", "/v1/events", "getEvents", getEvents},
@@ -195,7 +196,7 @@ func listReservations(c *call) error {
 	if f.DueBefore, err = c.queryTime(q, "due_before"); err != nil {
 		return err
 	}
-	limit, err := c.queryInt("limit", 100)
+	limit, err := c.queryInt(q, "limit", 100)
 	if err != nil {
 		return err
 	}
@@ -267,6 +268,41 @@ func getLevels(c *call) error {
 	return c.ok(Levels{Levels: levels})
 }
 
+// Movements is the answer of listMovements: a page of the stock ledger,
+// in sequence order. Ask for the next page with after set to the last
+// one's seq; an empty page means there are no more.
+type Movements struct {
+	Movements []onlinestock.Movement `json:"movements"`
+}
+
+func listMovements(c *call) error {
+	q, err := c.query("product", "outlet", "ref", "after", "limit")
+	if err != nil {
+		return err
+	}
+	f := onlinestock.MovementFilter{Product: q.Get("product"), Outlet: q.Get("outlet"), Ref: q.Get("ref")}
+	if f.After, err = c.queryInt(q, "after", 0); err != nil {
+		return err
+	}
+	limit, err := c.queryInt(q, "limit", 100)
+	if err != nil {
+		return err
+	}
+	if limit == 0 || limit > onlinestock.MaxMovementPage {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Field: "limit",
+			Detail: fmt.Sprintf("limit: from 1 to %d", onlinestock.MaxMovementPage)}
+	}
+	f.Limit = int(limit)
+	ms, err := c.svc.Movements(c.ctx, f)
+	if err != nil {
+		return err
+	}
+	if ms == nil {
+		ms = []onlinestock.Movement{}
+	}
+	return c.ok(Movements{Movements: ms})
+}
+
 // Products names products, in the body of enableOnline and disableOnline.
 type Products struct {
 	Products []string `json:"products"`
@@ -293,11 +329,12 @@ type Events struct {
 }
 
 func getEvents(c *call) error {
-	after, err := c.queryInt("after", 0)
+	q := c.r.URL.Query()
+	after, err := c.queryInt(q, "after", 0)
 	if err != nil {
 		return err
 	}
-	limit, err := c.queryInt("limit", 100)
+	limit, err := c.queryInt(q, "limit", 100)
 	if err != nil {
 		return err
 	}
