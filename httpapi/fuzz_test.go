@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"testing"
 	"time"
@@ -96,6 +97,62 @@ func FuzzReservationsQuery(f *testing.F) {
 	})
 }
 
+// FuzzMovementsQuery sends any query string to listMovements: the answer
+// is never a 500, an error is a problem with a code, and a page holds only
+// movements the filter selects, after the seq asked, in order, at most the
+// limit.
+func FuzzMovementsQuery(f *testing.F) {
+	for _, q := range []string{
+		"", "product=tee", "outlet=north&limit=1", "ref=web-1", "ref=receipt-1%2F1", "product=tee&outlet=north&ref=web-1",
+		"after=1", "after=2&limit=1", "after=9223372036854775807", "after=9223372036854775808", "after=18446744073709551616",
+		"limit=0", "limit=10000", "limit=10001", "limit=-1", "limit=1e3", "after=+1", "after=0x1",
+		"product=tee&product=tee", "ref=", "kind=set", "product=t%00", "%zz", "a;b", "ref=%ff", "&&", "=1",
+	} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, query string) {
+		h := fuzzShop(t)
+		req := httptest.NewRequest("GET", "/v1/movements", nil)
+		req.URL.RawQuery = query
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		request := "GET /v1/movements?" + query
+		checkAnswer(t, rec, request)
+		if rec.Code != http.StatusOK {
+			return
+		}
+		var page Movements
+		if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil || page.Movements == nil {
+			t.Fatalf("%s: answer %s is not a page (%v)", request, rec.Body, err)
+		}
+		// A query answered 200 is one the decoder read as it stands.
+		q, err := url.ParseQuery(query)
+		if err != nil {
+			t.Fatalf("%s: answered 200, but the query is malformed: %v", request, err)
+		}
+		filter := onlinestock.MovementFilter{Product: q.Get("product"), Outlet: q.Get("outlet"), Ref: q.Get("ref")}
+		after, limit := uint64(0), 100
+		if s := q.Get("after"); s != "" {
+			if after, err = strconv.ParseUint(s, 10, 64); err != nil {
+				t.Fatalf("%s: answered 200 for after %q", request, s)
+			}
+		}
+		if s := q.Get("limit"); s != "" {
+			if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > onlinestock.MaxMovementPage {
+				t.Fatalf("%s: answered 200 for limit %q", request, s)
+			}
+		}
+		if len(page.Movements) > limit {
+			t.Fatalf("%s: %d movements, more than the limit %d", request, len(page.Movements), limit)
+		}
+		for i, m := range page.Movements {
+			if !filter.Matches(m) || m.Seq <= after || (i > 0 && m.Seq <= page.Movements[i-1].Seq) {
+				t.Fatalf("%s: movement %d, %v, is not one the query selects, in order", request, i, m)
+			}
+		}
+	})
+}
+
 // checkAnswer checks a recorded answer: never a 500, one JSON object when
 // not a 204, and a problem with a code when an error.
 func checkAnswer(t *testing.T, rec *httptest.ResponseRecorder, request string) {
@@ -137,7 +194,10 @@ func fuzzShop(t *testing.T) *Handler {
 	if _, err := svc.Activate(ctx, "till"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Apply(ctx, []onlinestock.Change{onlinestock.Set("tee", "north", 5)}); err != nil {
+	if _, err := svc.Apply(ctx, []onlinestock.Change{
+		onlinestock.Set("tee", "north", 4).WithReason(onlinestock.StockCount),
+		onlinestock.Adjust("tee", "north", 1).WithReason(onlinestock.StockReturn).WithRef("receipt-1/1"),
+	}); err != nil {
 		t.Fatal(err)
 	}
 	// An open order to ship, cancel and amend.
