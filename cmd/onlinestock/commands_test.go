@@ -193,6 +193,106 @@ func TestInspect(t *testing.T) {
 	}
 }
 
+func TestInspectMovements(t *testing.T) {
+	db, tenant, svc := shop(t)
+	ctx := context.Background()
+	// A delivery, a sale at the counter and the merchant's own reason,
+	// then a web order whose sale the POS reports.
+	_, err := svc.Apply(ctx, []onlinestock.Change{
+		onlinestock.Adjust("tee", "north", 4).WithReason(onlinestock.StockReceipt).WithRef("delivery-7").WithKey("delivery-7/1"),
+		onlinestock.Adjust("tee", "south", -1).WithReason(onlinestock.StockSale).WithKey("receipt-42/1"),
+		onlinestock.Set("cap", "south", 2).WithReason("display-sample"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Reserve(ctx, onlinestock.Order{ID: "web-1", Lines: []onlinestock.Line{{Product: "tee", Quantity: 3}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Apply(ctx, []onlinestock.Change{onlinestock.Adjust("tee", "north", -3).ForOrder("web-1").WithKey("receipt-43/1")}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := svc.Movements(ctx, onlinestock.MovementFilter{Limit: onlinestock.MaxMovementPage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := []string{"--database-url", db, "--tenant", tenant}
+
+	out, stderr, err := cli(t, append([]string{"inspect", "movements", "--product", "tee"}, flags...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{
+		`^seq +time +product +outlet +kind +reason +ref +delta on hand +delta reserved +on hand +reserved +version$`,
+		`^1 +\S+ +tee +north +set +\+2 +0 +2 +0 +1$`,
+		`^\d+ +\S+ +tee +north +adjust +receipt +delivery-7 +\+4 +0 +6 +0 +2$`,
+		`^\d+ +\S+ +tee +south +adjust +sale +receipt-42/1 +-1 +0 +2 +0 +2$`,
+		`^\d+ +\S+ +tee +north +reserve +web-1 +0 +\+3 +6 +3 +2$`,
+		`^\d+ +\S+ +tee +north +adjust +sale +web-1 +-3 +-3 +3 +0 +3$`,
+	} {
+		if !regexp.MustCompile("(?m)" + w).MatchString(out) {
+			t.Errorf("inspect movements --product tee printed:\n%s\nwant a line matching %s", out, w)
+		}
+	}
+	if strings.Contains(out, "cap") || stderr != "" {
+		t.Errorf("inspect movements --product tee printed:\n%s\nstandard error %q; want tee alone, and no hint", out, stderr)
+	}
+
+	// As JSON, page by page, as the Service reads the ledger.
+	for _, tt := range []struct {
+		args   []string
+		filter onlinestock.MovementFilter
+		more   string // the hint on standard error, if the page is full
+	}{
+		{nil, onlinestock.MovementFilter{}, ""},
+		{[]string{"--outlet", "south"}, onlinestock.MovementFilter{Outlet: "south"}, ""},
+		{[]string{"--product", "tee", "--outlet", "north"}, onlinestock.MovementFilter{Product: "tee", Outlet: "north"}, ""},
+		{[]string{"--ref", "web-1"}, onlinestock.MovementFilter{Ref: "web-1"}, ""},
+		{[]string{"--ref", "receipt-42/1"}, onlinestock.MovementFilter{Ref: "receipt-42/1"}, ""},
+		{[]string{"--product", "mug"}, onlinestock.MovementFilter{Product: "mug"}, ""},
+		{[]string{"--limit", "2"}, onlinestock.MovementFilter{Limit: 2}, "more may follow: add --after 2\n"},
+		{[]string{"--limit", "2", "--after", "2"}, onlinestock.MovementFilter{Limit: 2, After: 2}, "more may follow: add --after 4\n"},
+		{[]string{"--after", fmt.Sprint(all[len(all)-1].Seq)}, onlinestock.MovementFilter{After: all[len(all)-1].Seq}, ""},
+		{[]string{"--limit", fmt.Sprint(len(all))}, onlinestock.MovementFilter{Limit: len(all)}, fmt.Sprintf("--after %d\n", all[len(all)-1].Seq)},
+	} {
+		args := append(append([]string{"inspect", "movements", "--json"}, tt.args...), flags...)
+		out, stderr, err := cli(t, args...)
+		if err != nil {
+			t.Fatalf("inspect movements %v: %v", tt.args, err)
+		}
+		var got []onlinestock.Movement
+		if err := json.Unmarshal([]byte(out), &got); err != nil || got == nil {
+			t.Fatalf("inspect movements %v --json printed %q: %v; want a list", tt.args, out, err)
+		}
+		want, err := svc.Movements(ctx, tt.filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want == nil {
+			want = []onlinestock.Movement{}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("inspect movements %v --json mismatch (-want +got):\n%s", tt.args, diff)
+		}
+		if !strings.HasSuffix(stderr, tt.more) || (tt.more == "" && stderr != "") {
+			t.Errorf("inspect movements %v: standard error %q, want %q", tt.args, stderr, tt.more)
+		}
+	}
+
+	for _, args := range [][]string{
+		{"--limit", "0"}, {"--limit", "10001"}, {"--limit", "-1"}, {"--after", "-1"}, {"--after", "x"}, {"web-1"}, {"--status", "open"},
+	} {
+		if _, _, err := cli(t, append(append([]string{"inspect", "movements"}, args...), flags...)...); !errors.As(err, new(*usageError)) {
+			t.Errorf("inspect movements %q: error %v, want a usage error", args, err)
+		}
+	}
+	for _, args := range [][]string{{"--ref", "r\x01"}, {"--product", strings.Repeat("p", onlinestock.MaxIDBytes+1)}, {"--after", "9223372036854775808"}} {
+		if _, _, err := cli(t, append(append([]string{"inspect", "movements"}, args...), flags...)...); !errors.Is(err, onlinestock.ErrInvalid) {
+			t.Errorf("inspect movements %q: error %v, want ErrInvalid", args, err)
+		}
+	}
+}
+
 func writeFile(t *testing.T, name, content string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name)

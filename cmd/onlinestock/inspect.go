@@ -20,7 +20,7 @@ func inspectCommand(db *database) *cobra.Command {
 	o := &inspectOptions{db: db}
 	cmd := &cobra.Command{
 		Use:   "inspect",
-		Short: "Show a tenant's outlets, methods, levels, availability, events, reservations or dead letters",
+		Short: "Show a tenant's outlets, methods, levels, availability, events, reservations, stock ledger or dead letters",
 		Long: `Show a tenant's state as a table, or as JSON with --json (the library's
 types in their JSON form).`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -49,6 +49,14 @@ types in their JSON form).`,
 	rf.StringVar(&o.filter.after, "after", "", "start after this order: the last of the previous page")
 	rf.IntVar(&o.limit, "limit", 100, fmt.Sprintf("the most to print, up to %d", onlinestock.MaxReservationsPage))
 
+	movements := o.command("movements", "A page of the stock ledger, in sequence order: every movement, or as the flags say", nargs(0, 0), inspectMovements)
+	mf := movements.Flags()
+	mf.StringVar(&o.ledger.product, "product", "", "only movements of this product")
+	mf.StringVar(&o.ledger.outlet, "outlet", "", "only movements at this outlet")
+	mf.StringVar(&o.ledger.ref, "ref", "", "only movements under this reference: an order, or a POS change's ref (else its key)")
+	mf.Uint64Var(&o.after, "after", 0, "start after this sequence number: the last of the previous page")
+	mf.IntVar(&o.limit, "limit", 100, fmt.Sprintf("the most to print, up to %d", onlinestock.MaxMovementPage))
+
 	deadLetters := o.command("dead-letters", "Events a consumer (--consumer) gave up on", nargs(0, 0), inspectDeadLetters)
 	deadLetters.Flags().StringVar(&o.consumer, "consumer", "default", "the Dispatcher's consumer name")
 
@@ -60,6 +68,7 @@ types in their JSON form).`,
 		events,
 		o.command("reservation ORDER...", "Reservations of orders", nargs(1, -1), inspectReservation),
 		reservations,
+		movements,
 		deadLetters,
 	)
 	return cmd
@@ -71,10 +80,11 @@ type inspectOptions struct {
 	tenant   string
 	json     bool
 	timeout  time.Duration
-	after    uint64 // events
-	limit    int    // events, reservations
+	after    uint64 // events, movements
+	limit    int    // events, reservations, movements
 	consumer string // dead-letters
 	filter   struct{ status, product, outlet, dueBefore, after string }
+	ledger   struct{ product, outlet, ref string }
 }
 
 // inspection is one inspect command being run.
@@ -292,6 +302,48 @@ func reservationTable(rs []onlinestock.Reservation) func(*table) {
 			}
 		}
 	}
+}
+
+func inspectMovements(in *inspection, _ []string) error {
+	if in.limit <= 0 || in.limit > onlinestock.MaxMovementPage {
+		return usageErrorf("inspect movements: --limit must be from 1 to %d", onlinestock.MaxMovementPage)
+	}
+	f := onlinestock.MovementFilter{
+		Product: in.ledger.product,
+		Outlet:  in.ledger.outlet,
+		Ref:     in.ledger.ref,
+		After:   in.after,
+		Limit:   in.limit,
+	}
+	ms, err := in.svc.Movements(in.ctx, f)
+	if err != nil {
+		return err
+	}
+	if ms == nil {
+		ms = []onlinestock.Movement{}
+	}
+	err = in.out.print(ms, func(t *table) {
+		t.row("seq", "time", "product", "outlet", "kind", "reason", "ref", "delta on hand", "delta reserved", "on hand", "reserved", "version")
+		for _, m := range ms {
+			t.row(m.Seq, m.Time.UTC().Format(time.RFC3339), m.Product, m.Outlet, m.Kind, m.Reason, m.Ref,
+				signed(m.OnHandDelta), signed(m.ReservedDelta), m.OnHand, m.Reserved, m.Version)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if len(ms) == f.Limit {
+		fmt.Fprintf(in.stderr, "more may follow: add --after %d\n", ms[len(ms)-1].Seq)
+	}
+	return nil
+}
+
+// signed writes a delta with its sign: +2, -1, 0.
+func signed(n int64) string {
+	if n > 0 {
+		return "+" + strconv.FormatInt(n, 10)
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 func inspectDeadLetters(in *inspection, _ []string) error {

@@ -25,8 +25,10 @@
 //
 // inspect shows setup, methods, levels PRODUCT, availability PRODUCT...,
 // events (--after, --limit), reservation ORDER..., reservations (a page of
-// them by --status, --product, --outlet, --due-before, --after and --limit)
-// or dead-letters (--consumer).
+// them by --status, --product, --outlet, --due-before, --after and --limit),
+// movements (a page of the stock ledger by --product, --outlet, --ref,
+// --after and --limit) or dead-letters (--consumer). A listing whose page
+// is full says on standard error how to ask for the next.
 //
 // The exit status is 0 on success, 1 on failure, 2 on a mistake in the
 // command line and 3 when migrate status finds migrations pending.

@@ -123,7 +123,7 @@ func TestMigrateRefusedConnection(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}, {"-help"}, {"help", "inspect"}, {"inspect", "reservations", "-h"}, {"migrate", "status", "--help"}} {
+	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}, {"-help"}, {"help", "inspect"}, {"inspect", "reservations", "-h"}, {"inspect", "movements", "--help"}, {"migrate", "status", "--help"}} {
 		out, stderr, err := cli(t, args...)
 		if err != nil || !strings.Contains(out, "Usage:") || stderr != "" {
 			t.Errorf("onlinestock %q: error %v, standard error %q, output %q; want the usage on standard output", args, err, stderr, out)
@@ -141,6 +141,7 @@ func TestUsageErrorsSayWhatIsWrong(t *testing.T) {
 		{[]string{"inspekt"}, `unknown command "inspekt" (did you mean "inspect"?)`, "Available Commands:"},
 		{[]string{"inspect", "level"}, `inspect: unknown "level" (did you mean "levels"?)`, "reservations"},
 		{[]string{"inspect", "levels"}, "inspect levels: missing argument", "onlinestock inspect levels PRODUCT"},
+		{[]string{"inspect", "movement"}, `inspect: unknown "movement" (did you mean "movements"?)`, "dead-letters"},
 		{[]string{"migrate", "status", "--bogus"}, "migrate status: unknown flag: --bogus", "--timeout"},
 		{[]string{"serve", "--tenant", "a"}, "serve: no database: pass --database-url or set DATABASE_URL", "--tenant-header"},
 		{[]string{"import", "a.csv", "b.csv"}, `import: unexpected argument "b.csv"`, "--batch"},
