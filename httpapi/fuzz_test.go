@@ -69,9 +69,8 @@ func FuzzRequestBody(f *testing.F) {
 	})
 }
 
-// FuzzReservationsQuery sends any query string to listReservations, the
-// one decoder of query parameters into a filter: the answer is never a
-// 500, and an error is a problem with a code.
+// FuzzReservationsQuery sends any query string to listReservations: the
+// answer is never a 500, and an error is a problem with a code.
 func FuzzReservationsQuery(f *testing.F) {
 	for _, q := range []string{
 		"", "status=open", "status=released&product=tee", "outlet=north&limit=1", "after=web-1&limit=1000",
