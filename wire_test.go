@@ -63,6 +63,9 @@ func wireValues() map[string]any {
 				Kind: onlinestock.Fulfilled, Moved: []onlinestock.Allocation{{Product: "tee", Outlet: "downtown", Quantity: 1}}, Time: at,
 			}},
 		},
+		"movement": onlinestock.Movement{Seq: 7, Time: at, Product: "tee", Outlet: "downtown", Kind: onlinestock.MovedByAdjust,
+			Reason: onlinestock.StockSale, Ref: "web-1", OnHandDelta: -2, ReservedDelta: -2, OnHand: 3, Reserved: 0, Version: 4},
+		"web_sale_change":              onlinestock.Adjust("tee", "downtown", -2).ForOrder("web-1").WithKey("receipt-88/1").WithReason(onlinestock.StockSale),
 		"part":                         onlinestock.Part{ID: "shipment-1", Outlet: "downtown", Lines: []onlinestock.Line{{Product: "tee", Quantity: 1}}},
 		"reservation_without_deadline": onlinestock.Reservation{Order: "web-2", Status: onlinestock.Fulfilled, Created: at},
 		"events": []onlinestock.Event{

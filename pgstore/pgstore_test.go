@@ -224,9 +224,23 @@ func newTenant(tb testing.TB, pool *pgxpool.Pool) string {
 
 func dropTenant(tb testing.TB, pool *pgxpool.Pool, tenant string) {
 	tb.Helper()
-	for _, table := range []string{"setup", "event_counter", "outlets", "registers", "methods", "products",
-		"levels", "keys", "events", "reservations", "cursors", "dead_letters", "leases"} {
-		if _, err := pool.Exec(context.Background(), "DELETE FROM onlinestock_"+table+" WHERE tenant = $1", tenant); err != nil {
+	// Every table of the schema with a tenant column, so that a table a
+	// migration adds is never left out.
+	rows, err := pool.Query(context.Background(), `SELECT c.relname FROM pg_class c
+		JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+		JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant' AND NOT a.attisdropped
+		WHERE c.relkind IN ('r', 'p') AND c.relname LIKE 'onlinestock\_%' AND NOT c.relispartition ORDER BY 1`)
+	if err != nil {
+		tb.Errorf("listing the tables of tenant %q: %v", tenant, err)
+		return
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		tb.Errorf("listing the tables of tenant %q: %v", tenant, err)
+		return
+	}
+	for _, table := range tables {
+		if _, err := pool.Exec(context.Background(), "DELETE FROM "+table+" WHERE tenant = $1", tenant); err != nil {
 			tb.Errorf("deleting tenant %q from %s: %v", tenant, table, err)
 		}
 	}
