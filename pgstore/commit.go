@@ -53,6 +53,10 @@ func (t *tx) commit(ctx context.Context) error {
 	if len(t.deleted) > 0 {
 		b.Queue(`DELETE FROM onlinestock_methods WHERE tenant = $1 AND id = ANY($2)`, tenant, t.deleted)
 	}
+	if len(t.outlets)+len(t.registers)+len(t.methods)+len(t.deleted) > 0 || t.orderRegister != nil {
+		t.queueEnsureSetup(b)
+		b.Queue(sqlBumpSetupVersion, tenant)
+	}
 	if len(t.levels)+len(t.enabled)+len(t.disabled)+len(t.events)+len(t.movements) > 0 {
 		t.queueEnsureSetup(b) // the set-based inserts below select the tenant from it
 	}

@@ -82,8 +82,9 @@ type Store struct {
 	pool *pgxpool.Pool
 	cfg  Config
 
-	citus       bool          // the database is a Citus cluster
-	setupExists atomic.Bool   // the tenant's setup row is known to exist
+	citus       bool        // the database is a Citus cluster
+	setupExists atomic.Bool // the tenant's setup row is known to exist
+	cache       atomic.Pointer[setupCache]
 	claims      atomic.Uint64 // committed transactions that claimed keys, for the sweep
 	pruned      atomic.Uint64 // every event up to this seq is deleted (see Prune)
 }
@@ -117,6 +118,15 @@ func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
 
 // SchemaCheckTimeout bounds the schema check of [New].
 const SchemaCheckTimeout = 30 * time.Second
+
+// setupCache is the tenant's setup and methods as they were at a version
+// of its setup row (see DESIGN.md). A transaction that reads the version
+// it holds is spared reading and decoding them again.
+type setupCache struct {
+	version int64
+	setup   *onlinestock.Setup
+	methods []onlinestock.Method // nil: not read at this version
+}
 
 // Tenant returns the tenant the Store is scoped to.
 func (s *Store) Tenant() string { return s.cfg.Tenant }

@@ -45,8 +45,10 @@ type tx struct {
 	xid string
 
 	setup        *onlinestock.Setup
-	exclusive    bool // LockSetup taken
-	createdSetup bool // this transaction inserted the setup row
+	exclusive    bool  // LockSetup taken
+	createdSetup bool  // this transaction inserted the setup row
+	version      int64 // the setup row's version, once read: see setupCache
+	versionKnown bool
 	// placeholders are the product rows Products inserted to lock products
 	// that did not exist; commit deletes those that got no level.
 	placeholders map[string]struct{}
@@ -159,11 +161,18 @@ func (t *tx) readSetup(ctx context.Context, exclusive bool) (*onlinestock.Setup,
 			b.Queue(sqlCreateSetup, t.tenant()) // on first use
 		}
 	}
-	b.Queue(`SELECT order_register FROM onlinestock_setup WHERE tenant = $1`, t.tenant())
+	// The outlets and registers are read only when the cache does not hold
+	// the setup at the version read: each statement is then empty.
+	cached := t.s.cache.Load()
+	cachedVersion := int64(-1)
+	if cached != nil {
+		cachedVersion = cached.version
+	}
+	b.Queue(sqlReadSetup, t.tenant())
 	// Read after the lock is granted, so under READ COMMITTED these see the
 	// state the last setup writer committed.
-	b.Queue(`SELECT id, name, connected, buffer, rank FROM onlinestock_outlets WHERE tenant = $1 ORDER BY id`, t.tenant())
-	b.Queue(`SELECT id, outlet, name FROM onlinestock_registers WHERE tenant = $1 ORDER BY id`, t.tenant())
+	b.Queue(sqlReadOutlets, t.tenant(), cachedVersion)
+	b.Queue(sqlReadRegisters, t.tenant(), cachedVersion)
 	br, err := t.send(ctx, b)
 	if err != nil {
 		return nil, err
@@ -180,10 +189,12 @@ func (t *tx) readSetup(ctx context.Context, exclusive bool) (*onlinestock.Setup,
 		}
 	}
 	setup := &onlinestock.Setup{}
-	err = br.QueryRow().Scan(&setup.OrderRegister)
+	var version int64
+	err = br.QueryRow().Scan(&setup.OrderRegister, &version)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows) && t.readOnly:
 		// A tenant never written: the empty setup.
+		version = -2 // no version: matches no cache
 	case err != nil:
 		return nil, interpretError(ctx, err)
 	case create:
@@ -226,6 +237,14 @@ func (t *tx) readSetup(ctx context.Context, exclusive bool) (*onlinestock.Setup,
 	if err := br.Close(); err != nil {
 		return nil, interpretError(ctx, err)
 	}
+	if version >= 0 {
+		t.version, t.versionKnown = version, true
+		if cached != nil && cached.version == version {
+			setup = cached.setup
+		} else {
+			t.s.cache.Store(&setupCache{version: version, setup: setup})
+		}
+	}
 	t.setup = setup
 	t.exclusive = t.exclusive || (exclusive && !t.readOnly)
 	return setup, nil
@@ -256,6 +275,28 @@ func (t *tx) SetOrderRegister(ctx context.Context, register string) error {
 }
 
 func (t *tx) Methods(ctx context.Context) ([]onlinestock.Method, error) {
+	// The methods change only under the exclusive setup lock, with the
+	// version: at the version this transaction read, under the lock it
+	// holds (or in its snapshot), they are the cached ones.
+	c := t.s.cache.Load()
+	if t.versionKnown && c != nil && c.version == t.version && c.methods != nil {
+		return c.methods, nil
+	}
+	out, err := t.readMethods(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if t.versionKnown && c != nil && c.version == t.version {
+		methods := slices.Clip(out)
+		if methods == nil {
+			methods = []onlinestock.Method{} // read, and none
+		}
+		t.s.cache.CompareAndSwap(c, &setupCache{version: c.version, setup: c.setup, methods: methods})
+	}
+	return out, nil
+}
+
+func (t *tx) readMethods(ctx context.Context) ([]onlinestock.Method, error) {
 	b := t.batch()
 	b.Queue(`SELECT id, name, kind, outlet, rule FROM onlinestock_methods WHERE tenant = $1 ORDER BY id`, t.tenant())
 	br, err := t.send(ctx, b)
@@ -391,6 +432,25 @@ func (t *tx) queueEnsureSetup(b *pgx.Batch) bool {
 	t.createdSetup = true
 	return true
 }
+
+// sqlReadSetup reads the tenant's order register and the version of its
+// setup, which every transaction that changes the setup or the methods
+// moves on at commit.
+const sqlReadSetup = `SELECT order_register, version FROM onlinestock_setup WHERE tenant = $1`
+
+// sqlReadOutlets and sqlReadRegisters read the tenant's outlets and
+// registers, unless its setup is still at version $2, the one the Store
+// has cached.
+const (
+	sqlReadOutlets = `SELECT id, name, connected, buffer, rank FROM onlinestock_outlets
+		WHERE tenant = $1 AND NOT EXISTS (SELECT FROM onlinestock_setup WHERE tenant = $1 AND version = $2) ORDER BY id`
+	sqlReadRegisters = `SELECT id, outlet, name FROM onlinestock_registers
+		WHERE tenant = $1 AND NOT EXISTS (SELECT FROM onlinestock_setup WHERE tenant = $1 AND version = $2) ORDER BY id`
+)
+
+// sqlBumpSetupVersion moves the setup's version on, at the commit of a
+// transaction that changed the setup or the methods.
+const sqlBumpSetupVersion = `UPDATE onlinestock_setup SET version = version + 1 WHERE tenant = $1`
 
 // sqlCreateSetup creates the setup row of tenant $1 if it does not exist.
 // DO NOTHING waits for a concurrent insert of it to commit.

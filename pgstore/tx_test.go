@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"slices"
 	"sync"
@@ -286,4 +287,69 @@ func TestContextCancellation(t *testing.T) {
 		_, err := tx.Products(ctx, []string{"p1", "p2"})
 		return err
 	}))
+}
+
+// TestSetupCacheFollowsOtherProcesses runs two Stores on one tenant, as two
+// processes would: each caches the setup and the methods by the version of
+// the setup, and sees the other's changes at its next transaction.
+func TestSetupCacheFollowsOtherProcesses(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := sharedPool(t)
+	tenant := newTenant(t, pool)
+	open := func() *onlinestock.Service {
+		s, err := pgstore.New(pool, pgstore.Config{Tenant: tenant})
+		must(t, err)
+		return newService(t, s, onlinestock.Config{})
+	}
+	a, b := open(), open()
+	must(t, a.SaveOutlet(ctx, "north", "North"))
+	must(t, a.SaveRegister(ctx, "till", "north", ""))
+	_, err := a.Activate(ctx, "till")
+	must(t, err)
+	outlets := func(svc *onlinestock.Service) []string {
+		setup, err := svc.Setup(ctx)
+		must(t, err)
+		var ids []string
+		for _, o := range setup.Outlets {
+			ids = append(ids, fmt.Sprintf("%s/%v", o.ID, o.Connected))
+		}
+		return ids
+	}
+	methods := func(svc *onlinestock.Service) []string {
+		ms, err := svc.Methods(ctx)
+		must(t, err)
+		var ids []string
+		for _, m := range ms {
+			ids = append(ids, m.ID)
+		}
+		return ids
+	}
+	for _, svc := range []*onlinestock.Service{a, b} { // both cache
+		if got := outlets(svc); !slices.Equal(got, []string{"north/true"}) {
+			t.Fatalf("outlets %v, want [north/true]", got)
+		}
+		if got := methods(svc); len(got) != 0 {
+			t.Fatalf("methods %v, want none", got)
+		}
+	}
+	must(t, b.SaveOutlet(ctx, "south", "South"))
+	_, err = b.Connect(ctx, "south")
+	must(t, err)
+	must(t, b.SaveMethod(ctx, onlinestock.Method{ID: "courier", Name: "Courier", Kind: onlinestock.Shipping}))
+	if got := outlets(a); !slices.Equal(got, []string{"north/true", "south/true"}) {
+		t.Errorf("after the other Store's changes, outlets %v, want [north/true south/true]", got)
+	}
+	if got := methods(a); !slices.Equal(got, []string{"courier"}) {
+		t.Errorf("after the other Store's changes, methods %v, want [courier]", got)
+	}
+	// A reservation routed by a's cached setup sees south's stock.
+	_, err = b.Apply(ctx, []onlinestock.Change{onlinestock.Set("tee", "south", 2)})
+	must(t, err)
+	must(t, b.EnableOnline(ctx, "tee"))
+	r, err := a.Reserve(ctx, onlinestock.Order{ID: "web-1", Method: "courier", Lines: []onlinestock.Line{{Product: "tee", Quantity: 2}}})
+	must(t, err)
+	if len(r.Allocations) != 1 || r.Allocations[0].Outlet != "south" {
+		t.Errorf("allocations %+v, want 2 from south", r.Allocations)
+	}
 }
