@@ -256,3 +256,94 @@ func BenchmarkBaselineParallelMapUpdate(b *testing.B) {
 		}
 	})
 }
+
+// benchBundles makes bundles of the given size, each from its own
+// components (c00000…), stocked like the products, and returns their IDs.
+func benchBundles(b *testing.B, svc *onlinestock.Service, outlets, bundles, size int, stock int64) []string {
+	b.Helper()
+	ctx := context.Background()
+	var changes []onlinestock.Change
+	var ids []string
+	for i := range bundles {
+		bundle := onlinestock.Bundle{ID: fmt.Sprintf("b%05d", i)}
+		for k := range size {
+			c := fmt.Sprintf("c%05d", i*size+k)
+			bundle.Components = append(bundle.Components, onlinestock.Component{Product: c, Quantity: 1})
+			for o := range outlets {
+				changes = append(changes, onlinestock.Set(c, fmt.Sprintf("o%02d", o), stock))
+			}
+		}
+		if _, err := svc.Apply(ctx, changes); err != nil {
+			b.Fatal(err)
+		}
+		changes = changes[:0]
+		if err := svc.SaveBundle(ctx, bundle); err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, bundle.ID)
+	}
+	if err := svc.EnableOnline(ctx, ids...); err != nil {
+		b.Fatal(err)
+	}
+	return ids
+}
+
+// BenchmarkAvailabilityPage100x50Bundles reads a page of 100 products over
+// 50 outlets of which 20 are bundles of 5 components each (100 more
+// products read). BenchmarkAvailabilityPage100x50 is the same page without
+// bundles.
+func BenchmarkAvailabilityPage100x50Bundles(b *testing.B) {
+	svc := benchService(b, 50, 80, 10)
+	page := benchBundles(b, svc, 50, 20, 5, 10)
+	for i := range 80 {
+		page = append(page, benchProduct(i))
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		got, err := svc.Availability(ctx, page...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got[0].Quantity != 500 {
+			b.Fatal(got[0])
+		}
+	}
+}
+
+// BenchmarkApplyComponentOf1000Bundles adjusts a product that is a
+// component of 1,000 bundles (each of it and 4 others, at 3 outlets), so
+// every call moves the availability of all of them. BenchmarkApplyOneAdjust
+// adjusts a product of no bundle.
+func BenchmarkApplyComponentOf1000Bundles(b *testing.B) {
+	svc := benchService(b, 3, 4_001, 1_000_000)
+	ctx := context.Background()
+	var ids []string
+	for i := range 1_000 {
+		bundle := onlinestock.Bundle{ID: fmt.Sprintf("b%05d", i), Components: []onlinestock.Component{{Product: benchProduct(0), Quantity: 1}}}
+		for k := range 4 {
+			bundle.Components = append(bundle.Components, onlinestock.Component{Product: benchProduct(1 + i*4 + k), Quantity: 1})
+		}
+		if err := svc.SaveBundle(ctx, bundle); err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, bundle.ID)
+	}
+	if err := svc.EnableOnline(ctx, ids...); err != nil {
+		b.Fatal(err)
+	}
+	// Each call moves p00000 at o00 between 0 and 1: every bundle's
+	// availability changes, and 1,001 events are written.
+	changes := [][]onlinestock.Change{{onlinestock.Set(benchProduct(0), "o00", 0)}, {onlinestock.Set(benchProduct(0), "o00", 1)}}
+	if _, err := svc.Apply(ctx, changes[1]); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := svc.Apply(ctx, changes[i%2]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

@@ -1,35 +1,146 @@
 package onlinestock
 
-// cartStock is what a snapshot's outlets offer of each product of a cart:
-// the part of the evaluator that [Service.Reserve] shares, so that a method
-// is offered exactly when reserving with it succeeds.
+import (
+	"math"
+	"slices"
+)
+
+// cartStock is a cart's demand and what a snapshot's outlets offer of it:
+// the part of the evaluator that [Service.Reserve] shares, so that a
+// method is offered exactly when reserving with it succeeds.
+//
+// The cart's lines are summed per product. A bundle's lines are expanded
+// into its components, and what the cart needs of each product that holds
+// stock (a row) is summed over every line that needs it, the product's own
+// lines and the bundles', before anything is checked or allocated.
 type cartStock struct {
-	lines       []Line // summed per product, sorted
-	outlets     []Outlet
-	contrib     []int64 // contrib[i*len(outlets)+j]: what outlet j gives of line i
-	products    []ProductQuote
+	lines   []Line // summed per product, sorted
+	outlets []Outlet
+	// rows are the products that hold the stock the cart takes: the
+	// products of its ordinary lines and the components of its bundles,
+	// sorted. The stock table's rows are these.
+	table   stockTable
+	own     []int64 // own[r]: the units of rows[r] its own lines ask for
+	bundled []int64 // bundled[r]: the units of rows[r] the cart's bundles take
+	kits    []kit   // the cart's bundle lines, in line order
+
+	products    []ProductQuote // per line
+	components  []ProductQuote // per row a bundle of the cart needs
 	purchasable bool
 }
 
-func newCartStock(snap Snapshot, lines []Line) cartStock {
-	cs := cartStock{
-		lines:       lines,
-		outlets:     snap.Outlets,
-		contrib:     make([]int64, len(lines)*len(snap.Outlets)),
-		products:    make([]ProductQuote, len(lines)),
-		purchasable: true,
+// kit is a bundle line of a cart: units of a bundle, each made of parts.
+type kit struct {
+	line       int // index into lines
+	units      int64
+	parts      []kitPart   // per component, in the order of components
+	components []Component // the bundle's definition
+}
+
+// kitPart is one component of a kit: its row, and the units of it one unit
+// of the bundle takes.
+type kitPart struct {
+	row int
+	per int64
+}
+
+// stockTable is what each outlet can give of each of a list of products.
+type stockTable struct {
+	products []string
+	outlets  []Outlet
+	avail    []int64 // avail[r*len(outlets)+j]: what outlet j gives of products[r]
+}
+
+// row returns what each outlet gives of product r.
+func (t *stockTable) row(r int) []int64 {
+	n := len(t.outlets)
+	return t.avail[r*n : (r+1)*n]
+}
+
+// at is what outlet j gives of product r.
+func (t *stockTable) at(r, j int) int64 { return t.avail[r*len(t.outlets)+j] }
+
+// addSat adds without overflowing: a cart's demand is only ever compared
+// with stock, which lies far below the cap.
+func addSat(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
 	}
+	return a + b
+}
+
+// mulSat multiplies two non-negative numbers without overflowing.
+func mulSat(a, b int64) int64 {
+	if a != 0 && b > math.MaxInt64/a {
+		return math.MaxInt64
+	}
+	return a * b
+}
+
+// newCartStock works out a cart's demand (lines summed and sorted) on a
+// snapshot, and whether online stock covers it, line by line and product
+// by product.
+func newCartStock(snap Snapshot, lines []Line) cartStock {
+	cat := snap.Catalog
+	cs := cartStock{lines: lines, outlets: snap.Outlets, purchasable: true}
+	rows := make([]string, 0, len(lines))
+	for _, l := range lines {
+		if b, ok := cat.Bundle(l.Product); ok {
+			for _, c := range b.Components {
+				rows = append(rows, c.Product)
+			}
+			continue
+		}
+		rows = append(rows, l.Product)
+	}
+	if len(rows) > len(lines) || !slices.IsSorted(rows) {
+		slices.Sort(rows)
+		rows = slices.Compact(rows)
+	}
+	n := len(snap.Outlets)
+	cs.table = stockTable{products: rows, outlets: snap.Outlets, avail: make([]int64, len(rows)*n)}
+	cs.own, cs.bundled = make([]int64, len(rows)), make([]int64, len(rows))
+	online := make([]int64, len(rows))
+	for r, id := range rows {
+		p, ok := findProduct(snap.Products, id)
+		if !ok {
+			continue
+		}
+		row := cs.table.row(r)
+		hint := 0
+		for k := range p.Levels {
+			if j, ok := locate(snap.Outlets, p.Levels[k].Outlet, &hint); ok {
+				row[j] = contribution(&p.Levels[k], &snap.Outlets[j])
+				online[r] += row[j]
+			}
+		}
+	}
+	rowOf := func(id string) int { r, _ := slices.BinarySearch(rows, id); return r }
+
+	cs.products = make([]ProductQuote, len(lines))
 	for i, l := range lines {
 		pq := ProductQuote{Product: l.Product, Requested: l.Quantity, Status: LineNotForSale}
-		if p, ok := findProduct(snap.Products, l.Product); ok && p.Enabled {
-			row := cs.row(i)
-			hint := 0
-			for k := range p.Levels {
-				if j, ok := locate(snap.Outlets, p.Levels[k].Outlet, &hint); ok {
-					row[j] = contribution(&p.Levels[k], &snap.Outlets[j])
-					pq.Available += row[j]
-				}
+		p, found := findProduct(snap.Products, l.Product)
+		enabled := found && p.Enabled
+		if b, ok := cat.Bundle(l.Product); ok {
+			k := kit{line: i, units: l.Quantity, components: b.Components}
+			for _, c := range b.Components {
+				r := rowOf(c.Product)
+				k.parts = append(k.parts, kitPart{row: r, per: c.Quantity})
+				cs.bundled[r] = addSat(cs.bundled[r], mulSat(l.Quantity, c.Quantity))
 			}
+			cs.kits = append(cs.kits, k)
+			if enabled {
+				pq.Available = cs.assemblable(k)
+			}
+		} else {
+			r := rowOf(l.Product)
+			cs.own[r] = l.Quantity
+			if enabled {
+				pq.Available = online[r]
+			}
+		}
+		if enabled {
 			pq.Status = LineOK
 			if pq.Available < l.Quantity {
 				pq.Status = LineShort
@@ -38,13 +149,81 @@ func newCartStock(snap Snapshot, lines []Line) cartStock {
 		cs.purchasable = cs.purchasable && pq.Status == LineOK
 		cs.products[i] = pq
 	}
+	if len(cs.kits) == 0 {
+		return cs
+	}
+	// The cart's whole demand for each component: bundles and own lines.
+	for r, id := range rows {
+		if cs.bundled[r] == 0 {
+			continue
+		}
+		pq := ProductQuote{Product: id, Requested: addSat(cs.own[r], cs.bundled[r]), Available: online[r], Status: LineOK}
+		if pq.Requested > pq.Available {
+			pq.Status = LineShort
+			cs.purchasable = false
+		}
+		cs.components = append(cs.components, pq)
+	}
 	return cs
 }
 
-// row returns what each outlet gives of line i.
-func (cs *cartStock) row(i int) []int64 {
+// request is what the allocator ranks outlets for: the cart's demand per
+// product that holds stock, bundles counted in their components.
+func (cs *cartStock) request(snap Snapshot) AllocationRequest {
+	demand := make([]Line, 0, len(cs.table.products))
+	for r, id := range cs.table.products {
+		if n := addSat(cs.own[r], cs.bundled[r]); n > 0 {
+			demand = append(demand, Line{Product: id, Quantity: n})
+		}
+	}
+	return AllocationRequest{Lines: demand, Outlets: snap.Outlets, Products: snap.Products, Primary: snap.Primary}
+}
+
+// assemblable is the units of k the connected outlets can assemble
+// together, each from its own stock: the kit's bundle's online stock.
+func (cs *cartStock) assemblable(k kit) int64 {
+	var total int64
+	for j := range cs.outlets {
+		total += cs.unitsAt(k, j, cs.table.avail)
+	}
+	return total
+}
+
+// unitsAt is the units of k outlet j can assemble from avail.
+func (cs *cartStock) unitsAt(k kit, j int, avail []int64) int64 {
+	units := int64(math.MaxInt64)
 	n := len(cs.outlets)
-	return cs.contrib[i*n : (i+1)*n]
+	for _, p := range k.parts {
+		units = min(units, avail[p.row*n+j]/p.per)
+	}
+	return units
+}
+
+// shortfalls lists what the cart lacks: each line and each component
+// whose status is not OK.
+func (cs *cartStock) shortfalls() []Shortfall {
+	var out []Shortfall
+	for _, list := range [][]ProductQuote{cs.products, cs.components} {
+		for _, p := range list {
+			if p.Status != LineOK {
+				out = append(out, Shortfall(p))
+			}
+		}
+	}
+	return out
+}
+
+// outletShortfalls lists what outlet j alone lacks to fill the cart, per
+// product that holds stock, the cart's lines summed with its bundles'.
+func (cs *cartStock) outletShortfalls(j int) []Shortfall {
+	var out []Shortfall
+	for r, id := range cs.table.products {
+		need := addSat(cs.own[r], cs.bundled[r])
+		if have := cs.table.at(r, j); have < need {
+			out = append(out, Shortfall{Product: id, Requested: need, Available: have, Status: LineShort})
+		}
+	}
+	return out
 }
 
 func (cs *cartStock) quoteMethod(m Method, opts QuoteOptions) MethodQuote {
@@ -56,15 +235,26 @@ func (cs *cartStock) quoteMethod(m Method, opts QuoteOptions) MethodQuote {
 		mq.Reason = ReasonNotPurchasable
 	case m.Rule == Restrict && !mq.Orphaned:
 		j, _ := outletIndex(cs.outlets, m.Outlet)
-		for i, l := range cs.lines {
-			if have := cs.row(i)[j]; have < l.Quantity {
-				mq.Shortfalls = append(mq.Shortfalls, Shortfall{Product: l.Product, Requested: l.Quantity, Available: have, Status: LineShort})
-			}
-		}
-		if len(mq.Shortfalls) > 0 {
+		if mq.Shortfalls = cs.outletShortfalls(j); len(mq.Shortfalls) > 0 {
 			mq.Reason = ReasonOutletShort
 		}
 	}
 	mq.Offered = mq.Reason == ReasonNone
 	return mq
+}
+
+// checkAssembly finds out, for a cart with bundles that online stock
+// covers product by product, whether its bundles can be assembled at the
+// outlets in order (see [place]). If not, the cart is not purchasable,
+// and the first bundle line the outlets cannot assemble whole is marked
+// short, with the units they can.
+func (cs *cartStock) checkAssembly(order []int) {
+	if !cs.purchasable || len(cs.kits) == 0 {
+		return
+	}
+	if _, _, short, units := place(cs, order, -1, false); short >= 0 {
+		pq := &cs.products[cs.kits[short].line]
+		pq.Status, pq.Available = LineShort, units
+		cs.purchasable = false
+	}
 }

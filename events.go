@@ -34,7 +34,8 @@ const (
 
 	// Order events. Each carries Order; Lines, the units concerned, summed
 	// per product; and Allocations, the same units per product and outlet
-	// (only Quantity is set). A partial call sets Part to its ID.
+	// (only Quantity is set, and a bundle's Components). A partial call
+	// sets Part to its ID.
 
 	// OrderReserved: stock was reserved for Order, as Allocations say.
 	OrderReserved EventKind = "order_reserved"
@@ -139,11 +140,11 @@ func availabilityEvent(now time.Time, product string, before, after Availability
 
 // orderEvent announces that units moved in or out of an order's
 // reservation; allocs (sorted by product, then outlet) are the units, and
-// only their Quantity is kept.
+// only their Quantity (and a bundle's Components) is kept.
 func orderEvent(now time.Time, kind EventKind, order, part string, allocs []Allocation) Event {
 	e := Event{Kind: kind, Time: now, Order: order, Part: part, Allocations: make([]Allocation, len(allocs))}
 	for i, a := range allocs {
-		e.Allocations[i] = Allocation{Product: a.Product, Outlet: a.Outlet, Quantity: a.Quantity}
+		e.Allocations[i] = Allocation{Product: a.Product, Outlet: a.Outlet, Quantity: a.Quantity, Components: a.Components}
 		if n := len(e.Lines); n > 0 && e.Lines[n-1].Product == a.Product {
 			e.Lines[n-1].Quantity += a.Quantity
 		} else {

@@ -124,28 +124,20 @@ func Classify(enabled bool, online, lowStock int64) Availability {
 	}
 }
 
-func (s *Service) availability(p Product, outlets []Outlet) Availability {
-	if !p.Enabled {
-		return Unlisted
-	}
-	return Classify(true, OnlineStock(p.Levels, outlets), s.cfg.LowStockThreshold)
-}
-
 // Availability returns what the storefront sees of each product, in the
 // order asked. A product never reported is NotForSale. The whole page is one
-// Store read ([Store.ReadPage]), however many products it holds.
+// Store read ([Store.ReadPage]), however many products it holds, bundles
+// included.
 func (s *Service) Availability(ctx context.Context, products ...string) ([]Availability, error) {
 	if err := checkIDs("products", products); err != nil {
 		return nil, err
 	}
 	ids := sortedUnique(products)
 	out := make([]Availability, len(products))
-	err := s.store.ReadPage(ctx, ids, func(outlets []Outlet, found []Product) error {
+	err := s.store.ReadPage(ctx, ids, func(page Page) error {
+		v := stockView{outlets: page.Outlets, catalog: page.Catalog, products: page.Products, lowStock: s.cfg.LowStockThreshold}
 		for i, id := range products {
-			out[i] = Unlisted
-			if k, ok := slices.BinarySearchFunc(found, id, byProductID); ok {
-				out[i] = s.availability(found[k], outlets)
-			}
+			out[i] = v.availability(id)
 		}
 		return nil
 	})
@@ -205,35 +197,45 @@ func (s *Service) setEnabled(ctx context.Context, products []string, enabled boo
 		if err != nil {
 			return err
 		}
-		found, err := tx.Products(ctx, ids)
+		cat, err := tx.Catalog(ctx)
 		if err != nil {
 			return err
 		}
-		if len(found) != len(ids) {
-			for i, id := range ids {
-				if i >= len(found) || found[i].ID != id {
-					return notFound("product", id)
-				}
+		// Enabling a component does not move its bundles, but a bundle's
+		// availability is read from its components, which its lock
+		// protects.
+		var peek []string
+		for _, id := range cat.WithComponents(ids) {
+			if _, ok := slices.BinarySearch(ids, id); !ok {
+				peek = append(peek, id)
+			}
+		}
+		found, err := readProducts(ctx, tx, ids, peek)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if _, ok := slices.BinarySearchFunc(found, id, byProductID); !ok {
+				return notFound("product", id)
 			}
 		}
 		now, err := s.now()
 		if err != nil {
 			return err
 		}
+		before := &stockView{outlets: setup.Outlets, catalog: cat, products: found, lowStock: s.cfg.LowStockThreshold}
+		after := &stockView{outlets: setup.Outlets, catalog: cat, products: slices.Clone(found), lowStock: s.cfg.LowStockThreshold}
 		var changed []string
 		var events []Event
-		for _, p := range found {
+		for _, id := range ids {
+			p, _ := after.product(id)
 			if p.Enabled == enabled {
 				continue
 			}
 			changed = append(changed, p.ID)
-			before := s.availability(p, setup.Outlets)
 			p.Enabled = enabled
-			after := s.availability(p, setup.Outlets)
 			events = append(events, Event{Kind: kind, Time: now, Product: p.ID})
-			if after != before {
-				events = append(events, availabilityEvent(now, p.ID, before, after))
-			}
+			events = append(events, availabilityEvents(now, before, after, []string{p.ID})...)
 		}
 		if len(changed) == 0 {
 			return nil
@@ -498,6 +500,7 @@ type ChangeResult struct {
 //
 // The whole batch is rejected, with nothing changed and no event, when a
 // change is malformed (ErrInvalid), names an unknown outlet (ErrNotFound),
+// reports stock for a bundle, which holds none of its own (ErrInvalid),
 // expects a version the level is no longer at (ErrConflict), or would take
 // on-hand outside ±MaxOnHand (ErrInvalid). A change whose key was applied
 // within the key retention, or earlier in the same batch, is skipped and
@@ -506,7 +509,8 @@ type ChangeResult struct {
 //
 // Products are created by their first change, not enabled for online sale.
 // At most one availability event is written per product, and only when what
-// the storefront sees changed.
+// the storefront sees changed: the products changed, and the bundles they
+// are components of.
 func (s *Service) Apply(ctx context.Context, changes []Change) ([]ChangeResult, error) {
 	if len(changes) == 0 {
 		return nil, nil
@@ -552,6 +556,7 @@ type applyScratch struct {
 	seenKey   map[string]string // key → the change it stands for, within the batch
 	after     []Level
 	writes    []Level
+	touched   []string // the products written
 	events    []Event
 	ledger    ledger
 	orders    []webOrder // the orders the batch reports web sales of, by ID
@@ -563,6 +568,7 @@ func (sc *applyScratch) reset() {
 	clear(sc.claims)
 	clear(sc.after)
 	clear(sc.writes)
+	clear(sc.touched)
 	clear(sc.events)
 	clear(sc.ledger.movements)
 	sc.ledger.movements = sc.ledger.movements[:0]
@@ -579,6 +585,17 @@ func (sc *applyScratch) apply(tx Tx) error {
 	for i, c := range changes {
 		if _, ok := findOutlet(setup.Outlets, c.Outlet); !ok {
 			return fmt.Errorf("change %d: %w", i, notFound("outlet", c.Outlet))
+		}
+	}
+	cat, err := tx.Catalog(ctx)
+	if err != nil {
+		return err
+	}
+	if !cat.empty() {
+		for i, c := range changes {
+			if cat.IsBundle(c.Product) {
+				return fmt.Errorf("change %d: %w", i, invalid("product", "%q is a bundle: it holds no stock of its own", c.Product))
+			}
 		}
 	}
 	now, err := sc.s.now()
@@ -613,7 +630,7 @@ func (sc *applyScratch) apply(tx Tx) error {
 			sc.ids = append(sc.ids, p)
 		}
 	}
-	found, err := tx.Products(ctx, sc.ids)
+	found, err := readRelated(ctx, tx, cat, sc.ids)
 	if err != nil {
 		return err
 	}
@@ -685,18 +702,19 @@ func (sc *applyScratch) apply(tx Tx) error {
 				sc.writes = append(sc.writes, *lv)
 			}
 		}
-		if current.Enabled {
-			before := Classify(true, OnlineStock(current.Levels, setup.Outlets), sc.s.cfg.LowStockThreshold)
-			after := Classify(true, OnlineStock(sc.after, setup.Outlets), sc.s.cfg.LowStockThreshold)
-			if before != after {
-				sc.events = append(sc.events, availabilityEvent(now, product, before, after))
-			}
-		}
 	}
 	if len(sc.writes) > 0 {
 		if err := tx.PutLevels(ctx, sc.writes); err != nil {
 			return err
 		}
+		sc.touched = sc.touched[:0]
+		for _, l := range sc.writes {
+			if n := len(sc.touched); n == 0 || sc.touched[n-1] != l.Product {
+				sc.touched = append(sc.touched, l.Product)
+			}
+		}
+		v := stockView{outlets: setup.Outlets, catalog: cat, products: found, lowStock: sc.s.cfg.LowStockThreshold}
+		sc.events = v.moveEvents(sc.events, now, sc.writes, cat.affected(sc.touched))
 	}
 	if err := sc.closeOrders(tx, now); err != nil {
 		return err

@@ -61,6 +61,9 @@ type Movement struct {
 	// ([Change.WithRef]), or else the change's idempotency key, for a POS
 	// change; "" when there is none.
 	Ref string `json:"ref,omitempty"`
+	// Bundle, for an order's movement of a component that one of its
+	// bundles took, is that bundle.
+	Bundle string `json:"bundle,omitempty"`
 	// OnHandDelta and ReservedDelta are how much the level's OnHand and
 	// Reserved moved.
 	OnHandDelta   int64 `json:"on_hand_delta"`

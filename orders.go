@@ -43,6 +43,10 @@ type Allocation struct {
 	// Reported says that the POS has reported the sale of these units
 	// ([Change.ForOrder]): on-hand already reflects it.
 	Reported bool `json:"reported,omitempty"`
+	// Components, for a bundle, are what one unit of it takes of each
+	// component: the outlet holds Quantity times as many of each, and its
+	// components' levels move with the bundle's units.
+	Components []Component `json:"components,omitempty"`
 }
 
 // Held is what the allocation still holds: its units neither fulfilled nor
@@ -96,7 +100,7 @@ func (r Reservation) held() []Allocation {
 	out := make([]Allocation, 0, len(r.Allocations))
 	for _, a := range r.Allocations {
 		if n := a.Held(); n > 0 {
-			out = append(out, Allocation{Product: a.Product, Outlet: a.Outlet, Quantity: n})
+			out = append(out, Allocation{Product: a.Product, Outlet: a.Outlet, Quantity: n, Components: a.Components})
 		}
 	}
 	return out
@@ -158,6 +162,21 @@ func (o Order) validate() ([]Line, error) {
 // holding what the order needs, greedy above. The reservation's Sources
 // say, per outlet, its stage and its rank in the allocator's order.
 //
+// A bundle's units are reserved as its components' units: each unit is
+// assembled whole at one outlet, whose components' Reserved counts rise;
+// the allocation is of the bundle, in its units, and names its
+// components. What the order needs of a component is its own lines and
+// its bundles' units summed. When the method's outlet gives first, it
+// assembles all it can of each bundle line, then gives of the other
+// products; of what is left, one outlet that can fill all of it does;
+// else each bundle line in turn (the one the fewest outlets can assemble
+// a unit of first) is assembled at the outlets in the allocator's order,
+// each all it can (stage [StageAssembly]), and the other products are
+// routed as above on what stock is left. If the
+// method's outlet assembling first would leave a bundle line short of
+// components (bundles that share components can compete for them), the
+// order is routed as if the method had no outlet.
+//
 // When the order cannot be filled the error is an [*InsufficientStockError]
 // (ErrInsufficientStock) with the shortfalls, each saying whether the
 // product is short or not for sale (unknown, or not enabled online). A
@@ -208,15 +227,15 @@ func (s *Service) Reserve(ctx context.Context, o Order) (Reservation, error) {
 			res = existing
 			return nil
 		}
-		snap, err := s.snapshot(ctx, tx, setup, lines)
+		snap, v, err := s.snapshot(ctx, tx, setup, lines)
 		if err != nil {
 			return err
 		}
-		allocs, sources, online, err := s.allocate(snap, lines, o.Method)
+		allocs, sources, err := s.allocate(snap, lines, o.Method)
 		if err != nil {
 			return err
 		}
-		if err := s.moveStock(ctx, tx, snap.Outlets, snap.Products, allocs, reserveMove.withRef(o.ID), online); err != nil {
+		if err := s.moveStock(ctx, tx, v, allocs, reserveMove.withRef(o.ID)); err != nil {
 			return err
 		}
 		res = Reservation{Order: o.ID, Method: o.Method, Lines: lines, Allocations: allocs, Sources: sources, Status: Open, Created: now, Deadline: deadline}
@@ -231,46 +250,52 @@ func (s *Service) Reserve(ctx context.Context, o Order) (Reservation, error) {
 	return res, nil
 }
 
-// allocate places lines (summed, sorted) on outlets, or says why it cannot.
-// It also returns why each outlet gives, and the online stock of each
-// product as the evaluator saw it.
-func (s *Service) allocate(snap Snapshot, lines []Line, methodID string) ([]Allocation, []Source, []ProductQuote, error) {
+// allocate places lines (summed, sorted) on outlets, or says why it
+// cannot. It also returns why each outlet gives.
+func (s *Service) allocate(snap Snapshot, lines []Line, methodID string) ([]Allocation, []Source, error) {
 	cs := newCartStock(snap, lines)
+	var order []int
+	if len(cs.kits) > 0 && cs.purchasable {
+		order = outletOrder(s.cfg.Allocator, cs.request(snap))
+		cs.checkAssembly(order)
+	}
 	// A method the checkout cannot show is an error of the caller's, whatever
 	// the stock; then the stock decides.
 	var method *MethodQuote
 	if methodID != "" {
 		k, ok := slices.BinarySearchFunc(snap.Methods, methodID, byMethodID)
 		if !ok {
-			return nil, nil, nil, notFound("method", methodID)
+			return nil, nil, notFound("method", methodID)
 		}
-		mq := cs.quoteMethod(snap.Methods[k], QuoteOptions{HideOrphanedMethods: s.cfg.HideOrphanedMethods})
+		mq := cs.quoteMethod(snap.Methods[k], s.quoteOptions())
 		if mq.Reason == ReasonHidden {
-			return nil, nil, nil, fmt.Errorf("method %q is orphaned and hidden: %w", methodID, ErrNotFound)
+			return nil, nil, fmt.Errorf("method %q is orphaned and hidden: %w", methodID, ErrNotFound)
 		}
 		method = &mq
 	}
 	if !cs.purchasable {
-		short := &InsufficientStockError{}
-		for _, p := range cs.products {
-			if p.Status != LineOK {
-				short.Shortfalls = append(short.Shortfalls, Shortfall(p))
-			}
-		}
-		return nil, nil, nil, short
+		return nil, nil, &InsufficientStockError{Shortfalls: cs.shortfalls()}
 	}
-	order := s.outletOrder(AllocationRequest{Lines: lines, Outlets: snap.Outlets, Products: snap.Products, Primary: snap.Primary})
+	if order == nil {
+		order = outletOrder(s.cfg.Allocator, cs.request(snap))
+	}
 	preferred, restrict := -1, false
 	switch {
 	case method == nil:
 	case method.Reason == ReasonOutletShort:
-		return nil, nil, nil, &InsufficientStockError{Outlet: method.Method.Outlet, Shortfalls: method.Shortfalls}
+		return nil, nil, &InsufficientStockError{Outlet: method.Method.Outlet, Shortfalls: method.Shortfalls}
 	case !method.Orphaned && method.Method.Outlet != "":
 		k, _ := outletIndex(snap.Outlets, method.Method.Outlet)
 		preferred, restrict = slices.Index(order, k), method.Method.Rule == Restrict
 	}
-	allocs, sources := route(&cs, order, preferred, restrict)
-	return allocs, sources, cs.products, nil
+	allocs, sources, short, _ := place(&cs, order, preferred, restrict)
+	if short >= 0 && preferred >= 0 && !restrict {
+		allocs, sources, short, _ = place(&cs, order, -1, false)
+	}
+	if short >= 0 { // unreachable: checkAssembly found the cart can be placed
+		return nil, nil, &InsufficientStockError{Shortfalls: cs.shortfalls()}
+	}
+	return allocs, sources, nil
 }
 
 // stockMove says how [Service.moveStock] moves levels, and what the ledger
@@ -293,85 +318,100 @@ var (
 )
 
 // moveStock changes the levels under allocs by m's signs times each
-// allocation's quantity, a version step per allocation when on-hand moves,
-// appends a ledger movement per allocation, and writes the availability
-// events. products must hold every allocated product with its levels.
-// known, when not nil, holds the products' online stock already worked
-// out, sorted by product.
-func (s *Service) moveStock(ctx context.Context, tx Tx, outlets []Outlet, products []Product, allocs []Allocation, m stockMove, known []ProductQuote) error {
-	writes := make([]Level, 0, len(allocs))
-	events := make([]Event, 0, len(products))
+// allocation's units (for a bundle, its components' units at its outlet),
+// a version step per allocation and level when on-hand moves, appends a
+// ledger movement per allocation and level (a component's naming the
+// bundle), and writes an availability event for each product whose
+// availability that moves. v must hold every product of allocs (for a
+// bundle, its components) and the bundles having them as components, with
+// their levels.
+func (s *Service) moveStock(ctx context.Context, tx Tx, v *stockView, allocs []Allocation, m stockMove) error {
+	// One step per allocation and level it moves, grouped by product in
+	// allocation order.
+	type step struct {
+		product, bundle string
+		alloc           int
+		units           int64
+	}
+	steps := make([]step, 0, len(allocs))
+	for i, a := range allocs {
+		if a.Quantity == 0 {
+			continue
+		}
+		if len(a.Components) == 0 {
+			steps = append(steps, step{a.Product, "", i, a.Quantity})
+		}
+		for _, c := range a.Components {
+			steps = append(steps, step{c.Product, a.Product, i, a.Quantity * c.Quantity})
+		}
+	}
+	if len(steps) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(steps, func(a, b step) int { return cmp.Compare(a.product, b.product) })
 	now, err := s.now()
 	if err != nil {
 		return err
 	}
-	lg := ledger{now: now, movements: make([]Movement, 0, len(allocs))}
-	for _, p := range products {
-		first := len(writes) // p's moved levels are writes[first:]
-		for ai, a := range allocs {
-			if a.Product != p.ID || a.Quantity == 0 {
-				continue
-			}
-			moved := writes[first:]
-			i := slices.IndexFunc(moved, func(l Level) bool { return l.Outlet == a.Outlet })
-			if i < 0 {
-				k, ok := slices.BinarySearchFunc(p.Levels, a.Outlet, byOutlet)
-				if !ok {
-					return fmt.Errorf("allocation of %q at outlet %q has no level: %w", a.Product, a.Outlet, ErrConflict)
-				}
-				writes = append(writes, p.Levels[k])
-				i = len(moved)
-			}
-			l := &writes[first+i]
-			l.Reserved += m.reservedSign * a.Quantity
-			l.OnHand += m.onHandSign * a.Quantity
-			kind := m.kind
-			switch {
-			case kind == "" && a.Quantity > 0:
-				kind = MovedByReserve
-			case kind == "":
-				kind = MovedByRelease
-			}
-			if kind.MovesOnHand() {
-				l.Version++
-			}
-			ref := m.ref
-			if m.refs != nil {
-				ref = m.refs[ai]
-			}
-			lg.move(kind, "", ref, l, m.onHandSign*a.Quantity, m.reservedSign*a.Quantity)
+	lg := ledger{now: now, movements: make([]Movement, 0, len(steps))}
+	writes := make([]Level, 0, len(steps))
+	first := 0 // the current product's levels are writes[first:]
+	for _, st := range steps {
+		a := &allocs[st.alloc]
+		if len(writes) > first && writes[first].Product != st.product {
+			first = len(writes)
 		}
-		if len(writes) == first || !p.Enabled {
-			continue
-		}
-		// Online stock is a sum over levels, so only the moved terms change.
-		var online int64
-		if i, ok := slices.BinarySearchFunc(known, p.ID, func(q ProductQuote, id string) int { return cmp.Compare(q.Product, id) }); ok {
-			online = known[i].Available
+		i := slices.IndexFunc(writes[first:], func(l Level) bool { return l.Outlet == a.Outlet })
+		if i >= 0 {
+			i += first
 		} else {
-			online = OnlineStock(p.Levels, outlets)
-		}
-		next := online
-		for _, l := range writes[first:] {
-			if o, ok := findOutlet(outlets, l.Outlet); ok {
-				k, _ := slices.BinarySearchFunc(p.Levels, l.Outlet, byOutlet)
-				next += contribution(&l, &o) - contribution(&p.Levels[k], &o)
+			var levels []Level
+			if p, ok := v.product(st.product); ok {
+				levels = p.Levels
 			}
+			k, ok := slices.BinarySearchFunc(levels, a.Outlet, byOutlet)
+			if !ok {
+				return fmt.Errorf("allocation of %q at outlet %q has no level: %w", st.product, a.Outlet, ErrConflict)
+			}
+			i = len(writes)
+			writes = append(writes, levels[k])
 		}
-		before := Classify(true, online, s.cfg.LowStockThreshold)
-		if after := Classify(true, next, s.cfg.LowStockThreshold); after != before {
-			events = append(events, availabilityEvent(now, p.ID, before, after))
+		l := &writes[i]
+		l.Reserved += m.reservedSign * st.units
+		l.OnHand += m.onHandSign * st.units
+		kind := m.kind
+		switch {
+		case kind == "" && st.units > 0:
+			kind = MovedByReserve
+		case kind == "":
+			kind = MovedByRelease
+		}
+		if kind.MovesOnHand() {
+			l.Version++
+		}
+		ref := m.ref
+		if m.refs != nil {
+			ref = m.refs[st.alloc]
+		}
+		lg.move(kind, "", ref, l, m.onHandSign*st.units, m.reservedSign*st.units)
+		lg.movements[len(lg.movements)-1].Bundle = st.bundle
+	}
+	slices.SortFunc(writes, func(a, b Level) int {
+		return cmp.Or(cmp.Compare(a.Product, b.Product), cmp.Compare(a.Outlet, b.Outlet))
+	})
+	if err := tx.PutLevels(ctx, writes); err != nil {
+		return err
+	}
+	if err := tx.AppendMovements(ctx, lg.movements); err != nil {
+		return err
+	}
+	touched := make([]string, 0, len(writes))
+	for _, l := range writes {
+		if n := len(touched); n == 0 || touched[n-1] != l.Product {
+			touched = append(touched, l.Product)
 		}
 	}
-	if len(writes) > 0 {
-		if err := tx.PutLevels(ctx, writes); err != nil {
-			return err
-		}
-		if err := tx.AppendMovements(ctx, lg.movements); err != nil {
-			return err
-		}
-	}
-	if len(events) > 0 {
+	if events := v.moveEvents(make([]Event, 0, len(touched)), now, writes, v.catalog.affected(touched)); len(events) > 0 {
 		return tx.AppendEvents(ctx, events)
 	}
 	return nil
@@ -468,11 +508,11 @@ func (s *Service) close(ctx context.Context, order string, to ReservationStatus,
 			return fmt.Errorf("order %q is expired since %v, cannot become %s: %w", order, r.Deadline, to, ErrConflict)
 		}
 		held := r.held()
-		products, err := tx.Products(ctx, allocatedProducts(held))
+		v, err := s.readHeld(ctx, tx, setup, held)
 		if err != nil {
 			return err
 		}
-		if err := s.moveStock(ctx, tx, setup.Outlets, products, held, m.withRef(order), nil); err != nil {
+		if err := s.moveStock(ctx, tx, v, held, m.withRef(order)); err != nil {
 			return err
 		}
 		res.settle(to)
@@ -576,11 +616,11 @@ func (s *Service) part(ctx context.Context, order string, p Part, kind Reservati
 		if err != nil {
 			return err
 		}
-		products, err := tx.Products(ctx, allocatedProducts(moved))
+		v, err := s.readHeld(ctx, tx, setup, moved)
 		if err != nil {
 			return err
 		}
-		if err := s.moveStock(ctx, tx, setup.Outlets, products, moved, m.withRef(order), nil); err != nil {
+		if err := s.moveStock(ctx, tx, v, moved, m.withRef(order)); err != nil {
 			return err
 		}
 		res.Parts = append(slices.Clone(res.Parts), PartRecord{
@@ -653,7 +693,7 @@ func (r *Reservation) take(outlet string, lines []Line, kind ReservationStatus) 
 			} else {
 				a.Released += n
 			}
-			moved = append(moved, Allocation{Product: a.Product, Outlet: a.Outlet, Quantity: n})
+			moved = append(moved, Allocation{Product: a.Product, Outlet: a.Outlet, Quantity: n, Components: a.Components})
 			left -= n
 		}
 	}
@@ -740,7 +780,11 @@ func (s *Service) Amend(ctx context.Context, order string, lines []Line) (Reserv
 		if err != nil {
 			return err
 		}
-		products, err := tx.Products(ctx, ids)
+		cat, err := tx.Catalog(ctx)
+		if err != nil {
+			return err
+		}
+		v, err := s.readStock(ctx, tx, setup, cat, ids)
 		if err != nil {
 			return err
 		}
@@ -748,13 +792,13 @@ func (s *Service) Amend(ctx context.Context, order string, lines []Line) (Reserv
 		var sources []Source
 		if len(want) > 0 {
 			// Route on the stock as it would be without this order.
-			snap := Snapshot{Outlets: setup.Outlets, Products: credit(products, held), Methods: methods, Primary: setup.Primary()}
-			if allocs, sources, _, err = s.allocate(snap, want, r.Method); err != nil {
+			snap := Snapshot{Outlets: setup.Outlets, Products: credit(v.products, held), Methods: methods, Primary: setup.Primary(), Catalog: cat}
+			if allocs, sources, err = s.allocate(snap, want, r.Method); err != nil {
 				return err
 			}
 		}
 		moves := difference(held, allocs)
-		if err := s.moveStock(ctx, tx, setup.Outlets, products, moves, amendMove.withRef(order), nil); err != nil {
+		if err := s.moveStock(ctx, tx, v, moves, amendMove.withRef(order)); err != nil {
 			return err
 		}
 		res.Lines, res.Sources = lines, sources
@@ -773,20 +817,27 @@ func (s *Service) Amend(ctx context.Context, order string, lines []Line) (Reserv
 	return res, nil
 }
 
-// credit returns products with the held units taken off their levels'
-// Reserved: the stock as it would be if they were not held. products is
-// left as it is.
+// credit returns products with the held units (a bundle's in its
+// components) taken off their levels' Reserved: the stock as it would be
+// if they were not held. products is left as it is.
 func credit(products []Product, held []Allocation) []Product {
 	out := slices.Clone(products)
 	for i := range out {
 		out[i].Levels = slices.Clone(out[i].Levels)
-		for _, a := range held {
-			if a.Product != out[i].ID {
-				continue
+	}
+	take := func(product, outlet string, units int64) {
+		if i, ok := slices.BinarySearchFunc(out, product, byProductID); ok {
+			if k, ok := slices.BinarySearchFunc(out[i].Levels, outlet, byOutlet); ok {
+				out[i].Levels[k].Reserved -= units
 			}
-			if k, ok := slices.BinarySearchFunc(out[i].Levels, a.Outlet, byOutlet); ok {
-				out[i].Levels[k].Reserved -= a.Quantity
-			}
+		}
+	}
+	for _, a := range held {
+		if len(a.Components) == 0 {
+			take(a.Product, a.Outlet, a.Quantity)
+		}
+		for _, c := range a.Components {
+			take(c.Product, a.Outlet, a.Quantity*c.Quantity)
 		}
 	}
 	return out
@@ -803,14 +854,14 @@ func difference(held, next []Allocation) []Allocation {
 	for i < len(held) || j < len(next) {
 		switch {
 		case j == len(next) || (i < len(held) && cmp.Compare(key(held[i]), key(next[j])) < 0):
-			out = append(out, Allocation{Product: held[i].Product, Outlet: held[i].Outlet, Quantity: -held[i].Quantity})
+			out = append(out, Allocation{Product: held[i].Product, Outlet: held[i].Outlet, Quantity: -held[i].Quantity, Components: held[i].Components})
 			i++
 		case i == len(held) || cmp.Compare(key(held[i]), key(next[j])) > 0:
 			out = append(out, next[j])
 			j++
 		default:
 			if d := next[j].Quantity - held[i].Quantity; d != 0 {
-				out = append(out, Allocation{Product: next[j].Product, Outlet: next[j].Outlet, Quantity: d})
+				out = append(out, Allocation{Product: next[j].Product, Outlet: next[j].Outlet, Quantity: d, Components: next[j].Components})
 			}
 			i++
 			j++
@@ -833,7 +884,7 @@ func amended(allocs, moves []Allocation) []Allocation {
 		})
 		switch {
 		case !ok:
-			out = slices.Insert(out, k, Allocation{Product: m.Product, Outlet: m.Outlet, Quantity: m.Quantity})
+			out = slices.Insert(out, k, Allocation{Product: m.Product, Outlet: m.Outlet, Quantity: m.Quantity, Components: m.Components})
 		case m.Quantity > 0:
 			out[k].Quantity += m.Quantity
 		default:
@@ -852,7 +903,8 @@ type ReservationFilter struct {
 	Status ReservationStatus
 	// Product and Outlet, when set, keep the reservations with an
 	// allocation of that product, or at that outlet, or, both set, of that
-	// product at that outlet.
+	// product at that outlet. The allocation of a bundle is of the
+	// bundle, not of its components.
 	Product string
 	Outlet  string
 	// DueBefore, when set, keeps the reservations whose deadline is set and
@@ -933,6 +985,15 @@ func (f ReservationFilter) Matches(r Reservation) bool {
 	})
 }
 
+// readHeld reads, in tx, what moving allocs needs: see [Service.moveStock].
+func (s *Service) readHeld(ctx context.Context, tx Tx, setup *Setup, allocs []Allocation) (*stockView, error) {
+	cat, err := tx.Catalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.readStock(ctx, tx, setup, cat, allocatedProducts(allocs))
+}
+
 func allocatedProducts(allocs []Allocation) []string {
 	ids := make([]string, len(allocs))
 	for i, a := range allocs {
@@ -981,11 +1042,11 @@ func (s *Service) ExpireReservations(ctx context.Context, now time.Time) ([]stri
 			r.settle(Expired)
 			closed = append(closed, r)
 		}
-		products, err := tx.Products(ctx, allocatedProducts(all))
+		v, err := s.readHeld(ctx, tx, setup, all)
 		if err != nil {
 			return err
 		}
-		if err := s.moveStock(ctx, tx, setup.Outlets, products, all, expireMove.withRefs(refs), nil); err != nil {
+		if err := s.moveStock(ctx, tx, v, all, expireMove.withRefs(refs)); err != nil {
 			return err
 		}
 		if len(events) > 0 {

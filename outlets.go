@@ -405,10 +405,38 @@ func (s *Service) reselect(ctx context.Context, tx Tx, setup *Setup, next []Outl
 		if err != nil {
 			return res, err
 		}
-		for _, p := range products {
-			before, after := s.availability(p, setup.Outlets), s.availability(p, next)
-			if before != after {
-				res.Changes = append(res.Changes, AvailabilityChange{Product: p.ID, Before: before, After: after})
+		cat, err := tx.Catalog(ctx)
+		if err != nil {
+			return res, err
+		}
+		ids := make([]string, len(products))
+		for i, p := range products {
+			ids[i] = p.ID
+		}
+		if !cat.empty() {
+			// The bundles of these products move with them: read them, and
+			// their other components.
+			var extra []string
+			lock, peek := cat.related(ids)
+			for _, id := range slices.Concat(lock, peek) {
+				if _, ok := slices.BinarySearch(ids, id); !ok {
+					extra = append(extra, id)
+				}
+			}
+			slices.Sort(extra)
+			more, err := tx.Products(ctx, extra)
+			if err != nil {
+				return res, err
+			}
+			products = append(slices.Clone(products), more...)
+			slices.SortFunc(products, func(a, b Product) int { return cmp.Compare(a.ID, b.ID) })
+			ids = cat.affected(ids)
+		}
+		before := stockView{outlets: setup.Outlets, catalog: cat, products: products, lowStock: s.cfg.LowStockThreshold}
+		after := stockView{outlets: next, catalog: cat, products: products, lowStock: s.cfg.LowStockThreshold}
+		for _, id := range ids {
+			if b, a := before.availability(id), after.availability(id); b != a {
+				res.Changes = append(res.Changes, AvailabilityChange{Product: id, Before: b, After: a})
 			}
 		}
 	}

@@ -26,6 +26,9 @@ const (
 	// StageSplitLines: no split of whole lines exists, so some lines are
 	// split across outlets.
 	StageSplitLines Stage = "split_lines"
+	// StageAssembly: no outlet fills the order alone, so its bundles are
+	// assembled first, and this outlet assembles some of their units.
+	StageAssembly Stage = "assembly"
 )
 
 // Source is one outlet an order's stock comes from, and why it was chosen.
@@ -48,7 +51,10 @@ const MaxExactOutlets = 16
 
 // AllocationRequest is what an [Allocator] ranks outlets for.
 type AllocationRequest struct {
-	Lines    []Line    // the order's lines, summed per product, sorted by product
+	// Lines are the order's lines, summed per product, sorted by product,
+	// with each bundle line counted in its components: what the order
+	// needs of each product that holds stock.
+	Lines    []Line
 	Outlets  []Outlet  // every outlet, sorted by ID; only connected ones fill orders
 	Products []Product // the order's products with their levels, sorted by ID
 	Primary  string    // the primary outlet
@@ -169,9 +175,9 @@ func (MostStockFirst) OutletOrder(r AllocationRequest) []string {
 // completes it: unknown, disconnected and repeated outlets are dropped,
 // missing connected ones appended in the default order.
 // The order is returned as indexes into req.Outlets.
-func (s *Service) outletOrder(req AllocationRequest) []int {
+func outletOrder(alloc Allocator, req AllocationRequest) []int {
 	connected := func(k int) bool { return req.Outlets[k].Connected }
-	if _, ok := s.cfg.Allocator.(FewestShipments); ok {
+	if _, ok := alloc.(FewestShipments); ok {
 		return slices.DeleteFunc(defaultOrder(req.Outlets, req.Primary), func(k int) bool { return !connected(k) })
 	}
 	order := make([]int, 0, len(req.Outlets))
@@ -183,7 +189,7 @@ func (s *Service) outletOrder(req AllocationRequest) []int {
 		}
 	}
 	hint := 0
-	for _, id := range s.cfg.Allocator.OutletOrder(req) {
+	for _, id := range alloc.OutletOrder(req) {
 		if k, ok := locate(req.Outlets, id, &hint); ok {
 			add(k)
 		}
@@ -194,16 +200,14 @@ func (s *Service) outletOrder(req AllocationRequest) []int {
 	return order
 }
 
-// route places the cart's lines, which the connected outlets are known to
-// cover, and says why each outlet gives. order holds the connected outlets
-// in the allocator's order, as indexes into cs.outlets; preferred is the
-// position in order of the method's outlet, or -1, and restrict says it
-// must give everything (it is known to cover the cart).
-func route(cs *cartStock, order []int, preferred int, restrict bool) ([]Allocation, []Source) {
-	r := router{cs: cs, order: order, left: make([]int64, len(cs.lines))}
-	for i, l := range cs.lines {
-		r.left[i] = l.Quantity
-	}
+// route places what is needed of each product of t (need[r] units of
+// t.products[r]), which the connected outlets are known to cover, and says
+// why each outlet gives. order holds the connected outlets in the
+// allocator's order, as indexes into t.outlets; preferred is the position
+// in order of the method's outlet, or -1, and restrict says it must give
+// everything (it is known to cover the cart). need is used up.
+func route(t *stockTable, need []int64, order []int, preferred int, restrict bool) ([]Allocation, []Source) {
+	r := router{t: t, order: order, left: need}
 	if preferred >= 0 {
 		stage := StageMethodOutlet
 		if restrict {
@@ -221,29 +225,34 @@ func route(cs *cartStock, order []int, preferred int, restrict bool) ([]Allocati
 			r.give(r.splitLines(cands, need), StageSplitLines, false)
 		}
 	}
-	slices.SortFunc(r.allocs, func(a, b Allocation) int {
+	sortAllocations(r.allocs)
+	return r.allocs, r.sources
+}
+
+// sortAllocations sorts allocations by product, then outlet.
+func sortAllocations(allocs []Allocation) {
+	slices.SortFunc(allocs, func(a, b Allocation) int {
 		if c := cmp.Compare(a.Product, b.Product); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.Outlet, b.Outlet)
 	})
-	return r.allocs, r.sources
 }
 
 // router is the working state of one [route]. Outlets are named by their
 // position in order, so comparing positions compares preference.
 type router struct {
-	cs      *cartStock
+	t       *stockTable
 	order   []int
-	left    []int64 // what line i still needs
+	left    []int64 // what product i still needs
 	allocs  []Allocation
 	sources []Source
 }
 
-// avail is what the outlet at position p gives of line i.
-func (r *router) avail(i, p int) int64 { return r.cs.contrib[i*len(r.cs.outlets)+r.order[p]] }
+// avail is what the outlet at position p gives of product i.
+func (r *router) avail(i, p int) int64 { return r.t.avail[i*len(r.t.outlets)+r.order[p]] }
 
-// needed returns the lines still needed.
+// needed returns the products still needed.
 func (r *router) needed() []int {
 	var need []int
 	for i, n := range r.left {
@@ -255,7 +264,7 @@ func (r *router) needed() []int {
 }
 
 // candidates returns, in preference order, the positions of the outlets
-// other than skip that can give some of the lines needed.
+// other than skip that can give some of the products needed.
 func (r *router) candidates(need []int, skip int) []int {
 	var cands []int
 	for p := range r.order {
@@ -266,10 +275,10 @@ func (r *router) candidates(need []int, skip int) []int {
 	return cands
 }
 
-// give has the outlets at positions ps (ascending) give the lines still
-// needed, each in turn: all it can of each line, or, when whole is set, a
-// line only when it can give all of it and no earlier one did. Outlets that
-// give are recorded as sources, in order.
+// give has the outlets at positions ps (ascending) give the products still
+// needed, each in turn: all it can of each, or, when whole is set, a
+// product only when it can give all of it and no earlier one did. Outlets
+// that give are recorded as sources, in order.
 func (r *router) give(ps []int, stage Stage, whole bool) {
 	gave := make([]bool, len(ps))
 	for i := range r.left {
@@ -278,15 +287,15 @@ func (r *router) give(ps []int, stage Stage, whole bool) {
 			if n <= 0 || (whole && n < r.left[i]) {
 				continue
 			}
-			o := r.cs.outlets[r.order[p]].ID
-			r.allocs = append(r.allocs, Allocation{Product: r.cs.lines[i].Product, Outlet: o, Quantity: n})
+			o := r.t.outlets[r.order[p]].ID
+			r.allocs = append(r.allocs, Allocation{Product: r.t.products[i], Outlet: o, Quantity: n})
 			r.left[i] -= n
 			gave[j] = true
 		}
 	}
 	for j, p := range ps {
 		if gave[j] {
-			r.sources = append(r.sources, Source{Outlet: r.cs.outlets[r.order[p]].ID, Stage: stage, Rank: p + 1})
+			r.sources = append(r.sources, Source{Outlet: r.t.outlets[r.order[p]].ID, Stage: stage, Rank: p + 1})
 		}
 	}
 }
@@ -467,4 +476,196 @@ func positions(cands, set []int) []int {
 		ps[x] = cands[c]
 	}
 	return ps
+}
+
+// place allocates a cart, which online stock covers product by product, to
+// the outlets in order (indexes into cs.outlets), with the method's outlet
+// at position preferred (-1 for none), which gives everything when
+// restrict is set. A cart without bundles is routed by [route]. In a cart
+// with bundles each bundle unit is assembled whole at one outlet:
+//
+//   - the method's outlet assembles first all it can of each bundle line,
+//     in line order, then gives all it can of each product;
+//   - then, of what is left, one outlet that can fill all of it does;
+//   - else the bundles are assembled first, each bundle line in turn (the
+//     one the fewest outlets can assemble a unit of first, then in line
+//     order), each outlet in order assembling all it can of it, and the
+//     products of the ordinary lines are then routed by [route] on the
+//     stock left.
+//
+// It returns the allocations, sorted by product, then outlet; the sources,
+// in the order the outlets first gave; and -1, or the index into cs.kits
+// of a bundle line the outlets cannot assemble whole, with the units they
+// can. Bundles that share components can compete for them, so such a line
+// can exist even when online stock covers every product.
+func place(cs *cartStock, order []int, preferred int, restrict bool) ([]Allocation, []Source, int, int64) {
+	if len(cs.kits) == 0 {
+		allocs, sources := route(&cs.table, slices.Clone(cs.own), order, preferred, restrict)
+		return allocs, sources, -1, 0
+	}
+	p := newPlacer(cs, order)
+	if preferred >= 0 {
+		stage := StageMethodOutlet
+		if restrict {
+			stage = StageRestricted
+		}
+		p.fill(preferred, stage)
+	}
+	if p.anyLeft() {
+		if pos, ok := p.oneOutlet(preferred); ok {
+			p.fill(pos, StageOneOutlet)
+		} else {
+			for _, k := range p.kitOrder(preferred) {
+				for pos := range order {
+					if pos != preferred {
+						p.assemble(k, pos, StageAssembly)
+					}
+				}
+				if p.left[k] > 0 {
+					return nil, nil, k, cs.kits[k].units - p.left[k]
+				}
+			}
+			t := stockTable{products: cs.table.products, outlets: cs.outlets, avail: p.avail}
+			allocs, sources := route(&t, p.need, order, -1, false)
+			p.allocs = append(p.allocs, allocs...)
+			for _, s := range sources {
+				if !slices.ContainsFunc(p.sources, func(x Source) bool { return x.Outlet == s.Outlet }) {
+					p.sources = append(p.sources, s)
+				}
+			}
+		}
+	}
+	sortAllocations(p.allocs)
+	return mergeAllocations(p.allocs), p.sources, -1, 0
+}
+
+// placer is the working state of one [place] of a cart with bundles.
+type placer struct {
+	cs      *cartStock
+	order   []int
+	avail   []int64 // what each outlet still gives of each row
+	need    []int64 // what each row's own lines still need
+	left    []int64 // what each kit still needs, in units
+	allocs  []Allocation
+	sources []Source
+}
+
+func newPlacer(cs *cartStock, order []int) *placer {
+	p := &placer{cs: cs, order: order, avail: slices.Clone(cs.table.avail), need: slices.Clone(cs.own), left: make([]int64, len(cs.kits))}
+	for k, kt := range cs.kits {
+		p.left[k] = kt.units
+	}
+	return p
+}
+
+func (p *placer) anyLeft() bool {
+	return slices.ContainsFunc(p.left, func(n int64) bool { return n > 0 }) ||
+		slices.ContainsFunc(p.need, func(n int64) bool { return n > 0 })
+}
+
+// source records that the outlet at position pos gives, unless it did
+// already.
+func (p *placer) source(pos int, stage Stage) {
+	o := p.cs.outlets[p.order[pos]].ID
+	if !slices.ContainsFunc(p.sources, func(s Source) bool { return s.Outlet == o }) {
+		p.sources = append(p.sources, Source{Outlet: o, Stage: stage, Rank: pos + 1})
+	}
+}
+
+// assemble has the outlet at pos assemble all it can of kit k.
+func (p *placer) assemble(k, pos int, stage Stage) {
+	j := p.order[pos]
+	kt := p.cs.kits[k]
+	units := min(p.left[k], p.cs.unitsAt(kt, j, p.avail))
+	if units <= 0 {
+		return
+	}
+	n := len(p.cs.outlets)
+	for _, part := range kt.parts {
+		p.avail[part.row*n+j] -= units * part.per
+	}
+	p.left[k] -= units
+	p.allocs = append(p.allocs, Allocation{Product: p.cs.lines[kt.line].Product, Outlet: p.cs.outlets[j].ID, Quantity: units, Components: kt.components})
+	p.source(pos, stage)
+}
+
+// kitOrder returns the kits left, the one the fewest outlets (other than
+// skip) can assemble a unit of first, then in line order.
+func (p *placer) kitOrder(skip int) []int {
+	var ks []int
+	able := make([]int, len(p.cs.kits))
+	for k, kt := range p.cs.kits {
+		if p.left[k] == 0 {
+			continue
+		}
+		ks = append(ks, k)
+		for pos, j := range p.order {
+			if pos != skip && p.cs.unitsAt(kt, j, p.avail) > 0 {
+				able[k]++
+			}
+		}
+	}
+	slices.SortStableFunc(ks, func(a, b int) int { return cmp.Compare(able[a], able[b]) })
+	return ks
+}
+
+// fill has the outlet at pos assemble all it can of each kit, then give all
+// it can of each row.
+func (p *placer) fill(pos int, stage Stage) {
+	for k := range p.cs.kits {
+		p.assemble(k, pos, stage)
+	}
+	j, n := p.order[pos], len(p.cs.outlets)
+	for r, need := range p.need {
+		give := min(need, p.avail[r*n+j])
+		if give <= 0 {
+			continue
+		}
+		p.avail[r*n+j] -= give
+		p.need[r] -= give
+		p.allocs = append(p.allocs, Allocation{Product: p.cs.table.products[r], Outlet: p.cs.outlets[j].ID, Quantity: give})
+		p.source(pos, stage)
+	}
+}
+
+// oneOutlet finds the first outlet in order, other than skip, that can
+// give all that is left: the kits' units assembled there and the rows.
+func (p *placer) oneOutlet(skip int) (int, bool) {
+	n := len(p.cs.outlets)
+	want := slices.Clone(p.need)
+	for k, kt := range p.cs.kits {
+		for _, part := range kt.parts {
+			want[part.row] = addSat(want[part.row], mulSat(p.left[k], part.per))
+		}
+	}
+	for pos, j := range p.order {
+		if pos == skip {
+			continue
+		}
+		ok := true
+		for r, w := range want {
+			if w > p.avail[r*n+j] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return pos, true
+		}
+	}
+	return 0, false
+}
+
+// mergeAllocations merges sorted allocations of the same product at the
+// same outlet.
+func mergeAllocations(allocs []Allocation) []Allocation {
+	out := allocs[:0]
+	for _, a := range allocs {
+		if n := len(out); n > 0 && out[n-1].Product == a.Product && out[n-1].Outlet == a.Outlet {
+			out[n-1].Quantity += a.Quantity
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }

@@ -12,7 +12,8 @@ import (
 // routeCase is a random routing problem: what each outlet gives of each
 // line, the allocator's order, and perhaps a method's outlet.
 type routeCase struct {
-	cs        cartStock
+	lines     []Line
+	table     stockTable
 	order     []int
 	preferred int // position in order, or -1
 	restrict  bool
@@ -21,37 +22,48 @@ type routeCase struct {
 func drawRouteCase(t *rapid.T, maxOutlets int) routeCase {
 	nLines := rapid.IntRange(1, 4).Draw(t, "lines")
 	nOutlets := rapid.IntRange(1, maxOutlets).Draw(t, "outlets")
-	cs := cartStock{
-		lines:   make([]Line, nLines),
-		outlets: make([]Outlet, nOutlets),
-		contrib: make([]int64, nLines*nOutlets),
+	lines := make([]Line, nLines)
+	tbl := stockTable{
+		products: make([]string, nLines),
+		outlets:  make([]Outlet, nOutlets),
+		avail:    make([]int64, nLines*nOutlets),
 	}
-	for j := range cs.outlets {
-		cs.outlets[j] = Outlet{ID: fmt.Sprintf("o%02d", j), Connected: true}
+	for j := range tbl.outlets {
+		tbl.outlets[j] = Outlet{ID: fmt.Sprintf("o%02d", j), Connected: true}
 	}
-	for i := range cs.lines {
+	for i := range lines {
 		var total int64
-		for j := range cs.outlets {
+		for j := range tbl.outlets {
 			n := rapid.Int64Range(0, 5).Draw(t, "avail")
-			cs.contrib[i*nOutlets+j] = n
+			tbl.avail[i*nOutlets+j] = n
 			total += n
 		}
 		if total == 0 {
-			cs.contrib[i*nOutlets] = 1
+			tbl.avail[i*nOutlets] = 1
 			total = 1
 		}
-		cs.lines[i] = Line{Product: fmt.Sprintf("p%d", i), Quantity: rapid.Int64Range(1, total).Draw(t, "quantity")}
+		lines[i] = Line{Product: fmt.Sprintf("p%d", i), Quantity: rapid.Int64Range(1, total).Draw(t, "quantity")}
+		tbl.products[i] = lines[i].Product
 	}
-	c := routeCase{cs: cs, order: rapid.Permutation(seq(nOutlets)).Draw(t, "order"), preferred: -1}
+	c := routeCase{lines: lines, table: tbl, order: rapid.Permutation(seq(nOutlets)).Draw(t, "order"), preferred: -1}
 	if rapid.IntRange(0, 2).Draw(t, "method") == 0 {
 		c.preferred = rapid.IntRange(0, nOutlets-1).Draw(t, "preferred")
 		covers := true
-		for i, l := range cs.lines {
-			covers = covers && cs.contrib[i*nOutlets+c.order[c.preferred]] >= l.Quantity
+		for i, l := range lines {
+			covers = covers && tbl.avail[i*nOutlets+c.order[c.preferred]] >= l.Quantity
 		}
 		c.restrict = covers && rapid.Bool().Draw(t, "restrict")
 	}
 	return c
+}
+
+// need is what the lines ask of each product of the table.
+func (c routeCase) need() []int64 {
+	need := make([]int64, len(c.lines))
+	for i, l := range c.lines {
+		need[i] = l.Quantity
+	}
+	return need
 }
 
 func seq(n int) []int {
@@ -66,10 +78,10 @@ func seq(n int) []int {
 // outlets is tried, and the best is the one of the earliest stage, then
 // the fewest outlets, then the first in the allocator's order.
 func bruteRoute(c routeCase) ([]Allocation, []Source) {
-	n := len(c.cs.outlets)
-	avail := func(i, p int) int64 { return c.cs.contrib[i*n+c.order[p]] }
-	left := make([]int64, len(c.cs.lines))
-	for i, l := range c.cs.lines {
+	n := len(c.table.outlets)
+	avail := func(i, p int) int64 { return c.table.avail[i*n+c.order[p]] }
+	left := make([]int64, len(c.lines))
+	for i, l := range c.lines {
 		left[i] = l.Quantity
 	}
 	var allocs []Allocation
@@ -82,14 +94,14 @@ func bruteRoute(c routeCase) ([]Allocation, []Source) {
 				if q <= 0 || (whole && q < left[i]) {
 					continue
 				}
-				allocs = append(allocs, Allocation{Product: c.cs.lines[i].Product, Outlet: c.cs.outlets[c.order[p]].ID, Quantity: q})
+				allocs = append(allocs, Allocation{Product: c.lines[i].Product, Outlet: c.table.outlets[c.order[p]].ID, Quantity: q})
 				left[i] -= q
 				gave[p] = true
 			}
 		}
 		for _, p := range set {
 			if gave[p] {
-				sources = append(sources, Source{Outlet: c.cs.outlets[c.order[p]].ID, Stage: stage, Rank: p + 1})
+				sources = append(sources, Source{Outlet: c.table.outlets[c.order[p]].ID, Stage: stage, Rank: p + 1})
 			}
 		}
 	}
@@ -177,7 +189,7 @@ func TestRouteMatchesBruteForce(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		c := drawRouteCase(t, 7)
 		wantAllocs, wantSources := bruteRoute(c)
-		gotAllocs, gotSources := route(&c.cs, c.order, c.preferred, c.restrict)
+		gotAllocs, gotSources := route(&c.table, c.need(), c.order, c.preferred, c.restrict)
 		if diff := cmp.Diff(wantAllocs, gotAllocs); diff != "" {
 			t.Fatalf("route() allocations mismatch (-want +got):\n%s", diff)
 		}
@@ -193,25 +205,25 @@ func TestRouteMatchesBruteForce(t *testing.T) {
 func TestRouteGreedyIsValid(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		c := drawRouteCase(t, MaxExactOutlets+12)
-		n := len(c.cs.outlets)
-		allocs, sources := route(&c.cs, c.order, c.preferred, c.restrict)
+		n := len(c.table.outlets)
+		allocs, sources := route(&c.table, c.need(), c.order, c.preferred, c.restrict)
 		sums := map[string]int64{}
 		for _, a := range allocs {
-			j := slices.IndexFunc(c.cs.outlets, func(o Outlet) bool { return o.ID == a.Outlet })
-			i := slices.IndexFunc(c.cs.lines, func(l Line) bool { return l.Product == a.Product })
-			if a.Quantity <= 0 || a.Quantity > c.cs.contrib[i*n+j] {
-				t.Fatalf("allocation %+v: outlet gives %d", a, c.cs.contrib[i*n+j])
+			j := slices.IndexFunc(c.table.outlets, func(o Outlet) bool { return o.ID == a.Outlet })
+			i := slices.IndexFunc(c.lines, func(l Line) bool { return l.Product == a.Product })
+			if a.Quantity <= 0 || a.Quantity > c.table.avail[i*n+j] {
+				t.Fatalf("allocation %+v: outlet gives %d", a, c.table.avail[i*n+j])
 			}
 			sums[a.Product] += a.Quantity
 		}
-		for _, l := range c.cs.lines {
+		for _, l := range c.lines {
 			if sums[l.Product] != l.Quantity {
 				t.Fatalf("%d of %q allocated, %d ordered: %+v", sums[l.Product], l.Product, l.Quantity, allocs)
 			}
 		}
 		if c.preferred < 0 {
 			fills := slices.ContainsFunc(seq(n), func(j int) bool {
-				return !slices.ContainsFunc(seq(len(c.cs.lines)), func(i int) bool { return c.cs.contrib[i*n+j] < c.cs.lines[i].Quantity })
+				return !slices.ContainsFunc(seq(len(c.lines)), func(i int) bool { return c.table.avail[i*n+j] < c.lines[i].Quantity })
 			})
 			if fills && (len(sources) != 1 || sources[0].Stage != StageOneOutlet) {
 				t.Fatalf("an outlet fills the order alone, but it ships from %+v", sources)

@@ -198,16 +198,23 @@ func lineProducts(lines []Line) []string {
 // Snapshot is the state a checkout is evaluated on: the outlets, the
 // products of the cart with their levels, and the methods.
 type Snapshot struct {
-	Outlets  []Outlet  // sorted by ID
-	Products []Product // sorted by ID; a product missing is not for sale
-	Methods  []Method  // in the order the quote lists them
-	Primary  string    // the primary outlet, first in allocation by default
+	Outlets []Outlet // sorted by ID
+	// Products are the products of the cart and the components of its
+	// bundles, sorted by ID; a product missing is not for sale, a component
+	// missing has no stock.
+	Products []Product
+	Methods  []Method // in the order the quote lists them
+	Primary  string   // the primary outlet, first in allocation by default
+	Catalog  *Catalog // the bundles; nil for none
 }
 
 // QuoteOptions tune [Evaluate].
 type QuoteOptions struct {
 	// HideOrphanedMethods: see [Config.HideOrphanedMethods].
 	HideOrphanedMethods bool
+	// Allocator orders the outlets that assemble a cart's bundles, as
+	// [Config.Allocator] does; nil means [FewestShipments].
+	Allocator Allocator
 }
 
 // LineStatus says whether online stock covers one product of a cart.
@@ -222,9 +229,12 @@ const (
 
 // ProductQuote is the verdict on one product of a cart.
 type ProductQuote struct {
-	Product   string     `json:"product"`
-	Requested int64      `json:"requested"` // the cart's lines summed
-	Available int64      `json:"available"` // online stock
+	Product   string `json:"product"`
+	Requested int64  `json:"requested"` // the cart's lines summed
+	// Available is the product's online stock. For a bundle line that the
+	// cart's other bundle lines leave short of components at the outlets
+	// that would assemble it, it is the units those outlets can assemble.
+	Available int64      `json:"available"`
 	Status    LineStatus `json:"status"`
 }
 
@@ -253,10 +263,16 @@ type MethodQuote struct {
 
 // Quote is the verdict on a cart at checkout.
 type Quote struct {
-	// Purchasable says online stock covers every product of the cart.
+	// Purchasable says online stock covers every product of the cart and,
+	// for a cart with bundles, every component.
 	Purchasable bool           `json:"purchasable"`
 	Products    []ProductQuote `json:"products"` // one per product, sorted by product
-	Methods     []MethodQuote  `json:"methods"`  // every method, in the snapshot's order
+	// Components, for a cart with bundles, has one entry per component of
+	// its bundles, sorted by product: Requested is what the whole cart
+	// needs of it, its own lines and its bundles' units summed, and
+	// Available its online stock.
+	Components []ProductQuote `json:"components,omitempty"`
+	Methods    []MethodQuote  `json:"methods"` // every method, in the snapshot's order
 }
 
 // Offered returns the methods offered, in order.
@@ -277,6 +293,12 @@ func (q Quote) Offered() []Method {
 // Restrict method whose outlet is connected, when that outlet's contribution
 // covers each product. An orphaned method is treated as AllowAll, or hidden
 // when opts say so.
+//
+// A cart with bundles ([Catalog]) needs of each component the units of
+// its own lines and of every bundle line summed: it is purchasable when,
+// besides every line, online stock covers each component so summed, and
+// the bundles can be assembled at the outlets (see [Service.Reserve]); a
+// Restrict method's outlet must hold all of it alone.
 //
 // The cart is checked as [Service.Quote] checks it, and the snapshot's
 // methods as the Service keeps them: a rule of AllowAll, Restrict or "", a
@@ -317,7 +339,14 @@ func checkLink(m Method, outlets []Outlet) error {
 // evaluate is Evaluate for lines already summed per product and sorted.
 func evaluate(snap Snapshot, lines []Line, opts QuoteOptions) Quote {
 	cs := newCartStock(snap, lines)
-	q := Quote{Purchasable: cs.purchasable, Products: cs.products, Methods: make([]MethodQuote, len(snap.Methods))}
+	if len(cs.kits) > 0 && cs.purchasable {
+		alloc := opts.Allocator
+		if alloc == nil {
+			alloc = FewestShipments{}
+		}
+		cs.checkAssembly(outletOrder(alloc, cs.request(snap)))
+	}
+	q := Quote{Purchasable: cs.purchasable, Products: cs.products, Components: cs.components, Methods: make([]MethodQuote, len(snap.Methods))}
 	for k, m := range snap.Methods {
 		q.Methods[k] = cs.quoteMethod(m, opts)
 	}
@@ -373,29 +402,39 @@ func (s *Service) Quote(ctx context.Context, cart Cart) (Quote, error) {
 		if err != nil {
 			return err
 		}
-		snap, err := s.snapshot(ctx, tx, setup, lines)
+		snap, _, err := s.snapshot(ctx, tx, setup, lines)
 		if err != nil {
 			return err
 		}
-		q = evaluate(snap, lines, QuoteOptions{HideOrphanedMethods: s.cfg.HideOrphanedMethods})
+		q = evaluate(snap, lines, s.quoteOptions())
 		return nil
 	})
 	return q, err
 }
 
+func (s *Service) quoteOptions() QuoteOptions {
+	return QuoteOptions{HideOrphanedMethods: s.cfg.HideOrphanedMethods, Allocator: s.cfg.Allocator}
+}
+
 // snapshot reads what a checkout is evaluated on, for lines summed by
-// product; the products' levels belong to tx.
-func (s *Service) snapshot(ctx context.Context, tx Tx, setup *Setup, lines []Line) (Snapshot, error) {
+// product, and the stock view of it: every product the cart needs, and
+// every product whose availability reserving it would move (see
+// [Catalog.related]). The products' levels belong to tx.
+func (s *Service) snapshot(ctx context.Context, tx Tx, setup *Setup, lines []Line) (Snapshot, *stockView, error) {
 	if _, err := requirePrimary(setup); err != nil {
-		return Snapshot{}, err
+		return Snapshot{}, nil, err
 	}
 	methods, err := tx.Methods(ctx)
 	if err != nil {
-		return Snapshot{}, err
+		return Snapshot{}, nil, err
 	}
-	products, err := tx.Products(ctx, lineProducts(lines))
+	cat, err := tx.Catalog(ctx)
 	if err != nil {
-		return Snapshot{}, err
+		return Snapshot{}, nil, err
 	}
-	return Snapshot{Outlets: setup.Outlets, Products: products, Methods: methods, Primary: setup.Primary()}, nil
+	v, err := s.readStock(ctx, tx, setup, cat, lineProducts(lines))
+	if err != nil {
+		return Snapshot{}, nil, err
+	}
+	return Snapshot{Outlets: setup.Outlets, Products: v.products, Methods: methods, Primary: setup.Primary(), Catalog: cat}, v, nil
 }

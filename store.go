@@ -49,14 +49,14 @@ type Store interface {
 	// The Tx's write methods fail. It returns fn's error.
 	View(ctx context.Context, fn func(Tx) error) error
 
-	// ReadPage calls fn once with every outlet (sorted by ID) and the
-	// products among ids that exist (sorted by ID, each with its levels
-	// sorted by outlet ID), read in one consistent read: a single round trip
-	// for a networked Store. ids are sorted and unique. The slices belong to
-	// the Store, must not be modified, and are valid only while fn runs.
-	// It returns fn's error. The storefront's page of availability is read
-	// this way, so it is the hottest read of all.
-	ReadPage(ctx context.Context, ids []string, fn func(outlets []Outlet, products []Product) error) error
+	// ReadPage calls fn once with a [Page] of ids, read in one consistent
+	// read: a single round trip for a networked Store (one more when the
+	// catalog changed since the Store last read it). ids are sorted and
+	// unique. The page's slices belong to the Store, must not be modified,
+	// and are valid only while fn runs. It returns fn's error. The
+	// storefront's page of availability is read this way, so it is the
+	// hottest read of all.
+	ReadPage(ctx context.Context, ids []string, fn func(Page) error) error
 
 	// EventsSince returns committed events with a sequence number greater
 	// than after, in sequence order, at most limit of them (limit <= 0 means
@@ -157,6 +157,20 @@ type Tx interface {
 	// it exists.
 	SetOrderRegister(ctx context.Context, register string) error
 
+	// Catalog returns the bundles. The Catalog must not be modified. A
+	// Store may keep it between transactions while the catalog does not
+	// change; a Store shared by several processes then checks, in the
+	// transaction, that no other has changed it since.
+	Catalog(ctx context.Context) (*Catalog, error)
+	// PutBundle creates or replaces a bundle, matched by ID, and creates
+	// its product, not enabled, if it does not exist. The Service checks
+	// the bundle, and holds the exclusive setup lock ([Tx.LockSetup]).
+	PutBundle(ctx context.Context, b Bundle) error
+	// DeleteBundle deletes a bundle's definition; its product stays.
+	// Deleting a missing one is not an error. The Service holds the
+	// exclusive setup lock.
+	DeleteBundle(ctx context.Context, id string) error
+
 	// Methods returns every shipping method, sorted by ID.
 	Methods(ctx context.Context) ([]Method, error)
 	// PutMethod creates or replaces a method, matched by ID.
@@ -167,6 +181,13 @@ type Tx interface {
 	// Products returns the products among ids that exist, sorted by ID, each
 	// with all its levels sorted by outlet ID. ids are sorted and unique.
 	Products(ctx context.Context, ids []string) ([]Product, error)
+	// PeekProducts is Products without locks: in an Update it returns what
+	// the last transactions committed, as Products does, but it locks
+	// nothing and creates nothing. The Service peeks only at the
+	// components of bundles whose locks it holds (see [Catalog]), which no
+	// other transaction changes meanwhile, since changing a component's
+	// levels locks the bundles it belongs to.
+	PeekProducts(ctx context.Context, ids []string) ([]Product, error)
 	// ProductsAt returns every product that has a level at any of the given
 	// outlets, sorted by ID, each with all its levels (at every outlet)
 	// sorted by outlet ID.
@@ -217,6 +238,17 @@ type Tx interface {
 	// it is ""), sorted by order ID, at most f.Limit of them. The Service
 	// sets f.Status and a positive f.Limit.
 	Reservations(ctx context.Context, f ReservationFilter) ([]Reservation, error)
+}
+
+// Page is one consistent read of what a page of availability is worked
+// out from, as [Store.ReadPage] hands it over.
+type Page struct {
+	Outlets []Outlet // every outlet, sorted by ID
+	Catalog *Catalog
+	// Products are the products among the IDs asked for that exist, and
+	// the components of the bundles among them, sorted by ID, each with its
+	// levels sorted by outlet ID.
+	Products []Product
 }
 
 // Retention says what [Store.Prune] may delete. Zero values delete nothing.

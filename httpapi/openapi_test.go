@@ -91,6 +91,7 @@ func TestOpenAPISchemas(t *testing.T) {
 		"Part": onlinestock.Part{}, "Amendment": Amendment{}, "Reservations": Reservations{},
 		"Movement": onlinestock.Movement{}, "Movements": Movements{},
 		"MovementKind": onlinestock.MovedBySet, "StockReason": onlinestock.StockSale,
+		"Component": onlinestock.Component{},
 	}
 	for name, schema := range doc.Components.Schemas {
 		v, ok := types[name]

@@ -30,7 +30,8 @@ var errReadOnly = errors.New("memstore: write in a read-only transaction")
 type Store struct {
 	mu sync.RWMutex
 
-	setup        *onlinestock.Setup // replaced, never modified, on change
+	setup        *onlinestock.Setup   // replaced, never modified, on change
+	catalog      *onlinestock.Catalog // likewise
 	methods      []onlinestock.Method
 	products     map[string]*product
 	keys         map[string]keyClaim
@@ -72,6 +73,7 @@ type keyClaim struct {
 func New() *Store {
 	s := &Store{
 		setup:        &onlinestock.Setup{},
+		catalog:      onlinestock.NewCatalog(nil),
 		products:     map[string]*product{},
 		keys:         map[string]keyClaim{},
 		reservations: map[string]onlinestock.Reservation{},
@@ -123,13 +125,13 @@ func (s *Store) View(ctx context.Context, fn func(onlinestock.Tx) error) error {
 
 // ReadPage implements [onlinestock.Store]: under the read lock, it hands fn
 // the Store's own slices, copying nothing.
-func (s *Store) ReadPage(ctx context.Context, ids []string, fn func([]onlinestock.Outlet, []onlinestock.Product) error) error {
+func (s *Store) ReadPage(ctx context.Context, ids []string, fn func(onlinestock.Page) error) error {
 	return s.View(ctx, func(tx onlinestock.Tx) error {
-		products, err := tx.Products(ctx, ids)
+		products, err := tx.Products(ctx, s.catalog.WithComponents(ids))
 		if err != nil {
 			return err
 		}
-		return fn(s.setup.Outlets, products)
+		return fn(onlinestock.Page{Outlets: s.setup.Outlets, Catalog: s.catalog, Products: products})
 	})
 }
 

@@ -48,6 +48,9 @@ var mutants = map[string]func() onlinestock.Store{
 	"SetEnabled that cannot disable": func() onlinestock.Store {
 		return mutate(func(tx *mutantTx) { tx.neverDisable = true })
 	},
+	"PutBundle that keeps only the first component": func() onlinestock.Store {
+		return mutate(func(tx *mutantTx) { tx.firstComponentOnly = true })
+	},
 }
 
 const mutantEnv = "ONLINESTOCK_STORETEST_MUTANT"
@@ -143,6 +146,7 @@ type mutantTx struct {
 	dropEvents                *atomic.Int64
 	expireEarly               bool
 	neverDisable              bool
+	firstComponentOnly        bool
 }
 
 func (t *mutantTx) ClaimKeys(ctx context.Context, claims []onlinestock.KeyClaim, now, notBefore time.Time) ([]string, error) {
@@ -189,4 +193,11 @@ func (t *mutantTx) SetEnabled(ctx context.Context, ids []string, enabled bool) e
 		return nil
 	}
 	return t.Tx.SetEnabled(ctx, ids, enabled)
+}
+
+func (t *mutantTx) PutBundle(ctx context.Context, b onlinestock.Bundle) error {
+	if t.firstComponentOnly {
+		b.Components = b.Components[:1]
+	}
+	return t.Tx.PutBundle(ctx, b)
 }

@@ -23,6 +23,8 @@ type tx struct {
 	orderRegister *string
 	methods       []onlinestock.Method
 	deleted       []string
+	bundles       []onlinestock.Bundle
+	unbundled     []string // bundles deleted
 	levels        []onlinestock.Level
 	enabled       []string
 	disabled      []string
@@ -40,6 +42,7 @@ func (t *tx) reset() {
 	t.products = t.products[:0]
 	t.outlets, t.registers, t.orderRegister = t.outlets[:0], t.registers[:0], nil
 	t.methods, t.deleted = t.methods[:0], t.deleted[:0]
+	t.bundles, t.unbundled = t.bundles[:0], t.unbundled[:0]
 	clear(t.levels)
 	t.levels = t.levels[:0]
 	t.enabled, t.disabled = t.enabled[:0], t.disabled[:0]
@@ -86,6 +89,29 @@ func (t *tx) SetOrderRegister(ctx context.Context, register string) error {
 	return nil
 }
 
+func (t *tx) Catalog(ctx context.Context) (*onlinestock.Catalog, error) {
+	return t.s.catalog, nil
+}
+
+func (t *tx) PutBundle(ctx context.Context, b onlinestock.Bundle) error {
+	if t.readOnly {
+		return errReadOnly
+	}
+	b.Components = slices.Clone(b.Components)
+	t.bundles = append(t.bundles, b)
+	t.unbundled = slices.DeleteFunc(t.unbundled, func(id string) bool { return id == b.ID })
+	return nil
+}
+
+func (t *tx) DeleteBundle(ctx context.Context, id string) error {
+	if t.readOnly {
+		return errReadOnly
+	}
+	t.bundles = slices.DeleteFunc(t.bundles, func(b onlinestock.Bundle) bool { return b.ID == id })
+	t.unbundled = append(t.unbundled, id)
+	return nil
+}
+
 func (t *tx) Methods(ctx context.Context) ([]onlinestock.Method, error) {
 	return t.s.methods, nil
 }
@@ -114,6 +140,10 @@ func (t *tx) Products(ctx context.Context, ids []string) ([]onlinestock.Product,
 		}
 	}
 	return t.products[start:len(t.products):len(t.products)], nil
+}
+
+func (t *tx) PeekProducts(ctx context.Context, ids []string) ([]onlinestock.Product, error) {
+	return t.Products(ctx, ids)
 }
 
 func (t *tx) ProductsAt(ctx context.Context, outlets []string) ([]onlinestock.Product, error) {
@@ -272,6 +302,26 @@ func (t *tx) commit() {
 			next = slices.DeleteFunc(next, func(m onlinestock.Method) bool { return m.ID == id })
 		}
 		s.methods = next
+	}
+	if len(t.bundles)+len(t.unbundled) > 0 {
+		next := map[string]onlinestock.Bundle{}
+		for _, b := range s.catalog.Bundles() {
+			next[b.ID] = b
+		}
+		for _, id := range t.unbundled {
+			delete(next, id)
+		}
+		for _, b := range t.bundles {
+			next[b.ID] = b
+			if s.products[b.ID] == nil {
+				s.products[b.ID] = &product{}
+			}
+		}
+		bundles := make([]onlinestock.Bundle, 0, len(next))
+		for _, b := range next {
+			bundles = append(bundles, b)
+		}
+		s.catalog = onlinestock.NewCatalog(bundles)
 	}
 	for _, l := range t.levels {
 		p := s.products[l.Product]

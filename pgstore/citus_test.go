@@ -224,6 +224,19 @@ func TestHotPathsRunOnOneShard(t *testing.T) {
 		_, err = svc.Apply(ctx, []onlinestock.Change{adjust, onlinestock.Set("new", "c", 2)})
 		must(t, err)
 	}
+	// A bundle, on a page, in an order, redefined, deleted.
+	kit := onlinestock.Bundle{ID: "kit", Components: []onlinestock.Component{{Product: products[3], Quantity: 2}, {Product: products[4], Quantity: 1}}}
+	must(t, svc.SaveBundle(ctx, kit))
+	must(t, svc.EnableOnline(ctx, "kit"))
+	_, err = svc.Availability(ctx, append(products, "kit")...)
+	must(t, err)
+	_, err = svc.Reserve(ctx, onlinestock.Order{ID: "kit-order", Lines: []onlinestock.Line{{Product: "kit", Quantity: 1}, {Product: products[3], Quantity: 1}}})
+	must(t, err)
+	_, err = svc.Release(ctx, "kit-order")
+	must(t, err)
+	kit.Components[0].Quantity = 1
+	must(t, svc.SaveBundle(ctx, kit))
+	must(t, svc.DeleteBundle(ctx, "kit"))
 	_, err = svc.Availability(ctx, products...)
 	must(t, err)
 	_, err = svc.Levels(ctx, products[1])

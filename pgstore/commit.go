@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,7 +54,10 @@ func (t *tx) commit(ctx context.Context) error {
 	if len(t.deleted) > 0 {
 		b.Queue(`DELETE FROM onlinestock_methods WHERE tenant = $1 AND id = ANY($2)`, tenant, t.deleted)
 	}
-	if len(t.outlets)+len(t.registers)+len(t.methods)+len(t.deleted) > 0 || t.orderRegister != nil {
+	if len(t.bundles)+len(t.unbundled) > 0 {
+		t.queueBundles(b)
+	}
+	if len(t.outlets)+len(t.registers)+len(t.methods)+len(t.deleted)+len(t.bundles)+len(t.unbundled) > 0 || t.orderRegister != nil {
 		t.queueEnsureSetup(b)
 		b.Queue(sqlBumpSetupVersion, tenant)
 	}
@@ -244,8 +248,36 @@ func (t *tx) analyze(ctx context.Context) {
 	_, _ = t.conn.Exec(ctx, `ANALYZE onlinestock_products, onlinestock_levels`)
 }
 
+// queueBundles writes the bundles put and deleted, and creates the
+// products of those put. The setup's version moves with them.
+func (t *tx) queueBundles(b *pgx.Batch) {
+	ids := slices.Clone(t.unbundled)
+	var bundles, components []string
+	var quantities []int64
+	var created []string
+	for _, x := range t.bundles {
+		ids = append(ids, x.ID)
+		created = append(created, x.ID)
+		for _, c := range x.Components {
+			bundles, components, quantities = append(bundles, x.ID), append(components, c.Product), append(quantities, c.Quantity)
+		}
+	}
+	b.Queue(`DELETE FROM onlinestock_bundle_components WHERE tenant = $1 AND bundle = ANY($2)`, t.tenant(), ids)
+	if len(created) > 0 {
+		t.queueEnsureSetup(b)
+		b.Queue(sqlCreateProducts, t.tenant(), created)
+		b.Queue(sqlPutBundles, t.tenant(), bundles, components, quantities)
+	}
+}
+
+// sqlPutBundles inserts the components of arrays $2 … $4.
+const sqlPutBundles = `INSERT INTO onlinestock_bundle_components (tenant, bundle, component, quantity)
+	SELECT s.tenant, c.* FROM onlinestock_setup s
+	CROSS JOIN unnest($2::text[], $3::text[], $4::bigint[]) AS c
+	WHERE s.tenant = $1`
+
 func (t *tx) dirty() bool {
-	return len(t.placeholders) > 0 || len(t.outlets)+len(t.registers)+len(t.methods)+len(t.deleted)+len(t.levels)+
+	return len(t.placeholders) > 0 || len(t.bundles)+len(t.unbundled) > 0 || len(t.outlets)+len(t.registers)+len(t.methods)+len(t.deleted)+len(t.levels)+
 		len(t.enabled)+len(t.disabled)+len(t.events)+len(t.movements)+len(t.reservations) > 0 || t.orderRegister != nil
 }
 

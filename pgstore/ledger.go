@@ -43,10 +43,10 @@ func (t *tx) queueMovements(b *pgx.Batch) error {
 			ns = *at
 		}
 		b.Queue(sqlInsertMovement, t.tenant(), ns, m.Product, m.Outlet, string(m.Kind), string(m.Reason), m.Ref,
-			m.OnHandDelta, m.ReservedDelta, m.OnHand, m.Reserved, m.Version)
+			m.OnHandDelta, m.ReservedDelta, m.OnHand, m.Reserved, m.Version, m.Bundle)
 		return nil
 	}
-	var text [5]strings.Builder // product, outlet, kind, reason, ref
+	var text [6]strings.Builder // product, outlet, kind, reason, ref, bundle
 	ints := make([]int64, 6*n)  // time, on-hand delta, reserved delta, on-hand, reserved, version
 	for i, m := range t.movements {
 		at, err := toNanos(m.Time)
@@ -56,7 +56,7 @@ func (t *tx) queueMovements(b *pgx.Batch) error {
 		if at != nil {
 			ints[i] = *at
 		}
-		for k, v := range [5]string{m.Product, m.Outlet, string(m.Kind), string(m.Reason), m.Ref} {
+		for k, v := range [6]string{m.Product, m.Outlet, string(m.Kind), string(m.Reason), m.Ref, m.Bundle} {
 			if i > 0 {
 				text[k].WriteString(idSeparator)
 			}
@@ -66,30 +66,31 @@ func (t *tx) queueMovements(b *pgx.Batch) error {
 	}
 	b.Queue(sqlInsertMovements, t.tenant(), idSeparator,
 		text[0].String(), text[1].String(), text[2].String(), text[3].String(), text[4].String(),
-		ints[:n], ints[n:2*n], ints[2*n:3*n], ints[3*n:4*n], ints[4*n:5*n], ints[5*n:])
+		ints[:n], ints[n:2*n], ints[2*n:3*n], ints[3*n:4*n], ints[4*n:5*n], ints[5*n:], text[5].String())
 	return nil
 }
 
-// sqlInsertMovements inserts the movements of $3 … $13 (text columns
+// sqlInsertMovements inserts the movements of $3 … $14 (text columns
 // joined by $2) under the pending key sqlDrawPending drew. It selects the
 // tenant from the setup row, so that a distributed database runs it on the
 // tenant's shard. A text column of one empty string splits into no
 // element: coalesce puts it back.
 const sqlInsertMovements = `INSERT INTO onlinestock_movements (tenant, pending_id, pending_ord, time_ns, product, outlet,
-		kind, reason, ref, on_hand_delta, reserved_delta, on_hand, reserved, version)
+		kind, reason, ref, on_hand_delta, reserved_delta, on_hand, reserved, version, bundle)
 	SELECT s.tenant, current_setting('onlinestock.pending')::bigint, m.ord, m.time_ns, m.product, m.outlet,
-		m.kind, coalesce(m.reason, ''), coalesce(m.ref, ''), m.ohd, m.rd, m.oh, m.r, m.v
+		m.kind, coalesce(m.reason, ''), coalesce(m.ref, ''), m.ohd, m.rd, m.oh, m.r, m.v, coalesce(m.bundle, '')
 	FROM onlinestock_setup s CROSS JOIN unnest(string_to_array($3::text, $2::text), string_to_array($4::text, $2::text),
 		string_to_array($5::text, $2::text), string_to_array($6::text, $2::text), string_to_array($7::text, $2::text),
-		$8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[])
-		WITH ORDINALITY AS m(product, outlet, kind, reason, ref, time_ns, ohd, rd, oh, r, v, ord)
+		$8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[],
+		string_to_array($14::text, $2::text))
+		WITH ORDINALITY AS m(product, outlet, kind, reason, ref, time_ns, ohd, rd, oh, r, v, bundle, ord)
 	WHERE s.tenant = $1`
 
 // sqlInsertMovement is sqlInsertMovements for one movement, the usual
 // case, from scalars: cheaper to plan and to run than unnesting arrays.
 const sqlInsertMovement = `INSERT INTO onlinestock_movements (tenant, pending_id, pending_ord, time_ns, product, outlet,
-		kind, reason, ref, on_hand_delta, reserved_delta, on_hand, reserved, version)
-	SELECT s.tenant, current_setting('onlinestock.pending')::bigint, 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12
+		kind, reason, ref, on_hand_delta, reserved_delta, on_hand, reserved, version, bundle)
+	SELECT s.tenant, current_setting('onlinestock.pending')::bigint, 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
 	FROM onlinestock_setup s WHERE s.tenant = $1`
 
 // Movements implements [onlinestock.Store]. Like EventsSince, it first
@@ -143,7 +144,7 @@ func (s *Store) Movements(ctx context.Context, f onlinestock.MovementFilter) ([]
 		var seq, at int64
 		var kind, reason string
 		if err := rows.Scan(&seq, &at, &m.Product, &m.Outlet, &kind, &reason, &m.Ref,
-			&m.OnHandDelta, &m.ReservedDelta, &m.OnHand, &m.Reserved, &m.Version); err != nil {
+			&m.OnHandDelta, &m.ReservedDelta, &m.OnHand, &m.Reserved, &m.Version, &m.Bundle); err != nil {
 			return nil, interpretError(ctx, err)
 		}
 		m.Seq, m.Time = uint64(seq), fromNanos(&at)
@@ -161,7 +162,7 @@ func (s *Store) Movements(ctx context.Context, f onlinestock.MovementFilter) ([]
 }
 
 const movementColumns = `seq, time_ns, product, outlet, kind, reason, ref,
-	on_hand_delta, reserved_delta, on_hand, reserved, version`
+	on_hand_delta, reserved_delta, on_hand, reserved, version, bundle`
 
 // sqlMovements reads numbered movements of tenant $1 after $2 in order, at
 // most $3, of outlet $4 when it is not empty.

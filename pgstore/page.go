@@ -11,24 +11,34 @@ import (
 
 // ReadPage implements [onlinestock.Store]: one pipelined batch, so one
 // round trip, holding a read-only REPEATABLE READ transaction, so one
-// snapshot. Levels are read in primary-key order, which needs no sort.
-func (s *Store) ReadPage(ctx context.Context, ids []string, fn func([]onlinestock.Outlet, []onlinestock.Product) error) error {
+// snapshot. Levels are read in primary-key order, which needs no sort. The
+// components of the bundles among ids are read with them, as the catalog
+// the Store caches with the setup says; when the setup's version read in
+// the batch shows that cache is stale (or there is none), the page is read
+// again in a transaction that reads the catalog first.
+func (s *Store) ReadPage(ctx context.Context, ids []string, fn func(onlinestock.Page) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	cached := s.cache.Load()
+	if cached == nil || cached.catalog == nil {
+		return s.readPageSlowly(ctx, ids, fn)
 	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return interpretError(ctx, err)
 	}
 	defer conn.Release()
+	want := cached.catalog.WithComponents(ids)
 	b := &pgx.Batch{}
 	b.Queue(beginView)
 	b.Queue(`SELECT id, name, connected, buffer, rank FROM onlinestock_outlets WHERE tenant = $1 ORDER BY id`, s.cfg.Tenant)
-	b.Queue(sqlPageProducts, s.cfg.Tenant, ids)
-	b.Queue(sqlPageLevels, s.cfg.Tenant, ids)
+	b.Queue(`SELECT version FROM onlinestock_setup WHERE tenant = $1`, s.cfg.Tenant)
+	b.Queue(sqlPageProducts, s.cfg.Tenant, want)
+	b.Queue(sqlPageLevels, s.cfg.Tenant, want)
 	b.Queue("COMMIT")
 	br := conn.SendBatch(ctx, b)
-	outlets, products, levels, err := scanPage(br)
+	outlets, version, products, levels, err := scanPage(br)
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
@@ -36,7 +46,37 @@ func (s *Store) ReadPage(ctx context.Context, ids []string, fn func([]onlinestoc
 		rollbackConn(ctx, conn)
 		return interpretError(ctx, err)
 	}
-	return fn(outlets, joinLevels(products, levels))
+	if version != cached.version {
+		conn.Release()
+		return s.readPageSlowly(ctx, ids, fn)
+	}
+	return fn(onlinestock.Page{Outlets: outlets, Catalog: cached.catalog, Products: joinLevels(products, levels)})
+}
+
+// readPageSlowly reads a page in a transaction that reads the setup and
+// the catalog before the products, and so caches them at their version.
+func (s *Store) readPageSlowly(ctx context.Context, ids []string, fn func(onlinestock.Page) error) error {
+	var page onlinestock.Page
+	err := s.View(ctx, func(tx onlinestock.Tx) error {
+		setup, err := tx.Setup(ctx)
+		if err != nil {
+			return err
+		}
+		cat, err := tx.Catalog(ctx)
+		if err != nil {
+			return err
+		}
+		products, err := tx.Products(ctx, cat.WithComponents(ids))
+		if err != nil {
+			return err
+		}
+		page = onlinestock.Page{Outlets: setup.Outlets, Catalog: cat, Products: products}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return fn(page)
 }
 
 // The page's products and levels, looked up key by key as the hot reads
@@ -57,9 +97,9 @@ const (
 // driver's bytes, valid until the next row, and turned into strings once:
 // a product's ID per product, an outlet's ID per outlet, shared by every
 // level.
-func scanPage(br pgx.BatchResults) ([]onlinestock.Outlet, []onlinestock.Product, []onlinestock.Level, error) {
+func scanPage(br pgx.BatchResults) ([]onlinestock.Outlet, int64, []onlinestock.Product, []onlinestock.Level, error) {
 	if _, err := br.Exec(); err != nil { // BEGIN
-		return nil, nil, nil, err
+		return nil, 0, nil, nil, err
 	}
 	var outlets []onlinestock.Outlet
 	outletIDs := map[string]string{}
@@ -72,7 +112,11 @@ func scanPage(br pgx.BatchResults) ([]onlinestock.Outlet, []onlinestock.Product,
 		return nil
 	})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, 0, nil, nil, err
+	}
+	version := int64(-2) // for a tenant never written: no cache matches it
+	if _, err := pgx.ForEachRow(nextRows(br), []any{&version}, func() error { return nil }); err != nil {
+		return nil, 0, nil, nil, err
 	}
 	var products []onlinestock.Product
 	var p onlinestock.Product
@@ -80,7 +124,7 @@ func scanPage(br pgx.BatchResults) ([]onlinestock.Outlet, []onlinestock.Product,
 		products = append(products, p)
 		return nil
 	}); err != nil {
-		return nil, nil, nil, err
+		return nil, 0, nil, nil, err
 	}
 	var levels []onlinestock.Level
 	var product, outlet pgtype.DriverBytes
@@ -103,12 +147,12 @@ func scanPage(br pgx.BatchResults) ([]onlinestock.Outlet, []onlinestock.Product,
 		return nil
 	})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, 0, nil, nil, err
 	}
 	if _, err := br.Exec(); err != nil { // COMMIT
-		return nil, nil, nil, err
+		return nil, 0, nil, nil, err
 	}
-	return outlets, products, levels, nil
+	return outlets, version, products, levels, nil
 }
 
 // nextRows returns the next result of a batch as rows; an error is reported

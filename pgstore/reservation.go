@@ -19,6 +19,9 @@ type reservationDetail struct {
 	Released  []int64                  `json:"released,omitempty"`
 	Reported  []bool                   `json:"reported,omitempty"`
 	Parts     []onlinestock.PartRecord `json:"parts,omitempty"`
+	// Components run parallel to the allocations, and are left out while
+	// no allocation is of a bundle.
+	Components [][]onlinestock.Component `json:"components,omitempty"`
 }
 
 func encodeDetail(r onlinestock.Reservation) ([]byte, error) {
@@ -33,6 +36,12 @@ func encodeDetail(r onlinestock.Reservation) ([]byte, error) {
 		d.Reported = make([]bool, len(r.Allocations))
 		for i, a := range r.Allocations {
 			d.Reported[i] = a.Reported
+		}
+	}
+	if slices.ContainsFunc(r.Allocations, func(a onlinestock.Allocation) bool { return len(a.Components) > 0 }) {
+		d.Components = make([][]onlinestock.Component, len(r.Allocations))
+		for i, a := range r.Allocations {
+			d.Components[i] = a.Components
 		}
 	}
 	return json.Marshal(d)
@@ -64,6 +73,15 @@ func decodeDetail(raw []byte, r *onlinestock.Reservation) error {
 		}
 		for i := range r.Allocations {
 			r.Allocations[i].Reported = d.Reported[i]
+		}
+	}
+	if d.Components != nil {
+		if len(d.Components) != len(r.Allocations) {
+			return fmt.Errorf("pgstore: reservation %q: corrupt detail: %d allocations, %d component lists",
+				r.Order, len(r.Allocations), len(d.Components))
+		}
+		for i := range r.Allocations {
+			r.Allocations[i].Components = d.Components[i]
 		}
 	}
 	r.Sources, r.Parts = d.Sources, d.Parts

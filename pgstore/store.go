@@ -119,13 +119,14 @@ func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
 // SchemaCheckTimeout bounds the schema check of [New].
 const SchemaCheckTimeout = 30 * time.Second
 
-// setupCache is the tenant's setup and methods as they were at a version
+// setupCache is the tenant's setup, methods and catalog as they were at a version
 // of its setup row (see DESIGN.md). A transaction that reads the version
 // it holds is spared reading and decoding them again.
 type setupCache struct {
 	version int64
 	setup   *onlinestock.Setup
 	methods []onlinestock.Method // nil: not read at this version
+	catalog *onlinestock.Catalog // nil: not read at this version
 }
 
 // Tenant returns the tenant the Store is scoped to.

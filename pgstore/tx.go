@@ -45,9 +45,10 @@ type tx struct {
 	xid string
 
 	setup        *onlinestock.Setup
-	exclusive    bool  // LockSetup taken
-	createdSetup bool  // this transaction inserted the setup row
-	version      int64 // the setup row's version, once read: see setupCache
+	catalog      *onlinestock.Catalog // read by Catalog
+	exclusive    bool                 // LockSetup taken
+	createdSetup bool                 // this transaction inserted the setup row
+	version      int64                // the setup row's version, once read: see setupCache
 	versionKnown bool
 	// placeholders are the product rows Products inserted to lock products
 	// that did not exist; commit deletes those that got no level.
@@ -60,6 +61,8 @@ type tx struct {
 	orderRegister *string
 	methods       []onlinestock.Method
 	deleted       []string
+	bundles       []onlinestock.Bundle
+	unbundled     []string // bundles deleted
 	levels        []onlinestock.Level
 	enabled       []string
 	disabled      []string
@@ -250,6 +253,91 @@ func (t *tx) readSetup(ctx context.Context, exclusive bool) (*onlinestock.Setup,
 	return setup, nil
 }
 
+// Catalog implements [onlinestock.Tx]. The catalog changes only under the
+// exclusive setup lock, with the setup's version: at the version this
+// transaction read, under the lock it holds (or in its snapshot), it is
+// the cached one; else it is read, and cached at that version.
+func (t *tx) Catalog(ctx context.Context) (*onlinestock.Catalog, error) {
+	if t.catalog != nil {
+		return t.catalog, nil
+	}
+	if t.setup == nil {
+		if _, err := t.readSetup(ctx, false); err != nil {
+			return nil, err
+		}
+	}
+	c := t.s.cache.Load()
+	if t.versionKnown && c != nil && c.version == t.version && c.catalog != nil {
+		t.catalog = c.catalog
+		return t.catalog, nil
+	}
+	b := t.batch()
+	b.Queue(sqlCatalogBundles, t.tenant())
+	br, err := t.send(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	defer br.Close()
+	cat, err := scanCatalog(br)
+	if err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	if err := br.Close(); err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	t.catalog = cat
+	if t.versionKnown && c != nil && c.version == t.version {
+		t.s.cache.CompareAndSwap(c, &setupCache{version: c.version, setup: c.setup, methods: c.methods, catalog: cat})
+	}
+	return cat, nil
+}
+
+// sqlCatalogBundles reads the components of every bundle of tenant $1.
+const sqlCatalogBundles = `SELECT bundle, component, quantity FROM onlinestock_bundle_components
+	WHERE tenant = $1 ORDER BY bundle, component`
+
+// scanCatalog reads the result of sqlCatalogBundles.
+func scanCatalog(br pgx.BatchResults) (*onlinestock.Catalog, error) {
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	var bundles []onlinestock.Bundle
+	var bundle string
+	var c onlinestock.Component
+	_, err = pgx.ForEachRow(rows, []any{&bundle, &c.Product, &c.Quantity}, func() error {
+		if n := len(bundles); n == 0 || bundles[n-1].ID != bundle {
+			bundles = append(bundles, onlinestock.Bundle{ID: bundle})
+		}
+		b := &bundles[len(bundles)-1]
+		b.Components = append(b.Components, c)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return onlinestock.NewCatalog(bundles), nil
+}
+
+func (t *tx) PutBundle(ctx context.Context, b onlinestock.Bundle) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	b.Components = slices.Clone(b.Components)
+	t.bundles = append(slices.DeleteFunc(t.bundles, func(x onlinestock.Bundle) bool { return x.ID == b.ID }), b)
+	t.unbundled = slices.DeleteFunc(t.unbundled, func(id string) bool { return id == b.ID })
+	return nil
+}
+
+func (t *tx) DeleteBundle(ctx context.Context, id string) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	t.bundles = slices.DeleteFunc(t.bundles, func(b onlinestock.Bundle) bool { return b.ID == id })
+	t.unbundled = append(t.unbundled, id)
+	return nil
+}
+
 func (t *tx) PutOutlet(ctx context.Context, o onlinestock.Outlet) error {
 	if err := t.writable(); err != nil {
 		return err
@@ -291,7 +379,7 @@ func (t *tx) Methods(ctx context.Context) ([]onlinestock.Method, error) {
 		if methods == nil {
 			methods = []onlinestock.Method{} // read, and none
 		}
-		t.s.cache.CompareAndSwap(c, &setupCache{version: c.version, setup: c.setup, methods: methods})
+		t.s.cache.CompareAndSwap(c, &setupCache{version: c.version, setup: c.setup, methods: methods, catalog: c.catalog})
 	}
 	return out, nil
 }
@@ -389,6 +477,29 @@ func (t *tx) Products(ctx context.Context, ids []string) ([]onlinestock.Product,
 		return nil, interpretError(ctx, err)
 	}
 	t.read = append(t.read, ids)
+	return products, nil
+}
+
+// PeekProducts implements [onlinestock.Tx]: the read of Products, with no
+// lock and no placeholder.
+func (t *tx) PeekProducts(ctx context.Context, ids []string) ([]onlinestock.Product, error) {
+	if len(ids) == 0 {
+		return []onlinestock.Product{}, nil
+	}
+	b := t.batch()
+	b.Queue(sqlProducts, t.tenant(), ids)
+	br, err := t.send(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	defer br.Close()
+	products, err := t.scanProducts(ctx, br)
+	if err != nil {
+		return nil, err
+	}
+	if err := br.Close(); err != nil {
+		return nil, interpretError(ctx, err)
+	}
 	return products, nil
 }
 

@@ -456,7 +456,7 @@ type countingStore struct {
 	pages        atomic.Int64
 }
 
-func (s *countingStore) ReadPage(ctx context.Context, ids []string, fn func([]onlinestock.Outlet, []onlinestock.Product) error) error {
+func (s *countingStore) ReadPage(ctx context.Context, ids []string, fn func(onlinestock.Page) error) error {
 	s.pages.Add(1)
 	return s.Store.ReadPage(ctx, ids, fn)
 }

@@ -75,6 +75,7 @@ func newMachine(t *testing.T, rt *rapid.T, newStore NewStore) *machine {
 		shown:    map[string]onlinestock.Availability{},
 		replayed: map[levelKey]onlinestock.Level{},
 	}
+	mc.m.alloc = alloc
 	// Start from a store with some outlets and registers, usually active,
 	// so that short runs still reach the interesting states.
 	for _, id := range outletIDs[:rapid.IntRange(1, len(outletIDs)).Draw(rt, "initialOutlets")] {
@@ -109,6 +110,7 @@ func newMachine(t *testing.T, rt *rapid.T, newStore NewStore) *machine {
 	for range rapid.IntRange(0, 3).Draw(rt, "initialMethods") {
 		mc.SaveMethod(rt)
 	}
+	mc.initCatalog(rt)
 	return mc
 }
 
@@ -130,7 +132,7 @@ func drawLines(t *rapid.T) []onlinestock.Line {
 	lines := make([]onlinestock.Line, n)
 	for i := range lines {
 		lines[i] = onlinestock.Line{
-			Product:  rapid.SampledFrom(productIDs).Draw(t, "lineProduct"),
+			Product:  drawLineProduct(t),
 			Quantity: rapid.Int64Range(1, 4).Draw(t, "lineQuantity"),
 		}
 	}
@@ -163,7 +165,7 @@ func (mc *machine) expectEvents(t *rapid.T, call string, before map[string]onlin
 	t.Helper()
 	want := append(slices.Clone(extra), mc.m.announced...)
 	mc.m.announced = nil
-	for _, p := range productIDs {
+	for _, p := range allProductIDs {
 		if after := mc.m.availability(p); after != before[p] {
 			want = append(want, onlinestock.Event{Kind: onlinestock.AvailabilityChanged, Product: p, Before: before[p], After: after})
 		}
@@ -250,7 +252,7 @@ func (mc *machine) expectMovements(t *rapid.T, call string) {
 }
 
 func (mc *machine) before() map[string]onlinestock.Availability {
-	return mc.m.availabilities(productIDs)
+	return mc.m.availabilities(allProductIDs)
 }
 
 var resultOpts = cmpopts.EquateEmpty()
@@ -265,18 +267,18 @@ func (mc *machine) expectResult(t *rapid.T, call string, want, got any) {
 // Check runs after every action: the Store's view must equal the model's.
 func (mc *machine) Check(t *rapid.T) {
 	m := mc.m
-	got, err := mc.svc.Availability(mc.ctx, productIDs...)
+	got, err := mc.svc.Availability(mc.ctx, allProductIDs...)
 	if err != nil {
 		t.Fatalf("Availability() error = %v", err)
 	}
-	want := make([]onlinestock.Availability, len(productIDs))
-	for i, p := range productIDs {
+	want := make([]onlinestock.Availability, len(allProductIDs))
+	for i, p := range allProductIDs {
 		want[i] = m.availability(p)
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("Availability() mismatch (-want +got):\n%s", diff)
 	}
-	for _, p := range productIDs {
+	for _, p := range allProductIDs {
 		if shown, ok := mc.shown[p]; (ok && shown != m.availability(p)) || (!ok && m.availability(p) != onlinestock.Unlisted) {
 			t.Fatalf("the event chain of %q ends at %+v, but its availability is %+v", p, shown, m.availability(p))
 		}
@@ -292,7 +294,7 @@ func (mc *machine) Check(t *rapid.T) {
 	}
 
 	reserved := m.reservedByOrders()
-	for _, p := range productIDs {
+	for _, p := range allProductIDs {
 		levels, err := mc.svc.Levels(mc.ctx, p)
 		if _, exists := m.products[p]; !exists {
 			if !errors.Is(err, onlinestock.ErrNotFound) {
@@ -303,7 +305,7 @@ func (mc *machine) Check(t *rapid.T) {
 		if err != nil {
 			t.Fatalf("Levels(%q) error = %v", p, err)
 		}
-		if diff := cmp.Diff(m.productLevels(p), levels); diff != "" {
+		if diff := cmp.Diff(m.productLevels(p), levels, cmpopts.EquateEmpty()); diff != "" {
 			t.Fatalf("Levels(%q) mismatch (-want +got):\n%s", p, diff)
 		}
 		for _, l := range levels {
@@ -407,7 +409,7 @@ func (mc *machine) activate(t *rapid.T, register string) {
 		if outlet != previous {
 			next := m.connectedSet()
 			next[outlet] = true
-			want = m.selection(next, productIDs)
+			want = m.selection(next, allProductIDs)
 			m.setConnected(next)
 			extra = append([]onlinestock.Event{{Kind: onlinestock.PrimaryChanged, Outlet: outlet, Previous: previous}}, outletEvents(want)...)
 		}
@@ -440,7 +442,7 @@ func (mc *machine) changeSelection(t *rapid.T, call string, named []string, conn
 		mc.expect(t, call, err, onlinestock.ErrPrimaryOutlet)
 	default:
 		mc.expect(t, call, err)
-		want = m.selection(next, productIDs)
+		want = m.selection(next, allProductIDs)
 		if commit {
 			m.setConnected(next)
 			extra = outletEvents(want)
@@ -492,7 +494,7 @@ func (mc *machine) SetBuffer(t *rapid.T) {
 	default:
 		mc.expect(t, "SetBuffer", err)
 		m.outlets[id].buffer = units
-		for _, p := range productIDs {
+		for _, p := range allProductIDs {
 			if after := m.availability(p); after != before[p] {
 				want.Changes = append(want.Changes, onlinestock.AvailabilityChange{Product: p, Before: before[p], After: after})
 			}
@@ -523,7 +525,7 @@ func (mc *machine) EnableOnline(t *rapid.T)  { mc.setEnabled(t, true) }
 func (mc *machine) DisableOnline(t *rapid.T) { mc.setEnabled(t, false) }
 
 func (mc *machine) setEnabled(t *rapid.T, enabled bool) {
-	ids := drawSubset(t, productIDs, "products")
+	ids := drawSubset(t, allProductIDs, "products")
 	if rapid.IntRange(0, 19).Draw(t, "badProduct") == 0 {
 		ids = append(ids, rapid.SampledFrom(badIDs).Draw(t, "bad"))
 	}
@@ -565,7 +567,7 @@ func (mc *machine) Apply(t *rapid.T) {
 	n := rapid.IntRange(1, 5).Draw(t, "changes")
 	changes := make([]onlinestock.Change, n)
 	for i := range changes {
-		product := rapid.SampledFrom(productIDs).Draw(t, "product")
+		product := drawStockProduct(t)
 		outlet := rapid.SampledFrom(outletIDs).Draw(t, "outlet")
 		var c onlinestock.Change
 		if rapid.Bool().Draw(t, "set") {
@@ -752,7 +754,7 @@ func (mc *machine) Reserve(t *rapid.T) {
 // is in stock.
 func (mc *machine) drawFillable(t *rapid.T) []onlinestock.Line {
 	var inStock []string
-	for _, p := range productIDs {
+	for _, p := range allProductIDs {
 		if mc.m.products[p] && mc.m.online(p) > 0 {
 			inStock = append(inStock, p)
 		}
@@ -850,12 +852,7 @@ func (mc *machine) refused(t *rapid.T, call string, lines []onlinestock.Line, me
 		}
 	}
 	if !q.Purchasable {
-		want := &onlinestock.InsufficientStockError{}
-		for _, p := range q.Products {
-			if p.Status != onlinestock.LineOK {
-				want.Shortfalls = append(want.Shortfalls, onlinestock.Shortfall(p))
-			}
-		}
+		want := &onlinestock.InsufficientStockError{Shortfalls: quoteShortfalls(q)}
 		mc.expect(t, call, err, onlinestock.ErrInsufficientStock)
 		if !errors.As(err, &short) {
 			t.Fatalf("%s error = %v (%T), want an *InsufficientStockError", call, err, err)
@@ -913,6 +910,7 @@ func (mc *machine) checkAllocation(t *rapid.T, call string, lines []onlinestock.
 	outlets := map[string]bool{}
 	for _, a := range allocs {
 		k := levelKey{a.Product, a.Outlet}
+		_, bundle := m.bundles[a.Product]
 		switch {
 		case a.Quantity <= 0:
 			t.Fatalf("%s: allocation %+v is not positive", call, a)
@@ -920,6 +918,8 @@ func (mc *machine) checkAllocation(t *rapid.T, call string, lines []onlinestock.
 			t.Fatalf("%s: two allocations of %q at %q", call, a.Product, a.Outlet)
 		case !m.connected(a.Outlet):
 			t.Fatalf("%s: allocation %+v from an outlet that is not connected", call, a)
+		case bundle:
+			mc.checkBundleAllocation(t, call, a)
 		case a.Quantity > m.contribution(a.Product, a.Outlet):
 			t.Fatalf("%s: allocation %+v exceeds what the outlet offers, %d", call, a, m.contribution(a.Product, a.Outlet))
 		}
@@ -1164,7 +1164,7 @@ func (mc *machine) Amend(t *rapid.T) {
 			}
 		}
 		if rapid.Bool().Draw(t, "addLine") {
-			lines = append(lines, onlinestock.Line{Product: rapid.SampledFrom(productIDs).Draw(t, "product"), Quantity: rapid.Int64Range(1, 3).Draw(t, "quantity")})
+			lines = append(lines, onlinestock.Line{Product: drawLineProduct(t), Quantity: rapid.Int64Range(1, 3).Draw(t, "quantity")})
 		}
 	}
 	if lines == nil || rapid.IntRange(0, 29).Draw(t, "badLine") == 0 {
@@ -1224,9 +1224,7 @@ func (mc *machine) amended(t *rapid.T, call, order string, lines []onlinestock.L
 	}
 	// Route as if the order held nothing.
 	held := m.held(r)
-	for _, a := range held {
-		m.levels[levelKey{a.Product, a.Outlet}].Reserved -= a.Quantity
-	}
+	m.credit(held, -1)
 	var allocs []onlinestock.Allocation
 	var sources []onlinestock.Source
 	refused := false
@@ -1235,9 +1233,7 @@ func (mc *machine) amended(t *rapid.T, call, order string, lines []onlinestock.L
 			allocs, sources = m.route(mc.alloc, target, r.Method)
 		}
 	}
-	for _, a := range held {
-		m.levels[levelKey{a.Product, a.Outlet}].Reserved += a.Quantity
-	}
+	m.credit(held, +1)
 	if refused {
 		return
 	}
@@ -1260,9 +1256,9 @@ func (mc *machine) amended(t *rapid.T, call, order string, lines []onlinestock.L
 		if d == 0 {
 			continue
 		}
-		moves = append(moves, onlinestock.Allocation{Product: k.product, Outlet: k.outlet, Quantity: d})
+		moves = append(moves, onlinestock.Allocation{Product: k.product, Outlet: k.outlet, Quantity: d, Components: m.bundles[k.product]})
 		a := byKey[k]
-		a.Product, a.Outlet = k.product, k.outlet
+		a.Product, a.Outlet, a.Components = k.product, k.outlet, m.bundles[k.product]
 		if d > 0 {
 			a.Quantity += d
 		} else {
@@ -1270,6 +1266,10 @@ func (mc *machine) amended(t *rapid.T, call, order string, lines []onlinestock.L
 		}
 		byKey[k] = a
 	}
+	// Moved in the order of the allocations, as the library does.
+	slices.SortFunc(moves, func(a, b onlinestock.Allocation) int {
+		return strings.Compare(a.Product+"\x00"+a.Outlet, b.Product+"\x00"+b.Outlet)
+	})
 	m.moveStock(moves, +1, 0, "", order)
 	want := *r
 	want.Lines, want.Sources, want.Allocations = summed, sources, nil
@@ -1308,7 +1308,7 @@ func (mc *machine) ListReservations(t *rapid.T) {
 		Limit:  rapid.IntRange(0, 3).Draw(t, "limit"),
 	}
 	if rapid.Bool().Draw(t, "byProduct") {
-		f.Product = rapid.SampledFrom(productIDs).Draw(t, "product")
+		f.Product = rapid.SampledFrom(allProductIDs).Draw(t, "product")
 	}
 	if rapid.Bool().Draw(t, "byOutlet") {
 		f.Outlet = rapid.SampledFrom(outletIDs).Draw(t, "outlet")

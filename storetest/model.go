@@ -30,6 +30,10 @@ type model struct {
 	reservations map[string]*onlinestock.Reservation
 	announced    []onlinestock.Event    // order events of the last call
 	moved        []onlinestock.Movement // ledger movements of the last call
+
+	// The catalog: see catalogmodel.go.
+	alloc   string                             // the allocator: "fewest" or "most"
+	bundles map[string][]onlinestock.Component // bundle → components, sorted
 }
 
 // keyRecord is an idempotency key's claim: when, and the change it was
@@ -68,6 +72,8 @@ func newModel(lowStock int64, hide bool, retention time.Duration) *model {
 		keys:         map[string]keyRecord{},
 		methods:      map[string]onlinestock.Method{},
 		reservations: map[string]*onlinestock.Reservation{},
+		alloc:        "fewest",
+		bundles:      map[string][]onlinestock.Component{},
 	}
 }
 
@@ -113,8 +119,12 @@ func (m *model) contribution(product, outlet string) int64 {
 	return max(0, l.OnHand-l.Reserved-o.buffer)
 }
 
-// online is the sum over connected outlets of their contributions.
+// online is the sum over connected outlets of their contributions; for a
+// bundle, of the units each can assemble.
 func (m *model) online(product string) int64 {
+	if comps, ok := m.bundles[product]; ok {
+		return m.bundleOnline(comps)
+	}
 	var total int64
 	for id := range m.outlets {
 		total += m.contribution(product, id)
@@ -267,7 +277,8 @@ func sumLines(lines []onlinestock.Line) []onlinestock.Line {
 	return out
 }
 
-// quote is the brute-force reference for Service.Quote.
+// quote is the brute-force reference for Service.Quote; a cart with
+// bundles is checked further by quoteBundles.
 func (m *model) quote(lines []onlinestock.Line) onlinestock.Quote {
 	summed := sumLines(lines)
 	q := onlinestock.Quote{Purchasable: true, Products: []onlinestock.ProductQuote{}, Methods: []onlinestock.MethodQuote{}}
@@ -285,6 +296,8 @@ func (m *model) quote(lines []onlinestock.Line) onlinestock.Quote {
 		}
 		q.Products = append(q.Products, pq)
 	}
+	m.quoteBundles(&q, summed)
+	demand := m.demand(summed)
 	for _, meth := range m.sortedMethods(func(onlinestock.Method) bool { return true }) {
 		mq := onlinestock.MethodQuote{Method: meth, Orphaned: m.orphaned(meth)}
 		switch {
@@ -293,7 +306,9 @@ func (m *model) quote(lines []onlinestock.Line) onlinestock.Quote {
 		case !q.Purchasable:
 			mq.Reason = onlinestock.ReasonNotPurchasable
 		case meth.Rule == onlinestock.Restrict && !mq.Orphaned:
-			for _, l := range summed {
+			// Its outlet must hold what the cart needs of each product,
+			// a bundle's units counted in its components.
+			for _, l := range demand.need() {
 				if have := m.contribution(l.Product, meth.Outlet); have < l.Quantity {
 					mq.Shortfalls = append(mq.Shortfalls, onlinestock.Shortfall{Product: l.Product, Requested: l.Quantity, Available: have, Status: onlinestock.LineShort})
 				}
@@ -361,6 +376,11 @@ func (m *model) applyBatch(changes []onlinestock.Change, now time.Time) ([]onlin
 	for _, c := range changes {
 		if m.outlets[c.Outlet] == nil {
 			return nil, []error{onlinestock.ErrNotFound}
+		}
+	}
+	for _, c := range changes {
+		if _, ok := m.bundles[c.Product]; ok {
+			return nil, []error{onlinestock.ErrInvalid} // a bundle holds no stock
 		}
 	}
 	// Keys: the same key for another change, in the batch or within the
@@ -544,28 +564,35 @@ func movement(l onlinestock.Level, kind onlinestock.MovementKind, reason onlines
 }
 
 // moveStock moves Reserved (and OnHand when sold) by the allocations for
-// order ref, a version step per allocation when on-hand moves, and records
-// the ledger's movements: of kind, or for an amendment ("") a reserve or a
-// release by the quantity's sign.
+// order ref, a version step per allocation and level when on-hand moves,
+// and records the ledger's movements: of kind, or for an amendment ("") a
+// reserve or a release by the quantity's sign. A bundle's allocation moves
+// its components' levels, and their movements name the bundle.
 func (m *model) moveStock(allocs []onlinestock.Allocation, reserved, onHand int64, kind onlinestock.MovementKind, ref string) {
 	for _, a := range allocs {
 		if a.Quantity == 0 {
 			continue
 		}
-		l := m.levels[levelKey{a.Product, a.Outlet}]
-		l.Reserved += reserved * a.Quantity
-		l.OnHand += onHand * a.Quantity
-		if onHand != 0 {
-			l.Version++
+		for _, u := range units(a) {
+			l := m.levels[u.key]
+			l.Reserved += reserved * u.n
+			l.OnHand += onHand * u.n
+			if onHand != 0 {
+				l.Version++
+			}
+			k := kind
+			switch {
+			case k == "" && a.Quantity > 0:
+				k = onlinestock.MovedByReserve
+			case k == "":
+				k = onlinestock.MovedByRelease
+			}
+			mv := movement(*l, k, "", ref, onHand*u.n, reserved*u.n)
+			if len(a.Components) > 0 {
+				mv.Bundle = a.Product
+			}
+			m.moved = append(m.moved, mv)
 		}
-		k := kind
-		switch {
-		case k == "" && a.Quantity > 0:
-			k = onlinestock.MovedByReserve
-		case k == "":
-			k = onlinestock.MovedByRelease
-		}
-		m.moved = append(m.moved, movement(*l, k, "", ref, onHand*a.Quantity, reserved*a.Quantity))
 	}
 }
 
@@ -577,7 +604,10 @@ func (m *model) reservedByOrders() map[levelKey]int64 {
 			continue
 		}
 		for _, a := range r.Allocations {
-			out[levelKey{a.Product, a.Outlet}] += a.Quantity - a.Fulfilled - a.Released
+			a.Quantity -= a.Fulfilled + a.Released
+			for _, u := range units(a) {
+				out[u.key] += u.n
+			}
 		}
 	}
 	return out
@@ -588,7 +618,7 @@ func (m *model) held(r *onlinestock.Reservation) []onlinestock.Allocation {
 	var out []onlinestock.Allocation
 	for _, a := range r.Allocations {
 		if n := a.Quantity - a.Fulfilled - a.Released; n > 0 {
-			out = append(out, onlinestock.Allocation{Product: a.Product, Outlet: a.Outlet, Quantity: n})
+			out = append(out, onlinestock.Allocation{Product: a.Product, Outlet: a.Outlet, Quantity: n, Components: a.Components})
 		}
 	}
 	return out
@@ -672,7 +702,7 @@ func (m *model) part(r *onlinestock.Reservation, id, outlet string, lines []onli
 			} else {
 				a.Released += n
 			}
-			moved = append(moved, onlinestock.Allocation{Product: a.Product, Outlet: a.Outlet, Quantity: n})
+			moved = append(moved, onlinestock.Allocation{Product: a.Product, Outlet: a.Outlet, Quantity: n, Components: a.Components})
 			left -= n
 		}
 	}
@@ -729,7 +759,21 @@ func (m *model) outletOrder(alloc string, lines []onlinestock.Line) []string {
 // member, in that order). In the set chosen, the outlets give in the
 // allocator's order.
 func (m *model) route(alloc string, lines []onlinestock.Line, method string) ([]onlinestock.Allocation, []onlinestock.Source) {
+	if m.hasBundles(lines) {
+		return m.placeCart(alloc, lines, method)
+	}
 	order := m.outletOrder(alloc, lines)
+	preferred, restrict := -1, false
+	if meth, ok := m.methods[method]; ok && meth.Outlet != "" && m.connected(meth.Outlet) {
+		preferred, restrict = slices.Index(order, meth.Outlet), meth.Rule == onlinestock.Restrict
+	}
+	return m.routeOn(order, lines, preferred, restrict, m.contribution)
+}
+
+// routeOn is route on the stock avail says each outlet offers, with the
+// outlets in order, and the method's outlet at position preferred (or -1),
+// which gives everything when restrict is set.
+func (m *model) routeOn(order []string, lines []onlinestock.Line, preferred int, restrict bool, avail func(product, outlet string) int64) ([]onlinestock.Allocation, []onlinestock.Source) {
 	left := map[string]int64{}
 	for _, l := range lines {
 		left[l.Product] = l.Quantity
@@ -740,7 +784,7 @@ func (m *model) route(alloc string, lines []onlinestock.Line, method string) ([]
 		gave := map[int]bool{}
 		for _, l := range lines {
 			for _, p := range set {
-				q := min(left[l.Product], m.contribution(l.Product, order[p]))
+				q := min(left[l.Product], avail(l.Product, order[p]))
 				if q <= 0 || (whole && q < left[l.Product]) {
 					continue
 				}
@@ -755,11 +799,9 @@ func (m *model) route(alloc string, lines []onlinestock.Line, method string) ([]
 			}
 		}
 	}
-	preferred := -1
-	if meth, ok := m.methods[method]; ok && meth.Outlet != "" && m.connected(meth.Outlet) {
-		preferred = slices.Index(order, meth.Outlet)
+	if preferred >= 0 {
 		stage := onlinestock.StageMethodOutlet
-		if meth.Rule == onlinestock.Restrict {
+		if restrict {
 			stage = onlinestock.StageRestricted
 		}
 		give([]int{preferred}, stage, false)
@@ -785,7 +827,7 @@ func (m *model) route(alloc string, lines []onlinestock.Line, method string) ([]
 	if slices.ContainsFunc(lines, func(l onlinestock.Line) bool { return left[l.Product] > 0 }) {
 		whole := best(func(set []int) bool {
 			for p, q := range left {
-				if q > 0 && !slices.ContainsFunc(set, func(o int) bool { return m.contribution(p, order[o]) >= q }) {
+				if q > 0 && !slices.ContainsFunc(set, func(o int) bool { return avail(p, order[o]) >= q }) {
 					return false
 				}
 			}
@@ -801,7 +843,7 @@ func (m *model) route(alloc string, lines []onlinestock.Line, method string) ([]
 				for p, q := range left {
 					var sum int64
 					for _, o := range set {
-						sum += m.contribution(p, order[o])
+						sum += avail(p, order[o])
 					}
 					if sum < q {
 						return false
@@ -835,7 +877,7 @@ func (m *model) announce(kind onlinestock.EventKind, order, part string, units [
 	e := onlinestock.Event{Kind: kind, Order: order, Part: part}
 	var lines []onlinestock.Line
 	for _, a := range units {
-		e.Allocations = append(e.Allocations, onlinestock.Allocation{Product: a.Product, Outlet: a.Outlet, Quantity: a.Quantity})
+		e.Allocations = append(e.Allocations, onlinestock.Allocation{Product: a.Product, Outlet: a.Outlet, Quantity: a.Quantity, Components: a.Components})
 		lines = append(lines, onlinestock.Line{Product: a.Product, Quantity: a.Quantity})
 	}
 	e.Lines = sumLines(lines)

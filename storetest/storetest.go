@@ -72,6 +72,7 @@ func Run(t *testing.T, newStore NewStore, opts ...Option) {
 	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, newStore) })
 	t.Run("Ledger", func(t *testing.T) { testLedger(t, newStore) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, newStore, o) })
+	t.Run("Catalog", func(t *testing.T) { testCatalog(t, newStore, o) })
 	t.Run("Runtime", func(t *testing.T) { testRuntime(t, newStore) })
 }
 

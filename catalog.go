@@ -1,0 +1,557 @@
+package onlinestock
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// Component is one product a bundle is made of, and how many units of it
+// one unit of the bundle takes.
+type Component struct {
+	Product  string `json:"product"`
+	Quantity int64  `json:"quantity"`
+}
+
+// Bundle is a product made of other products, its components: a kit, a
+// gift box. It holds no stock of its own. One unit is assembled at one
+// outlet from the components that outlet holds, so what an outlet adds to a
+// bundle's online stock is, over its components, the least of the
+// component's contribution there divided by the units one bundle takes,
+// rounded down; the bundle's online stock is the sum over the connected
+// outlets.
+type Bundle struct {
+	ID string `json:"id"`
+	// Components are what one unit is made of, sorted by product, each
+	// product once.
+	Components []Component `json:"components"`
+}
+
+// Limits of a bundle's definition.
+const (
+	MaxComponents        = 100 // most components of one bundle
+	MaxComponentQuantity = 1e6 // most units of one component in one bundle unit
+)
+
+// normalizeAndValidate checks a bundle's definition on its own (the Store
+// is checked later) and sorts its components.
+func (b *Bundle) normalizeAndValidate() error {
+	if err := checkID("bundle", b.ID); err != nil {
+		return err
+	}
+	if len(b.Components) == 0 {
+		return invalid("components", "a bundle needs at least one component")
+	}
+	if len(b.Components) > MaxComponents {
+		return invalid("components", "%d components, more than %d", len(b.Components), MaxComponents)
+	}
+	b.Components = slices.Clone(b.Components)
+	for i, c := range b.Components {
+		if err := checkID("component", c.Product); err != nil {
+			return fmt.Errorf("components[%d]: %w", i, err)
+		}
+		if err := checkRange("component quantity", c.Quantity, 1, MaxComponentQuantity); err != nil {
+			return fmt.Errorf("components[%d] (%q): %w", i, c.Product, err)
+		}
+		if c.Product == b.ID {
+			return invalid("components", "bundle %q lists itself as a component: a bundle cannot contain itself", b.ID)
+		}
+	}
+	slices.SortFunc(b.Components, func(x, y Component) int { return cmp.Compare(x.Product, y.Product) })
+	for i := 1; i < len(b.Components); i++ {
+		if b.Components[i].Product == b.Components[i-1].Product {
+			return invalid("components", "%q is listed twice", b.Components[i].Product)
+		}
+	}
+	return nil
+}
+
+// Catalog is what a Store keeps of the catalog besides products and their
+// levels: the bundles. Stores build it with [NewCatalog]; it is read-only,
+// so one Catalog may be shared by any number of transactions. A nil
+// *Catalog is an empty one.
+type Catalog struct {
+	bundles []Bundle            // sorted by ID
+	index   map[string]int      // bundle ID → position in bundles
+	of      map[string][]string // component → the bundles having it, sorted
+}
+
+// NewCatalog returns the catalog of the given bundles, in any order, each
+// with its components sorted by product. It keeps the slices: the caller
+// must not modify them afterwards.
+func NewCatalog(bundles []Bundle) *Catalog {
+	slices.SortFunc(bundles, func(a, b Bundle) int { return cmp.Compare(a.ID, b.ID) })
+	c := &Catalog{bundles: bundles, index: make(map[string]int, len(bundles)), of: map[string][]string{}}
+	for i, b := range bundles {
+		c.index[b.ID] = i
+		for _, comp := range b.Components {
+			c.of[comp.Product] = append(c.of[comp.Product], b.ID) // in ID order, as bundles are
+		}
+	}
+	return c
+}
+
+// Bundles returns every bundle, sorted by ID. The slice belongs to the
+// Catalog.
+func (c *Catalog) Bundles() []Bundle {
+	if c == nil {
+		return nil
+	}
+	return c.bundles
+}
+
+// Bundle looks a bundle up by ID.
+func (c *Catalog) Bundle(id string) (Bundle, bool) {
+	if c == nil {
+		return Bundle{}, false
+	}
+	i, ok := c.index[id]
+	if !ok {
+		return Bundle{}, false
+	}
+	return c.bundles[i], true
+}
+
+// IsBundle reports whether id is a bundle.
+func (c *Catalog) IsBundle(id string) bool {
+	if c == nil {
+		return false
+	}
+	_, ok := c.index[id]
+	return ok
+}
+
+// BundlesOf returns the IDs of the bundles that have product as a
+// component, sorted. The slice belongs to the Catalog.
+func (c *Catalog) BundlesOf(product string) []string {
+	if c == nil {
+		return nil
+	}
+	return c.of[product]
+}
+
+// empty reports whether the catalog has nothing that changes how stock is
+// read: then every product is an ordinary one.
+func (c *Catalog) empty() bool { return c == nil || len(c.bundles) == 0 }
+
+// WithComponents returns ids (sorted and unique) with the components of
+// the bundles among them, sorted and unique: the products whose levels the
+// availability of ids is computed from. Stores use it to read a page.
+func (c *Catalog) WithComponents(ids []string) []string {
+	if c.empty() {
+		return ids
+	}
+	out := slices.Clone(ids)
+	for _, id := range ids {
+		if b, ok := c.Bundle(id); ok {
+			for _, comp := range b.Components {
+				out = append(out, comp.Product)
+			}
+		}
+	}
+	if len(out) == len(ids) {
+		return ids
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// affected returns ids (sorted and unique) with the bundles that have any
+// of them as a component: the products whose availability a change of the
+// levels of ids may move. Sorted and unique.
+func (c *Catalog) affected(ids []string) []string {
+	if c.empty() {
+		return ids
+	}
+	out := slices.Clone(ids)
+	for _, id := range ids {
+		out = append(out, c.of[id]...)
+	}
+	if len(out) == len(ids) {
+		return ids
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// related returns what a call on ids (sorted and unique: the products of
+// a cart, or those whose levels it changes) must read, in two sorted
+// lists. lock holds ids, the components of the bundles among them, and
+// the bundles that have any of those as a component: the products whose
+// levels the call may write or whose availability it may move. peek holds
+// the other components of those bundles, which their availability is
+// computed from. Every call that changes a product's levels locks the
+// bundles it is a component of, so a call holding a bundle's lock can
+// peek at its components without locking them.
+func (c *Catalog) related(ids []string) (lock, peek []string) {
+	if c.empty() {
+		return ids, nil
+	}
+	lock = c.affected(c.WithComponents(ids))
+	for _, id := range c.WithComponents(lock) {
+		if _, ok := slices.BinarySearch(lock, id); !ok {
+			peek = append(peek, id)
+		}
+	}
+	return lock, peek
+}
+
+// with returns a catalog with b added or replacing the bundle of its
+// ID, and without the bundle of ID drop when drop is not "".
+func (c *Catalog) with(b *Bundle, drop string) *Catalog {
+	var bundles []Bundle
+	for _, x := range c.Bundles() {
+		if x.ID != drop && (b == nil || x.ID != b.ID) {
+			bundles = append(bundles, x)
+		}
+	}
+	if b != nil {
+		bundles = append(bundles, *b)
+	}
+	return NewCatalog(bundles)
+}
+
+// stockView is one read of stock, from which availabilities are worked
+// out: the outlets, the catalog, and the products read with their levels.
+type stockView struct {
+	outlets  []Outlet
+	catalog  *Catalog
+	products []Product // sorted by ID
+	lowStock int64
+	scratch  []int64 // per outlet, for bundles
+}
+
+func (v *stockView) product(id string) (*Product, bool) {
+	if i, ok := slices.BinarySearchFunc(v.products, id, byProductID); ok {
+		return &v.products[i], true
+	}
+	return nil, false
+}
+
+// availability is what the storefront sees of product id: Unlisted when
+// it is unknown or not enabled, else its online stock classified.
+func (v *stockView) availability(id string) Availability {
+	p, ok := v.product(id)
+	if !ok || !p.Enabled {
+		return Unlisted
+	}
+	return Classify(true, v.online(p), v.lowStock)
+}
+
+// online is a product's online stock: for a bundle, the sum over connected
+// outlets of the units each can assemble.
+func (v *stockView) online(p *Product) int64 {
+	b, ok := v.catalog.Bundle(p.ID)
+	if !ok {
+		return OnlineStock(p.Levels, v.outlets)
+	}
+	units := v.assemblable(b)
+	var total int64
+	for _, n := range units {
+		total += n
+	}
+	return total
+}
+
+// assemblable returns, per outlet, the units of b it can assemble. The
+// slice is reused by the next call. Levels and outlets are sorted by
+// outlet ID, as Stores return them, so each component's levels are walked
+// beside the outlets.
+func (v *stockView) assemblable(b Bundle) []int64 {
+	units := v.scratch[:0]
+	for range v.outlets {
+		units = append(units, math.MaxInt64)
+	}
+	v.scratch = units
+	for _, c := range b.Components {
+		var levels []Level
+		if p, ok := v.product(c.Product); ok {
+			levels = p.Levels
+		}
+		k := 0
+		for j := range v.outlets {
+			o := &v.outlets[j]
+			var n int64
+			for k < len(levels) && levels[k].Outlet != o.ID && levels[k].Outlet < o.ID {
+				k++
+			}
+			if k < len(levels) && levels[k].Outlet == o.ID {
+				n = contribution(&levels[k], o) / c.Quantity
+				k++
+			}
+			units[j] = min(units[j], n)
+		}
+	}
+	return units
+}
+
+// availabilityEvents returns an availability event for each of ids whose
+// availability differs between before and after.
+func availabilityEvents(now time.Time, before, after *stockView, ids []string) []Event {
+	var events []Event
+	for _, id := range ids {
+		if b, a := before.availability(id), after.availability(id); b != a {
+			events = append(events, availabilityEvent(now, id, b, a))
+		}
+	}
+	return events
+}
+
+// moveEvents appends to dst an availability event for each of ids whose
+// availability moves when the levels in changed (sorted by product, then
+// outlet) replace v's. Only the changed terms of each sum are worked out
+// again: the outlets where a plain product's level changed, and, for a
+// bundle, those where one of its components' did.
+func (v *stockView) moveEvents(dst []Event, now time.Time, changed []Level, ids []string) []Event {
+	for _, id := range ids {
+		p, ok := v.product(id)
+		if !ok || !p.Enabled {
+			continue
+		}
+		var before, after int64
+		if b, ok := v.catalog.Bundle(id); ok {
+			units := v.assemblable(b)
+			for _, n := range units {
+				before += n
+			}
+			after = before
+			var redo []int // outlets where a component changed
+			for _, c := range b.Components {
+				for _, l := range levelsOf(changed, c.Product) {
+					if j, ok := outletIndex(v.outlets, l.Outlet); ok && !slices.Contains(redo, j) {
+						redo = append(redo, j)
+					}
+				}
+			}
+			for _, j := range redo {
+				n := int64(math.MaxInt64)
+				for _, c := range b.Components {
+					n = min(n, v.contributionAfter(c.Product, j, changed)/c.Quantity)
+				}
+				after += n - units[j]
+			}
+		} else {
+			before = OnlineStock(p.Levels, v.outlets)
+			after = before
+			for _, l := range levelsOf(changed, id) {
+				if j, ok := outletIndex(v.outlets, l.Outlet); ok {
+					after += contribution(&l, &v.outlets[j]) - v.contributionAfter(id, j, nil)
+				}
+			}
+		}
+		if b, a := Classify(true, before, v.lowStock), Classify(true, after, v.lowStock); b != a {
+			dst = append(dst, availabilityEvent(now, id, b, a))
+		}
+	}
+	return dst
+}
+
+// levelsOf returns the run of levels of product in levels, sorted by
+// product.
+func levelsOf(levels []Level, product string) []Level {
+	i, _ := slices.BinarySearchFunc(levels, product, func(l Level, id string) int { return cmp.Compare(l.Product, id) })
+	j := i
+	for j < len(levels) && levels[j].Product == product {
+		j++
+	}
+	return levels[i:j]
+}
+
+// contributionAfter is what outlet j adds to product's online stock once
+// the levels in changed replace v's.
+func (v *stockView) contributionAfter(product string, j int, changed []Level) int64 {
+	o := &v.outlets[j]
+	run := levelsOf(changed, product)
+	if k, ok := slices.BinarySearchFunc(run, o.ID, byOutlet); ok {
+		return contribution(&run[k], o)
+	}
+	if p, ok := v.product(product); ok {
+		if k, ok := slices.BinarySearchFunc(p.Levels, o.ID, byOutlet); ok {
+			return contribution(&p.Levels[k], o)
+		}
+	}
+	return 0
+}
+
+// readStock reads, in tx, the products ids (sorted and unique) with
+// everything their availability is computed from or moves: see
+// [Catalog.related].
+func (s *Service) readStock(ctx context.Context, tx Tx, setup *Setup, cat *Catalog, ids []string) (*stockView, error) {
+	products, err := readRelated(ctx, tx, cat, ids)
+	if err != nil {
+		return nil, err
+	}
+	return &stockView{outlets: setup.Outlets, catalog: cat, products: products, lowStock: s.cfg.LowStockThreshold}, nil
+}
+
+// readRelated reads what [Catalog.related] says, sorted by ID: the
+// products to lock with [Tx.Products], the others with [Tx.PeekProducts].
+func readRelated(ctx context.Context, tx Tx, cat *Catalog, ids []string) ([]Product, error) {
+	lock, peek := cat.related(ids)
+	return readProducts(ctx, tx, lock, peek)
+}
+
+// readProducts reads lock with [Tx.Products] and peek with
+// [Tx.PeekProducts], and returns them together, sorted by ID.
+func readProducts(ctx context.Context, tx Tx, lock, peek []string) ([]Product, error) {
+	products, err := tx.Products(ctx, lock)
+	if err != nil || len(peek) == 0 {
+		return products, err
+	}
+	more, err := tx.PeekProducts(ctx, peek)
+	if err != nil {
+		return nil, err
+	}
+	products = append(slices.Clone(products), more...)
+	slices.SortFunc(products, func(a, b Product) int { return cmp.Compare(a.ID, b.ID) })
+	return products, nil
+}
+
+// SaveBundle defines a bundle, or replaces the definition of one, and
+// creates its product, not enabled, when it does not exist yet: enable it
+// for online sale like any product. Its availability follows from its
+// components' stock at once.
+//
+// Components are sorted by product; each must be listed once, with a
+// quantity in [1, MaxComponentQuantity], and there are at most
+// MaxComponents of them. Bundles do not nest: a component must be a
+// product that exists (ErrNotFound) and is not a bundle itself, and a
+// product that is a component of a bundle cannot become one (ErrInvalid),
+// so no bundle ever contains itself. A product that holds stock (the POS
+// has reported a level for it) cannot become a bundle (ErrInvalid). A
+// bundle held by an open order cannot be changed (ErrConflict naming the
+// order): release or fulfil the order first. Saving a bundle as it is
+// changes nothing. Nothing changes on error.
+func (s *Service) SaveBundle(ctx context.Context, b Bundle) error {
+	if err := b.normalizeAndValidate(); err != nil {
+		return err
+	}
+	return s.store.Update(ctx, func(tx Tx) error {
+		setup, err := tx.LockSetup(ctx)
+		if err != nil {
+			return err
+		}
+		cat, err := tx.Catalog(ctx)
+		if err != nil {
+			return err
+		}
+		old, exists := cat.Bundle(b.ID)
+		if exists && slices.Equal(old.Components, b.Components) {
+			return nil
+		}
+		if users := cat.BundlesOf(b.ID); len(users) > 0 {
+			return invalid("bundle", "%q is a component of bundle %q: bundles do not nest", b.ID, users[0])
+		}
+		var ids []string
+		for _, c := range b.Components {
+			if cat.IsBundle(c.Product) {
+				return invalid("components", "%q is a bundle: bundles do not nest", c.Product)
+			}
+			ids = append(ids, c.Product)
+		}
+		found, err := tx.Products(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for i, id := range ids {
+			if i >= len(found) || found[i].ID != id {
+				return notFound("component", id)
+			}
+		}
+		if exists {
+			if err := checkNotHeld(ctx, tx, b.ID); err != nil {
+				return err
+			}
+		}
+		next := cat.with(&b, "")
+		return s.changeCatalog(ctx, tx, setup, cat, next, b.ID, func() error { return tx.PutBundle(ctx, b) })
+	})
+}
+
+// DeleteBundle deletes a bundle's definition. Its product stays, as an
+// ordinary product without stock until the POS reports some. An unknown
+// bundle is ErrNotFound; one held by an open order ErrConflict, naming the
+// order. Nothing changes on error.
+func (s *Service) DeleteBundle(ctx context.Context, id string) error {
+	if err := checkID("bundle", id); err != nil {
+		return err
+	}
+	return s.store.Update(ctx, func(tx Tx) error {
+		setup, err := tx.LockSetup(ctx)
+		if err != nil {
+			return err
+		}
+		cat, err := tx.Catalog(ctx)
+		if err != nil {
+			return err
+		}
+		if !cat.IsBundle(id) {
+			return notFound("bundle", id)
+		}
+		if err := checkNotHeld(ctx, tx, id); err != nil {
+			return err
+		}
+		next := cat.with(nil, id)
+		return s.changeCatalog(ctx, tx, setup, cat, next, id, func() error { return tx.DeleteBundle(ctx, id) })
+	})
+}
+
+// checkNotHeld fails with ErrConflict when an open order holds units of
+// product.
+func checkNotHeld(ctx context.Context, tx Tx, product string) error {
+	open, err := tx.Reservations(ctx, ReservationFilter{Status: Open, Product: product, Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(open) > 0 {
+		return fmt.Errorf("bundle %q is held by open order %q: %w", product, open[0].Order, ErrConflict)
+	}
+	return nil
+}
+
+// changeCatalog checks product, which the change from cat to next
+// redefines, holds no stock of its own if next makes it a bundle; then
+// writes the change and the availability event it causes. It runs under
+// the exclusive setup lock.
+func (s *Service) changeCatalog(ctx context.Context, tx Tx, setup *Setup, cat, next *Catalog, product string, write func() error) error {
+	ids := sortedUnique(append(cat.WithComponents([]string{product}), next.WithComponents([]string{product})...))
+	products, err := tx.Products(ctx, ids)
+	if err != nil {
+		return err
+	}
+	before := &stockView{outlets: setup.Outlets, catalog: cat, products: products, lowStock: s.cfg.LowStockThreshold}
+	after := &stockView{outlets: setup.Outlets, catalog: next, products: products, lowStock: s.cfg.LowStockThreshold}
+	if p, ok := before.product(product); ok && next.IsBundle(product) && len(p.Levels) > 0 {
+		return invalid("bundle", "product %q holds stock at outlet %q: a bundle holds none of its own", product, p.Levels[0].Outlet)
+	}
+	if err := write(); err != nil {
+		return err
+	}
+	now, err := s.now()
+	if err != nil {
+		return err
+	}
+	if events := availabilityEvents(now, before, after, []string{product}); len(events) > 0 {
+		return tx.AppendEvents(ctx, events)
+	}
+	return nil
+}
+
+// Bundles returns every bundle, sorted by ID.
+func (s *Service) Bundles(ctx context.Context) ([]Bundle, error) {
+	out := []Bundle{}
+	err := s.store.View(ctx, func(tx Tx) error {
+		cat, err := tx.Catalog(ctx)
+		if err != nil {
+			return err
+		}
+		for _, b := range cat.Bundles() {
+			out = append(out, Bundle{ID: b.ID, Components: slices.Clone(b.Components)})
+		}
+		return nil
+	})
+	return out, err
+}
