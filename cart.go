@@ -23,6 +23,11 @@ type cartStock struct {
 	own     []int64 // own[r]: the units of rows[r] its own lines ask for
 	bundled []int64 // bundled[r]: the units of rows[r] the cart's bundles take
 	kits    []kit   // the cart's bundle lines, in line order
+	online  []int64 // online[r]: rows[r]'s online stock
+	// allow[r] is how many units of rows[r] may be backordered, at the
+	// outlet designated[r] (an index into outlets, or -1).
+	allow      []int64
+	designated []int
 
 	products    []ProductQuote // per line
 	components  []ProductQuote // per row a bundle of the cart needs
@@ -100,8 +105,10 @@ func newCartStock(snap Snapshot, lines []Line) cartStock {
 	n := len(snap.Outlets)
 	cs.table = stockTable{products: rows, outlets: snap.Outlets, avail: make([]int64, len(rows)*n)}
 	cs.own, cs.bundled = make([]int64, len(rows)), make([]int64, len(rows))
-	online := make([]int64, len(rows))
+	cs.online, cs.allow, cs.designated = make([]int64, len(rows)), make([]int64, len(rows)), make([]int, len(rows))
+	online := cs.online
 	for r, id := range rows {
+		cs.designated[r] = -1
 		p, ok := findProduct(snap.Products, id)
 		if !ok {
 			continue
@@ -112,6 +119,15 @@ func newCartStock(snap Snapshot, lines []Line) cartStock {
 			if j, ok := locate(snap.Outlets, p.Levels[k].Outlet, &hint); ok {
 				row[j] = contribution(&p.Levels[k], &snap.Outlets[j])
 				online[r] += row[j]
+			}
+		}
+		if b, ok := cat.Backorder(id); ok {
+			if j, ok := designatedOutlet(b, snap.Outlets, snap.Primary); ok {
+				var l Level
+				if k, ok := slices.BinarySearchFunc(p.Levels, snap.Outlets[j].ID, byOutlet); ok {
+					l = p.Levels[k]
+				}
+				cs.allow[r], cs.designated[r] = allowance(b, &l, &snap.Outlets[j]), j
 			}
 		}
 	}
@@ -137,7 +153,14 @@ func newCartStock(snap Snapshot, lines []Line) cartStock {
 			r := rowOf(l.Product)
 			cs.own[r] = l.Quantity
 			if enabled {
-				pq.Available = online[r]
+				// What may be backordered counts as available.
+				pq.Available = addSat(online[r], cs.allow[r])
+				if l.Quantity <= pq.Available {
+					pq.Backordered = max(0, l.Quantity-online[r])
+				}
+				if b, _ := cat.Backorder(l.Product); pq.Backordered > 0 {
+					pq.Expected = b.Expected
+				}
 			}
 		}
 		if enabled {
@@ -206,7 +229,7 @@ func (cs *cartStock) shortfalls() []Shortfall {
 	for _, list := range [][]ProductQuote{cs.products, cs.components} {
 		for _, p := range list {
 			if p.Status != LineOK {
-				out = append(out, Shortfall(p))
+				out = append(out, Shortfall{Product: p.Product, Requested: p.Requested, Available: p.Available, Status: p.Status})
 			}
 		}
 	}
@@ -214,12 +237,17 @@ func (cs *cartStock) shortfalls() []Shortfall {
 }
 
 // outletShortfalls lists what outlet j alone lacks to fill the cart, per
-// product that holds stock, the cart's lines summed with its bundles'.
+// product that holds stock, the cart's lines summed with its bundles'. What
+// may be backordered at j counts as what it has.
 func (cs *cartStock) outletShortfalls(j int) []Shortfall {
 	var out []Shortfall
 	for r, id := range cs.table.products {
 		need := addSat(cs.own[r], cs.bundled[r])
-		if have := cs.table.at(r, j); have < need {
+		have := cs.table.at(r, j)
+		if cs.designated[r] == j {
+			have = addSat(have, cs.allow[r])
+		}
+		if have < need {
 			out = append(out, Shortfall{Product: id, Requested: need, Available: have, Status: LineShort})
 		}
 	}
@@ -241,6 +269,28 @@ func (cs *cartStock) quoteMethod(m Method, opts QuoteOptions) MethodQuote {
 	}
 	mq.Offered = mq.Reason == ReasonNone
 	return mq
+}
+
+// stockNeed returns what the cart's own lines need of each row from
+// stock, and what they backorder: the units past the online stock, or,
+// when restrictAt is an outlet index, past what that outlet alone holds.
+// The cart is known to allow them.
+func (cs *cartStock) stockNeed(restrictAt int) (need, backordered []int64) {
+	need, backordered = slices.Clone(cs.own), make([]int64, len(cs.own))
+	for r, j := range cs.designated {
+		if j < 0 || need[r] == 0 {
+			continue
+		}
+		have := cs.online[r]
+		if restrictAt >= 0 {
+			have = cs.table.at(r, restrictAt)
+		}
+		if restrictAt < 0 || restrictAt == j {
+			backordered[r] = max(0, need[r]-have)
+			need[r] -= backordered[r]
+		}
+	}
+	return need, backordered
 }
 
 // checkAssembly finds out, for a cart with bundles that online stock

@@ -69,22 +69,64 @@ func (b *Bundle) normalizeAndValidate() error {
 	return nil
 }
 
-// Catalog is what a Store keeps of the catalog besides products and their
-// levels: the bundles. Stores build it with [NewCatalog]; it is read-only,
-// so one Catalog may be shared by any number of transactions. A nil
-// *Catalog is an empty one.
-type Catalog struct {
-	bundles []Bundle            // sorted by ID
-	index   map[string]int      // bundle ID → position in bundles
-	of      map[string][]string // component → the bundles having it, sorted
+// Backorder is a product's backorder (or pre-order) policy: it stays
+// purchasable past its online stock, up to Limit units. Backordered units
+// are reserved at the designated outlet, past what that outlet holds, so
+// they are never taken from another order's units, and the stock that
+// arrives there goes to them first. The units backordered at a time are
+// what the outlet's reservations exceed its stock by (its backlog:
+// Reserved less OnHand less the outlet's buffer, when positive); the
+// product can still be ordered Limit less that backlog past its stock.
+type Backorder struct {
+	Product string `json:"product"`
+	// Limit is how many units may be backordered at once, in
+	// [0, MaxOnHand].
+	Limit int64 `json:"limit"`
+	// Expected, when set, is when stock is expected, for the storefront
+	// to show.
+	Expected time.Time `json:"expected,omitzero"`
+	// Outlet is the designated outlet the backordered units are reserved
+	// at; "" means the primary outlet, whichever it is. Backorders are
+	// taken only while it is connected.
+	Outlet string `json:"outlet,omitempty"`
 }
 
-// NewCatalog returns the catalog of the given bundles, in any order, each
-// with its components sorted by product. It keeps the slices: the caller
-// must not modify them afterwards.
-func NewCatalog(bundles []Bundle) *Catalog {
+func (b *Backorder) validate() error {
+	if err := checkID("product", b.Product); err != nil {
+		return err
+	}
+	if err := checkRange("backorder limit", b.Limit, 0, MaxOnHand); err != nil {
+		return err
+	}
+	if !b.Expected.IsZero() {
+		if err := checkTime("expected", b.Expected); err != nil {
+			return err
+		}
+	}
+	if b.Outlet != "" {
+		return checkID("backorder outlet", b.Outlet)
+	}
+	return nil
+}
+
+// Catalog is what a Store keeps of the catalog besides products and their
+// levels: the bundles and the backorder policies. Stores build it with
+// [NewCatalog]; it is read-only, so one Catalog may be shared by any
+// number of transactions. A nil *Catalog is an empty one.
+type Catalog struct {
+	bundles    []Bundle            // sorted by ID
+	index      map[string]int      // bundle ID → position in bundles
+	of         map[string][]string // component → the bundles having it, sorted
+	backorders []Backorder         // sorted by product
+}
+
+// NewCatalog returns the catalog of the given bundles, each with its
+// components sorted by product, and backorder policies, in any order. It
+// keeps the slices: the caller must not modify them afterwards.
+func NewCatalog(bundles []Bundle, backorders []Backorder) *Catalog {
 	slices.SortFunc(bundles, func(a, b Bundle) int { return cmp.Compare(a.ID, b.ID) })
-	c := &Catalog{bundles: bundles, index: make(map[string]int, len(bundles)), of: map[string][]string{}}
+	slices.SortFunc(backorders, func(a, b Backorder) int { return cmp.Compare(a.Product, b.Product) })
+	c := &Catalog{bundles: bundles, index: make(map[string]int, len(bundles)), of: map[string][]string{}, backorders: backorders}
 	for i, b := range bundles {
 		c.index[b.ID] = i
 		for _, comp := range b.Components {
@@ -92,6 +134,26 @@ func NewCatalog(bundles []Bundle) *Catalog {
 		}
 	}
 	return c
+}
+
+// Backorders returns every backorder policy, sorted by product. The slice
+// belongs to the Catalog.
+func (c *Catalog) Backorders() []Backorder {
+	if c == nil {
+		return nil
+	}
+	return c.backorders
+}
+
+// Backorder looks a product's backorder policy up.
+func (c *Catalog) Backorder(product string) (Backorder, bool) {
+	if c == nil {
+		return Backorder{}, false
+	}
+	if i, ok := slices.BinarySearchFunc(c.backorders, product, func(b Backorder, id string) int { return cmp.Compare(b.Product, id) }); ok {
+		return c.backorders[i], true
+	}
+	return Backorder{}, false
 }
 
 // Bundles returns every bundle, sorted by ID. The slice belongs to the
@@ -133,8 +195,8 @@ func (c *Catalog) BundlesOf(product string) []string {
 	return c.of[product]
 }
 
-// empty reports whether the catalog has nothing that changes how stock is
-// read: then every product is an ordinary one.
+// empty reports whether the catalog has no bundles: then no product's
+// availability depends on another's.
 func (c *Catalog) empty() bool { return c == nil || len(c.bundles) == 0 }
 
 // WithComponents returns ids (sorted and unique) with the components of
@@ -211,13 +273,29 @@ func (c *Catalog) with(b *Bundle, drop string) *Catalog {
 	if b != nil {
 		bundles = append(bundles, *b)
 	}
-	return NewCatalog(bundles)
+	return NewCatalog(bundles, slices.Clone(c.Backorders()))
+}
+
+// withBackorder returns a catalog with p added or replacing the policy of
+// its product, or, when p.Limit is negative, without it.
+func (c *Catalog) withBackorder(p Backorder) *Catalog {
+	var policies []Backorder
+	for _, x := range c.Backorders() {
+		if x.Product != p.Product {
+			policies = append(policies, x)
+		}
+	}
+	if p.Limit >= 0 {
+		policies = append(policies, p)
+	}
+	return NewCatalog(slices.Clone(c.Bundles()), policies)
 }
 
 // stockView is one read of stock, from which availabilities are worked
 // out: the outlets, the catalog, and the products read with their levels.
 type stockView struct {
 	outlets  []Outlet
+	primary  string // the primary outlet: the designated outlet by default
 	catalog  *Catalog
 	products []Product // sorted by ID
 	lowStock int64
@@ -232,13 +310,73 @@ func (v *stockView) product(id string) (*Product, bool) {
 }
 
 // availability is what the storefront sees of product id: Unlisted when
-// it is unknown or not enabled, else its online stock classified.
+// it is unknown or not enabled, else its online stock classified, with
+// the units it may still be backordered.
 func (v *stockView) availability(id string) Availability {
 	p, ok := v.product(id)
 	if !ok || !p.Enabled {
 		return Unlisted
 	}
-	return Classify(true, v.online(p), v.lowStock)
+	return classify(v.online(p), v.allowance(p, nil), v.lowStock)
+}
+
+// classify is Classify for an enabled product that may take allowance
+// more units past its online stock: OnBackorder when it has no stock but
+// may take some, and a Quantity of the units that can be ordered.
+func classify(online, allowance, lowStock int64) Availability {
+	if online <= 0 && allowance > 0 {
+		return Availability{Quantity: allowance, Label: OnBackorder}
+	}
+	a := Classify(true, online, lowStock)
+	if a.Quantity > 0 {
+		a.Quantity += allowance
+	}
+	return a
+}
+
+// designated returns the index in v.outlets of the outlet p's backorders
+// are reserved at, when p takes backorders and that outlet is connected.
+func (v *stockView) designated(b Backorder) (int, bool) {
+	return designatedOutlet(b, v.outlets, v.primary)
+}
+
+func designatedOutlet(b Backorder, outlets []Outlet, primary string) (int, bool) {
+	id := cmp.Or(b.Outlet, primary)
+	if id == "" {
+		return 0, false
+	}
+	j, ok := outletIndex(outlets, id)
+	return j, ok && outlets[j].Connected
+}
+
+// allowance is how many units p may still be backordered: its policy's
+// limit less its backlog at the designated outlet, with the levels in
+// changed (sorted by product, then outlet) in place of p's.
+func (v *stockView) allowance(p *Product, changed []Level) int64 {
+	b, ok := v.catalog.Backorder(p.ID)
+	if !ok {
+		return 0
+	}
+	j, ok := v.designated(b)
+	if !ok {
+		return 0
+	}
+	var l Level
+	run := levelsOf(changed, p.ID)
+	if k, ok := slices.BinarySearchFunc(run, v.outlets[j].ID, byOutlet); ok {
+		l = run[k]
+	} else if k, ok := slices.BinarySearchFunc(p.Levels, v.outlets[j].ID, byOutlet); ok {
+		l = p.Levels[k]
+	}
+	return allowance(b, &l, &v.outlets[j])
+}
+
+// allowance is how many units a policy still allows past the stock, given
+// the level at its designated outlet o: the limit less the backlog, the
+// units reserved there past its stock (on-hand less the buffer).
+func allowance(b Backorder, l *Level, o *Outlet) int64 {
+	backlog := max(0, l.Reserved-max(0, l.OnHand-o.Buffer))
+	return max(0, b.Limit-backlog)
 }
 
 // online is a product's online stock: for a bundle, the sum over connected
@@ -342,7 +480,8 @@ func (v *stockView) moveEvents(dst []Event, now time.Time, changed []Level, ids 
 				}
 			}
 		}
-		if b, a := Classify(true, before, v.lowStock), Classify(true, after, v.lowStock); b != a {
+		b := classify(before, v.allowance(p, nil), v.lowStock)
+		if a := classify(after, v.allowance(p, changed), v.lowStock); b != a {
 			dst = append(dst, availabilityEvent(now, id, b, a))
 		}
 	}
@@ -384,7 +523,12 @@ func (s *Service) readStock(ctx context.Context, tx Tx, setup *Setup, cat *Catal
 	if err != nil {
 		return nil, err
 	}
-	return &stockView{outlets: setup.Outlets, catalog: cat, products: products, lowStock: s.cfg.LowStockThreshold}, nil
+	return s.view(setup, cat, products), nil
+}
+
+// view returns the stock view of products read under setup and cat.
+func (s *Service) view(setup *Setup, cat *Catalog, products []Product) *stockView {
+	return &stockView{outlets: setup.Outlets, primary: setup.Primary(), catalog: cat, products: products, lowStock: s.cfg.LowStockThreshold}
 }
 
 // readRelated reads what [Catalog.related] says, sorted by ID: the
@@ -410,6 +554,92 @@ func readProducts(ctx context.Context, tx Tx, lock, peek []string) ([]Product, e
 	return products, nil
 }
 
+// SetBackorder sets a product's backorder policy, or replaces it: the
+// product stays purchasable past its online stock, up to b.Limit units
+// (see [Backorder]). A policy with a limit of 0 takes no backorders, and
+// the product then behaves as any other. Its availability moves at once:
+// it is labelled [OnBackorder] when it has no stock but may still be
+// ordered, and its Quantity counts the units it may be backordered.
+//
+// The product must exist (ErrNotFound), and must not be a bundle or a
+// component of one (ErrInvalid): a bundle is assembled from stock. The
+// limit lies in [0, MaxOnHand] (ErrInvalid); the designated outlet, when
+// set, must exist (ErrNotFound). Setting the policy a product has changes
+// nothing. Nothing changes on error.
+func (s *Service) SetBackorder(ctx context.Context, b Backorder) error {
+	if err := b.validate(); err != nil {
+		return err
+	}
+	return s.store.Update(ctx, func(tx Tx) error {
+		setup, err := tx.LockSetup(ctx)
+		if err != nil {
+			return err
+		}
+		if _, ok := setup.Outlet(b.Outlet); b.Outlet != "" && !ok {
+			return notFound("outlet", b.Outlet)
+		}
+		cat, err := tx.Catalog(ctx)
+		if err != nil {
+			return err
+		}
+		found, err := tx.Products(ctx, []string{b.Product})
+		if err != nil {
+			return err
+		}
+		if len(found) == 0 {
+			return notFound("product", b.Product)
+		}
+		if cat.IsBundle(b.Product) {
+			return invalid("product", "%q is a bundle: a bundle is made of stock and takes no backorders", b.Product)
+		}
+		if users := cat.BundlesOf(b.Product); len(users) > 0 {
+			return invalid("product", "%q is a component of bundle %q: a bundle is made of stock and its components take no backorders", b.Product, users[0])
+		}
+		if old, ok := cat.Backorder(b.Product); ok && old.Limit == b.Limit && old.Outlet == b.Outlet && old.Expected.Equal(b.Expected) {
+			return nil
+		}
+		return s.changeCatalog(ctx, tx, setup, cat, cat.withBackorder(b), b.Product, func() error { return tx.PutBackorder(ctx, b) })
+	})
+}
+
+// DeleteBackorder removes a product's backorder policy: it is no longer
+// purchasable past its online stock. Units already backordered stay
+// reserved. A product without a policy is ErrNotFound.
+func (s *Service) DeleteBackorder(ctx context.Context, product string) error {
+	if err := checkID("product", product); err != nil {
+		return err
+	}
+	return s.store.Update(ctx, func(tx Tx) error {
+		setup, err := tx.LockSetup(ctx)
+		if err != nil {
+			return err
+		}
+		cat, err := tx.Catalog(ctx)
+		if err != nil {
+			return err
+		}
+		if _, ok := cat.Backorder(product); !ok {
+			return notFound("backorder policy of product", product)
+		}
+		next := cat.withBackorder(Backorder{Product: product, Limit: -1})
+		return s.changeCatalog(ctx, tx, setup, cat, next, product, func() error { return tx.DeleteBackorder(ctx, product) })
+	})
+}
+
+// Backorders returns every backorder policy, sorted by product.
+func (s *Service) Backorders(ctx context.Context) ([]Backorder, error) {
+	out := []Backorder{}
+	err := s.store.View(ctx, func(tx Tx) error {
+		cat, err := tx.Catalog(ctx)
+		if err != nil {
+			return err
+		}
+		out = append(out, cat.Backorders()...)
+		return nil
+	})
+	return out, err
+}
+
 // SaveBundle defines a bundle, or replaces the definition of one, and
 // creates its product, not enabled, when it does not exist yet: enable it
 // for online sale like any product. Its availability follows from its
@@ -421,7 +651,9 @@ func readProducts(ctx context.Context, tx Tx, lock, peek []string) ([]Product, e
 // product that exists (ErrNotFound) and is not a bundle itself, and a
 // product that is a component of a bundle cannot become one (ErrInvalid),
 // so no bundle ever contains itself. A product that holds stock (the POS
-// has reported a level for it) cannot become a bundle (ErrInvalid). A
+// has reported a level for it) cannot become a bundle, and neither it nor
+// a component may take backorders (ErrInvalid): a bundle is assembled
+// from stock. A
 // bundle held by an open order cannot be changed (ErrConflict naming the
 // order): release or fulfil the order first. Saving a bundle as it is
 // changes nothing. Nothing changes on error.
@@ -445,10 +677,16 @@ func (s *Service) SaveBundle(ctx context.Context, b Bundle) error {
 		if users := cat.BundlesOf(b.ID); len(users) > 0 {
 			return invalid("bundle", "%q is a component of bundle %q: bundles do not nest", b.ID, users[0])
 		}
+		if _, ok := cat.Backorder(b.ID); ok {
+			return invalid("bundle", "%q takes backorders: a bundle is made of stock", b.ID)
+		}
 		var ids []string
 		for _, c := range b.Components {
 			if cat.IsBundle(c.Product) {
 				return invalid("components", "%q is a bundle: bundles do not nest", c.Product)
+			}
+			if _, ok := cat.Backorder(c.Product); ok {
+				return invalid("components", "%q takes backorders: a bundle is made of stock", c.Product)
 			}
 			ids = append(ids, c.Product)
 		}
@@ -522,8 +760,7 @@ func (s *Service) changeCatalog(ctx context.Context, tx Tx, setup *Setup, cat, n
 	if err != nil {
 		return err
 	}
-	before := &stockView{outlets: setup.Outlets, catalog: cat, products: products, lowStock: s.cfg.LowStockThreshold}
-	after := &stockView{outlets: setup.Outlets, catalog: next, products: products, lowStock: s.cfg.LowStockThreshold}
+	before, after := s.view(setup, cat, products), s.view(setup, next, products)
 	if p, ok := before.product(product); ok && next.IsBundle(product) && len(p.Levels) > 0 {
 		return invalid("bundle", "product %q holds stock at outlet %q: a bundle holds none of its own", product, p.Levels[0].Outlet)
 	}

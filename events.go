@@ -34,8 +34,8 @@ const (
 
 	// Order events. Each carries Order; Lines, the units concerned, summed
 	// per product; and Allocations, the same units per product and outlet
-	// (only Quantity is set, and a bundle's Components). A partial call
-	// sets Part to its ID.
+	// (only Quantity is set, a bundle's Components, and for the units
+	// reserved, those backordered). A partial call sets Part to its ID.
 
 	// OrderReserved: stock was reserved for Order, as Allocations say.
 	OrderReserved EventKind = "order_reserved"
@@ -94,17 +94,41 @@ func (e Event) SoldOut() bool {
 	return e.Kind == AvailabilityChanged && soldOut(e.Before, e.After)
 }
 
-// BackInStock reports whether the event brings a sold-out product back.
+// BackInStock reports whether the event brings a product that had no
+// stock (sold out or on backorder) back in stock.
 func (e Event) BackInStock() bool {
 	return e.Kind == AvailabilityChanged && backInStock(e.Before, e.After)
+}
+
+// EntersBackorder reports whether the event takes a product with stock, or
+// sold out, to [OnBackorder]: it has no stock, but takes backorders.
+func (e Event) EntersBackorder() bool {
+	return e.Kind == AvailabilityChanged && entersBackorder(e.Before, e.After)
+}
+
+// LeavesBackorder reports whether the event takes a product off
+// [OnBackorder]: stock arrived (or the designated outlet came back
+// connected with stock), or it may no longer be backordered.
+func (e Event) LeavesBackorder() bool {
+	return e.Kind == AvailabilityChanged && leavesBackorder(e.Before, e.After)
 }
 
 func soldOut(before, after Availability) bool {
 	return after.Label == SoldOut && before.Label != SoldOut && before.Label != NotForSale
 }
 
+// backInStock: a product that had no stock (sold out or on backorder) has
+// some again.
 func backInStock(before, after Availability) bool {
-	return before.Label == SoldOut && after.Quantity > 0
+	return (before.Label == SoldOut || before.Label == OnBackorder) && (after.Label == InStock || after.Label == LowStock)
+}
+
+func entersBackorder(before, after Availability) bool {
+	return after.Label == OnBackorder && before.Label != OnBackorder && before.Label != NotForSale
+}
+
+func leavesBackorder(before, after Availability) bool {
+	return before.Label == OnBackorder && after.Label != OnBackorder && after.Label != NotForSale
 }
 
 // String describes the event on one line, for logs and examples.
@@ -140,11 +164,12 @@ func availabilityEvent(now time.Time, product string, before, after Availability
 
 // orderEvent announces that units moved in or out of an order's
 // reservation; allocs (sorted by product, then outlet) are the units, and
-// only their Quantity (and a bundle's Components) is kept.
+// only their Quantity (and a bundle's Components, and the units
+// backordered) is kept.
 func orderEvent(now time.Time, kind EventKind, order, part string, allocs []Allocation) Event {
 	e := Event{Kind: kind, Time: now, Order: order, Part: part, Allocations: make([]Allocation, len(allocs))}
 	for i, a := range allocs {
-		e.Allocations[i] = Allocation{Product: a.Product, Outlet: a.Outlet, Quantity: a.Quantity, Components: a.Components}
+		e.Allocations[i] = Allocation{Product: a.Product, Outlet: a.Outlet, Quantity: a.Quantity, Components: a.Components, Backordered: a.Backordered}
 		if n := len(e.Lines); n > 0 && e.Lines[n-1].Product == a.Product {
 			e.Lines[n-1].Quantity += a.Quantity
 		} else {

@@ -43,6 +43,9 @@ const (
 	SoldOut    Label = "sold_out"     // enabled, no online stock
 	LowStock   Label = "low_stock"    // enabled, at or under the low-stock threshold
 	InStock    Label = "in_stock"     // enabled, above the threshold
+	// OnBackorder: enabled, no online stock, but it takes backorders (see
+	// [Backorder]): Quantity is the units that can still be ordered.
+	OnBackorder Label = "backorder"
 )
 
 // Availability is what the storefront sees of a product.
@@ -135,7 +138,7 @@ func (s *Service) Availability(ctx context.Context, products ...string) ([]Avail
 	ids := sortedUnique(products)
 	out := make([]Availability, len(products))
 	err := s.store.ReadPage(ctx, ids, func(page Page) error {
-		v := stockView{outlets: page.Outlets, catalog: page.Catalog, products: page.Products, lowStock: s.cfg.LowStockThreshold}
+		v := stockView{outlets: page.Outlets, primary: page.Primary, catalog: page.Catalog, products: page.Products, lowStock: s.cfg.LowStockThreshold}
 		for i, id := range products {
 			out[i] = v.availability(id)
 		}
@@ -223,8 +226,7 @@ func (s *Service) setEnabled(ctx context.Context, products []string, enabled boo
 		if err != nil {
 			return err
 		}
-		before := &stockView{outlets: setup.Outlets, catalog: cat, products: found, lowStock: s.cfg.LowStockThreshold}
-		after := &stockView{outlets: setup.Outlets, catalog: cat, products: slices.Clone(found), lowStock: s.cfg.LowStockThreshold}
+		before, after := s.view(setup, cat, found), s.view(setup, cat, slices.Clone(found))
 		var changed []string
 		var events []Event
 		for _, id := range ids {
@@ -713,7 +715,7 @@ func (sc *applyScratch) apply(tx Tx) error {
 				sc.touched = append(sc.touched, l.Product)
 			}
 		}
-		v := stockView{outlets: setup.Outlets, catalog: cat, products: found, lowStock: sc.s.cfg.LowStockThreshold}
+		v := sc.s.view(setup, cat, found)
 		sc.events = v.moveEvents(sc.events, now, sc.writes, cat.affected(sc.touched))
 	}
 	if err := sc.closeOrders(tx, now); err != nil {

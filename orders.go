@@ -47,6 +47,11 @@ type Allocation struct {
 	// component: the outlet holds Quantity times as many of each, and its
 	// components' levels move with the bundle's units.
 	Components []Component `json:"components,omitempty"`
+	// Backordered is how many of Quantity were reserved past the outlet's
+	// stock when the order was reserved (or last amended): units of a
+	// product that takes backorders, at its designated outlet. The stock
+	// that arrives there covers them first.
+	Backordered int64 `json:"backordered,omitempty"`
 }
 
 // Held is what the allocation still holds: its units neither fulfilled nor
@@ -370,11 +375,16 @@ func (s *Service) moveStock(ctx context.Context, tx Tx, v *stockView, allocs []A
 				levels = p.Levels
 			}
 			k, ok := slices.BinarySearchFunc(levels, a.Outlet, byOutlet)
-			if !ok {
+			l := Level{Product: st.product, Outlet: a.Outlet}
+			switch {
+			case ok:
+				l = levels[k]
+			case m.reservedSign*st.units < 0:
 				return fmt.Errorf("allocation of %q at outlet %q has no level: %w", st.product, a.Outlet, ErrConflict)
 			}
+			// else: units backordered at an outlet that never held the product
 			i = len(writes)
-			writes = append(writes, levels[k])
+			writes = append(writes, l)
 		}
 		l := &writes[i]
 		l.Reserved += m.reservedSign * st.units
@@ -803,6 +813,13 @@ func (s *Service) Amend(ctx context.Context, order string, lines []Line) (Reserv
 		}
 		res.Lines, res.Sources = lines, sources
 		res.Allocations = amended(r.Allocations, moves)
+		for i := range res.Allocations {
+			a := &res.Allocations[i]
+			a.Backordered = 0
+			if k, ok := slices.BinarySearchFunc(allocs, *a, byProductOutlet); ok {
+				a.Backordered = allocs[k].Backordered
+			}
+		}
 		if len(allocs) == 0 {
 			res.Status = Fulfilled
 		}

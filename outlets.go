@@ -210,9 +210,22 @@ func (c AvailabilityChange) SoldOut() bool {
 	return soldOut(c.Before, c.After)
 }
 
-// BackInStock reports whether the change brings a sold-out product back.
+// BackInStock reports whether the change brings a product that had no
+// stock (sold out or on backorder) back in stock.
 func (c AvailabilityChange) BackInStock() bool {
 	return backInStock(c.Before, c.After)
+}
+
+// EntersBackorder reports whether the change takes a listed product to
+// [OnBackorder].
+func (c AvailabilityChange) EntersBackorder() bool {
+	return entersBackorder(c.Before, c.After)
+}
+
+// LeavesBackorder reports whether the change takes a product off
+// [OnBackorder], to stock or to sold out.
+func (c AvailabilityChange) LeavesBackorder() bool {
+	return leavesBackorder(c.Before, c.After)
 }
 
 // Connect adds an outlet's stock to online stock. Connecting a connected
@@ -400,40 +413,58 @@ func (s *Service) reselect(ctx context.Context, tx Tx, setup *Setup, next []Outl
 	if len(touched) == 0 && len(lead) == 0 {
 		return res, nil
 	}
-	if len(affected) > 0 {
-		products, err := tx.ProductsAt(ctx, affected)
-		if err != nil {
-			return res, err
+	// The primary outlet after: a lead PrimaryChanged event names it.
+	primary := setup.Primary()
+	for _, e := range lead {
+		if e.Kind == PrimaryChanged {
+			primary = e.Outlet
 		}
-		cat, err := tx.Catalog(ctx)
-		if err != nil {
-			return res, err
+	}
+	cat, err := tx.Catalog(ctx)
+	if err != nil {
+		return res, err
+	}
+	// Products that take backorders at an outlet that moves, or at the
+	// primary outlet when it changes, may take them differently.
+	var policies []string
+	for _, b := range cat.Backorders() {
+		was, is := cmp.Or(b.Outlet, setup.Primary()), cmp.Or(b.Outlet, primary)
+		if was != is || slices.Contains(affected, is) {
+			policies = append(policies, b.Product)
+		}
+	}
+	if len(affected)+len(policies) > 0 {
+		var products []Product
+		if len(affected) > 0 {
+			if products, err = tx.ProductsAt(ctx, affected); err != nil {
+				return res, err
+			}
 		}
 		ids := make([]string, len(products))
 		for i, p := range products {
 			ids[i] = p.ID
 		}
-		if !cat.empty() {
-			// The bundles of these products move with them: read them, and
-			// their other components.
-			var extra []string
-			lock, peek := cat.related(ids)
-			for _, id := range slices.Concat(lock, peek) {
-				if _, ok := slices.BinarySearch(ids, id); !ok {
-					extra = append(extra, id)
-				}
+		// The bundles of these products move with them: read them, and
+		// their other components; and the products that take backorders.
+		var extra []string
+		lock, peek := cat.related(ids)
+		for _, id := range slices.Concat(lock, peek, policies) {
+			if _, ok := slices.BinarySearch(ids, id); !ok {
+				extra = append(extra, id)
 			}
-			slices.Sort(extra)
+		}
+		if len(extra) > 0 {
+			extra = sortedUnique(extra)
 			more, err := tx.Products(ctx, extra)
 			if err != nil {
 				return res, err
 			}
 			products = append(slices.Clone(products), more...)
 			slices.SortFunc(products, func(a, b Product) int { return cmp.Compare(a.ID, b.ID) })
-			ids = cat.affected(ids)
 		}
-		before := stockView{outlets: setup.Outlets, catalog: cat, products: products, lowStock: s.cfg.LowStockThreshold}
-		after := stockView{outlets: next, catalog: cat, products: products, lowStock: s.cfg.LowStockThreshold}
+		ids = sortedUnique(append(cat.affected(ids), policies...))
+		before := s.view(setup, cat, products)
+		after := &stockView{outlets: next, primary: primary, catalog: cat, products: products, lowStock: s.cfg.LowStockThreshold}
 		for _, id := range ids {
 			if b, a := before.availability(id), after.availability(id); b != a {
 				res.Changes = append(res.Changes, AvailabilityChange{Product: id, Before: b, After: a})

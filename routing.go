@@ -29,6 +29,9 @@ const (
 	// StageAssembly: no outlet fills the order alone, so its bundles are
 	// assembled first, and this outlet assembles some of their units.
 	StageAssembly Stage = "assembly"
+	// StageBackorder: the outlet gives no stock, but is where the order's
+	// backordered units are reserved (see [Backorder]).
+	StageBackorder Stage = "backorder"
 )
 
 // Source is one outlet an order's stock comes from, and why it was chosen.
@@ -499,11 +502,17 @@ func positions(cands, set []int) []int {
 // can. Bundles that share components can compete for them, so such a line
 // can exist even when online stock covers every product.
 func place(cs *cartStock, order []int, preferred int, restrict bool) ([]Allocation, []Source, int, int64) {
+	restrictAt := -1
+	if restrict {
+		restrictAt = order[preferred]
+	}
+	need, backordered := cs.stockNeed(restrictAt)
 	if len(cs.kits) == 0 {
-		allocs, sources := route(&cs.table, slices.Clone(cs.own), order, preferred, restrict)
+		allocs, sources := route(&cs.table, need, order, preferred, restrict)
+		allocs, sources = cs.backorder(allocs, sources, backordered, order)
 		return allocs, sources, -1, 0
 	}
-	p := newPlacer(cs, order)
+	p := newPlacer(cs, order, need)
 	if preferred >= 0 {
 		stage := StageMethodOutlet
 		if restrict {
@@ -536,7 +545,31 @@ func place(cs *cartStock, order []int, preferred int, restrict bool) ([]Allocati
 		}
 	}
 	sortAllocations(p.allocs)
-	return mergeAllocations(p.allocs), p.sources, -1, 0
+	allocs, sources := cs.backorder(mergeAllocations(p.allocs), p.sources, backordered, order)
+	return allocs, sources, -1, 0
+}
+
+// backorder adds to allocs (sorted) the units backordered of each row, at
+// its designated outlet, and that outlet to the sources when it gives
+// nothing else.
+func (cs *cartStock) backorder(allocs []Allocation, sources []Source, backordered []int64, order []int) ([]Allocation, []Source) {
+	for r, n := range backordered {
+		if n == 0 {
+			continue
+		}
+		a := Allocation{Product: cs.table.products[r], Outlet: cs.outlets[cs.designated[r]].ID, Quantity: n, Backordered: n}
+		k, found := slices.BinarySearchFunc(allocs, a, byProductOutlet)
+		if found {
+			allocs[k].Quantity += n
+			allocs[k].Backordered += n
+		} else {
+			allocs = slices.Insert(allocs, k, a)
+		}
+		if !slices.ContainsFunc(sources, func(s Source) bool { return s.Outlet == a.Outlet }) {
+			sources = append(sources, Source{Outlet: a.Outlet, Stage: StageBackorder, Rank: slices.Index(order, cs.designated[r]) + 1})
+		}
+	}
+	return allocs, sources
 }
 
 // placer is the working state of one [place] of a cart with bundles.
@@ -550,8 +583,8 @@ type placer struct {
 	sources []Source
 }
 
-func newPlacer(cs *cartStock, order []int) *placer {
-	p := &placer{cs: cs, order: order, avail: slices.Clone(cs.table.avail), need: slices.Clone(cs.own), left: make([]int64, len(cs.kits))}
+func newPlacer(cs *cartStock, order []int, need []int64) *placer {
+	p := &placer{cs: cs, order: order, avail: slices.Clone(cs.table.avail), need: need, left: make([]int64, len(cs.kits))}
 	for k, kt := range cs.kits {
 		p.left[k] = kt.units
 	}

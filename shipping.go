@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // MethodKind is how a customer receives an order.
@@ -231,11 +232,19 @@ const (
 type ProductQuote struct {
 	Product   string `json:"product"`
 	Requested int64  `json:"requested"` // the cart's lines summed
-	// Available is the product's online stock. For a bundle line that the
-	// cart's other bundle lines leave short of components at the outlets
-	// that would assemble it, it is the units those outlets can assemble.
-	Available int64      `json:"available"`
-	Status    LineStatus `json:"status"`
+	// Available is the product's online stock, and for a product that
+	// takes backorders the units it may still be backordered. For a bundle
+	// line that the cart's other bundle lines leave short of components at
+	// the outlets that would assemble it, it is the units those outlets can
+	// assemble.
+	Available int64 `json:"available"`
+	// Backordered is how many of Requested are past the online stock and
+	// would be backordered (when the order may come from any outlet: a
+	// Restrict method's outlet may backorder more), and Expected when the
+	// product's policy expects stock.
+	Backordered int64      `json:"backordered,omitempty"`
+	Expected    time.Time  `json:"expected,omitzero"`
+	Status      LineStatus `json:"status"`
 }
 
 // Reason says why a method is not offered.

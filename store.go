@@ -157,7 +157,8 @@ type Tx interface {
 	// it exists.
 	SetOrderRegister(ctx context.Context, register string) error
 
-	// Catalog returns the bundles. The Catalog must not be modified. A
+	// Catalog returns the bundles and backorder policies. The Catalog must
+	// not be modified. A
 	// Store may keep it between transactions while the catalog does not
 	// change; a Store shared by several processes then checks, in the
 	// transaction, that no other has changed it since.
@@ -170,6 +171,14 @@ type Tx interface {
 	// Deleting a missing one is not an error. The Service holds the
 	// exclusive setup lock.
 	DeleteBundle(ctx context.Context, id string) error
+	// PutBackorder creates or replaces a product's backorder policy,
+	// matched by product. The Service checks it, and holds the exclusive
+	// setup lock.
+	PutBackorder(ctx context.Context, b Backorder) error
+	// DeleteBackorder deletes a product's backorder policy; deleting a
+	// missing one is not an error. The Service holds the exclusive setup
+	// lock.
+	DeleteBackorder(ctx context.Context, product string) error
 
 	// Methods returns every shipping method, sorted by ID.
 	Methods(ctx context.Context) ([]Method, error)
@@ -244,6 +253,7 @@ type Tx interface {
 // out from, as [Store.ReadPage] hands it over.
 type Page struct {
 	Outlets []Outlet // every outlet, sorted by ID
+	Primary string   // the primary outlet, "" before activation
 	Catalog *Catalog
 	// Products are the products among the IDs asked for that exist, and
 	// the components of the bundles among them, sorted by ID, each with its

@@ -73,7 +73,7 @@ type keyClaim struct {
 func New() *Store {
 	s := &Store{
 		setup:        &onlinestock.Setup{},
-		catalog:      onlinestock.NewCatalog(nil),
+		catalog:      onlinestock.NewCatalog(nil, nil),
 		products:     map[string]*product{},
 		keys:         map[string]keyClaim{},
 		reservations: map[string]onlinestock.Reservation{},
@@ -131,7 +131,7 @@ func (s *Store) ReadPage(ctx context.Context, ids []string, fn func(onlinestock.
 		if err != nil {
 			return err
 		}
-		return fn(onlinestock.Page{Outlets: s.setup.Outlets, Catalog: s.catalog, Products: products})
+		return fn(onlinestock.Page{Outlets: s.setup.Outlets, Primary: s.setup.Primary(), Catalog: s.catalog, Products: products})
 	})
 }
 

@@ -51,6 +51,9 @@ var mutants = map[string]func() onlinestock.Store{
 	"PutBundle that keeps only the first component": func() onlinestock.Store {
 		return mutate(func(tx *mutantTx) { tx.firstComponentOnly = true })
 	},
+	"PutBackorder that forgets the designated outlet": func() onlinestock.Store {
+		return mutate(func(tx *mutantTx) { tx.forgetDesignated = true })
+	},
 }
 
 const mutantEnv = "ONLINESTOCK_STORETEST_MUTANT"
@@ -147,6 +150,7 @@ type mutantTx struct {
 	expireEarly               bool
 	neverDisable              bool
 	firstComponentOnly        bool
+	forgetDesignated          bool
 }
 
 func (t *mutantTx) ClaimKeys(ctx context.Context, claims []onlinestock.KeyClaim, now, notBefore time.Time) ([]string, error) {
@@ -200,4 +204,11 @@ func (t *mutantTx) PutBundle(ctx context.Context, b onlinestock.Bundle) error {
 		b.Components = b.Components[:1]
 	}
 	return t.Tx.PutBundle(ctx, b)
+}
+
+func (t *mutantTx) PutBackorder(ctx context.Context, b onlinestock.Backorder) error {
+	if t.forgetDesignated {
+		b.Outlet = ""
+	}
+	return t.Tx.PutBackorder(ctx, b)
 }

@@ -25,6 +25,8 @@ type tx struct {
 	deleted       []string
 	bundles       []onlinestock.Bundle
 	unbundled     []string // bundles deleted
+	backorders    []onlinestock.Backorder
+	unbackordered []string // backorder policies deleted
 	levels        []onlinestock.Level
 	enabled       []string
 	disabled      []string
@@ -43,6 +45,7 @@ func (t *tx) reset() {
 	t.outlets, t.registers, t.orderRegister = t.outlets[:0], t.registers[:0], nil
 	t.methods, t.deleted = t.methods[:0], t.deleted[:0]
 	t.bundles, t.unbundled = t.bundles[:0], t.unbundled[:0]
+	t.backorders, t.unbackordered = t.backorders[:0], t.unbackordered[:0]
 	clear(t.levels)
 	t.levels = t.levels[:0]
 	t.enabled, t.disabled = t.enabled[:0], t.disabled[:0]
@@ -100,6 +103,24 @@ func (t *tx) PutBundle(ctx context.Context, b onlinestock.Bundle) error {
 	b.Components = slices.Clone(b.Components)
 	t.bundles = append(t.bundles, b)
 	t.unbundled = slices.DeleteFunc(t.unbundled, func(id string) bool { return id == b.ID })
+	return nil
+}
+
+func (t *tx) PutBackorder(ctx context.Context, b onlinestock.Backorder) error {
+	if t.readOnly {
+		return errReadOnly
+	}
+	t.backorders = append(slices.DeleteFunc(t.backorders, func(x onlinestock.Backorder) bool { return x.Product == b.Product }), b)
+	t.unbackordered = slices.DeleteFunc(t.unbackordered, func(id string) bool { return id == b.Product })
+	return nil
+}
+
+func (t *tx) DeleteBackorder(ctx context.Context, product string) error {
+	if t.readOnly {
+		return errReadOnly
+	}
+	t.backorders = slices.DeleteFunc(t.backorders, func(b onlinestock.Backorder) bool { return b.Product == product })
+	t.unbackordered = append(t.unbackordered, product)
 	return nil
 }
 
@@ -303,7 +324,17 @@ func (t *tx) commit() {
 		}
 		s.methods = next
 	}
-	if len(t.bundles)+len(t.unbundled) > 0 {
+	if len(t.bundles)+len(t.unbundled)+len(t.backorders)+len(t.unbackordered) > 0 {
+		policies := map[string]onlinestock.Backorder{}
+		for _, b := range s.catalog.Backorders() {
+			policies[b.Product] = b
+		}
+		for _, id := range t.unbackordered {
+			delete(policies, id)
+		}
+		for _, b := range t.backorders {
+			policies[b.Product] = b
+		}
 		next := map[string]onlinestock.Bundle{}
 		for _, b := range s.catalog.Bundles() {
 			next[b.ID] = b
@@ -321,7 +352,11 @@ func (t *tx) commit() {
 		for _, b := range next {
 			bundles = append(bundles, b)
 		}
-		s.catalog = onlinestock.NewCatalog(bundles)
+		backorders := make([]onlinestock.Backorder, 0, len(policies))
+		for _, b := range policies {
+			backorders = append(backorders, b)
+		}
+		s.catalog = onlinestock.NewCatalog(bundles, backorders)
 	}
 	for _, l := range t.levels {
 		p := s.products[l.Product]

@@ -54,10 +54,14 @@ func (t *tx) commit(ctx context.Context) error {
 	if len(t.deleted) > 0 {
 		b.Queue(`DELETE FROM onlinestock_methods WHERE tenant = $1 AND id = ANY($2)`, tenant, t.deleted)
 	}
-	if len(t.bundles)+len(t.unbundled) > 0 {
-		t.queueBundles(b)
+	if len(t.bundles)+len(t.unbundled)+len(t.backorders)+len(t.unbackordered) > 0 {
+		if err := t.queueCatalog(b); err != nil {
+			t.rollback(ctx)
+			return err
+		}
 	}
-	if len(t.outlets)+len(t.registers)+len(t.methods)+len(t.deleted)+len(t.bundles)+len(t.unbundled) > 0 || t.orderRegister != nil {
+	if len(t.outlets)+len(t.registers)+len(t.methods)+len(t.deleted)+
+		len(t.bundles)+len(t.unbundled)+len(t.backorders)+len(t.unbackordered) > 0 || t.orderRegister != nil {
 		t.queueEnsureSetup(b)
 		b.Queue(sqlBumpSetupVersion, tenant)
 	}
@@ -248,8 +252,42 @@ func (t *tx) analyze(ctx context.Context) {
 	_, _ = t.conn.Exec(ctx, `ANALYZE onlinestock_products, onlinestock_levels`)
 }
 
+// queueCatalog writes the bundles put and deleted (creating the products
+// of those put) and the backorder policies put and deleted. The setup's
+// version moves with them.
+func (t *tx) queueCatalog(b *pgx.Batch) error {
+	t.queueEnsureSetup(b)
+	if len(t.bundles)+len(t.unbundled) > 0 {
+		t.queueBundles(b)
+	}
+	if len(t.unbackordered) > 0 {
+		b.Queue(`DELETE FROM onlinestock_backorders WHERE tenant = $1 AND product = ANY($2)`, t.tenant(), t.unbackordered)
+	}
+	if n := len(t.backorders); n > 0 {
+		products, outlets := make([]string, n), make([]string, n)
+		limits, expected := make([]int64, n), make([]*int64, n)
+		for i, p := range t.backorders {
+			at, err := toNanos(p.Expected)
+			if err != nil {
+				return err
+			}
+			products[i], limits[i], expected[i], outlets[i] = p.Product, p.Limit, at, p.Outlet
+		}
+		b.Queue(sqlPutBackorders, t.tenant(), products, limits, expected, outlets)
+	}
+	return nil
+}
+
+// sqlPutBackorders writes the backorder policies of arrays $2 … $5.
+const sqlPutBackorders = `INSERT INTO onlinestock_backorders (tenant, product, backorder_limit, expected_ns, outlet)
+	SELECT s.tenant, p.* FROM onlinestock_setup s
+	CROSS JOIN unnest($2::text[], $3::bigint[], $4::bigint[], $5::text[]) AS p
+	WHERE s.tenant = $1
+	ON CONFLICT (tenant, product) DO UPDATE SET backorder_limit = excluded.backorder_limit,
+	expected_ns = excluded.expected_ns, outlet = excluded.outlet`
+
 // queueBundles writes the bundles put and deleted, and creates the
-// products of those put. The setup's version moves with them.
+// products of those put.
 func (t *tx) queueBundles(b *pgx.Batch) {
 	ids := slices.Clone(t.unbundled)
 	var bundles, components []string
@@ -264,7 +302,6 @@ func (t *tx) queueBundles(b *pgx.Batch) {
 	}
 	b.Queue(`DELETE FROM onlinestock_bundle_components WHERE tenant = $1 AND bundle = ANY($2)`, t.tenant(), ids)
 	if len(created) > 0 {
-		t.queueEnsureSetup(b)
 		b.Queue(sqlCreateProducts, t.tenant(), created)
 		b.Queue(sqlPutBundles, t.tenant(), bundles, components, quantities)
 	}
@@ -277,7 +314,7 @@ const sqlPutBundles = `INSERT INTO onlinestock_bundle_components (tenant, bundle
 	WHERE s.tenant = $1`
 
 func (t *tx) dirty() bool {
-	return len(t.placeholders) > 0 || len(t.bundles)+len(t.unbundled) > 0 || len(t.outlets)+len(t.registers)+len(t.methods)+len(t.deleted)+len(t.levels)+
+	return len(t.placeholders) > 0 || len(t.bundles)+len(t.unbundled)+len(t.backorders)+len(t.unbackordered) > 0 || len(t.outlets)+len(t.registers)+len(t.methods)+len(t.deleted)+len(t.levels)+
 		len(t.enabled)+len(t.disabled)+len(t.events)+len(t.movements)+len(t.reservations) > 0 || t.orderRegister != nil
 }
 

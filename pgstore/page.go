@@ -33,12 +33,12 @@ func (s *Store) ReadPage(ctx context.Context, ids []string, fn func(onlinestock.
 	b := &pgx.Batch{}
 	b.Queue(beginView)
 	b.Queue(`SELECT id, name, connected, buffer, rank FROM onlinestock_outlets WHERE tenant = $1 ORDER BY id`, s.cfg.Tenant)
-	b.Queue(`SELECT version FROM onlinestock_setup WHERE tenant = $1`, s.cfg.Tenant)
+	b.Queue(sqlPageSetup, s.cfg.Tenant)
 	b.Queue(sqlPageProducts, s.cfg.Tenant, want)
 	b.Queue(sqlPageLevels, s.cfg.Tenant, want)
 	b.Queue("COMMIT")
 	br := conn.SendBatch(ctx, b)
-	outlets, version, products, levels, err := scanPage(br)
+	outlets, primary, version, products, levels, err := scanPage(br)
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
@@ -50,7 +50,7 @@ func (s *Store) ReadPage(ctx context.Context, ids []string, fn func(onlinestock.
 		conn.Release()
 		return s.readPageSlowly(ctx, ids, fn)
 	}
-	return fn(onlinestock.Page{Outlets: outlets, Catalog: cached.catalog, Products: joinLevels(products, levels)})
+	return fn(onlinestock.Page{Outlets: outlets, Primary: primary, Catalog: cached.catalog, Products: joinLevels(products, levels)})
 }
 
 // readPageSlowly reads a page in a transaction that reads the setup and
@@ -70,7 +70,7 @@ func (s *Store) readPageSlowly(ctx context.Context, ids []string, fn func(online
 		if err != nil {
 			return err
 		}
-		page = onlinestock.Page{Outlets: setup.Outlets, Catalog: cat, Products: products}
+		page = onlinestock.Page{Outlets: setup.Outlets, Primary: setup.Primary(), Catalog: cat, Products: products}
 		return nil
 	})
 	if err != nil {
@@ -80,8 +80,12 @@ func (s *Store) readPageSlowly(ctx context.Context, ids []string, fn func(online
 }
 
 // The page's products and levels, looked up key by key as the hot reads
-// in tx.go are, so that their plan does not depend on statistics.
+// in tx.go are, so that their plan does not depend on statistics; and
+// the version of the tenant's setup and its primary outlet.
 const (
+	sqlPageSetup = `SELECT s.version, coalesce((SELECT r.outlet FROM onlinestock_registers r
+			WHERE r.tenant = $1 AND r.id = s.order_register), '')
+		FROM onlinestock_setup s WHERE s.tenant = $1`
 	sqlPageProducts = `SELECT p.id, p.enabled FROM unnest($2::text[]) WITH ORDINALITY AS k(id, ord)
 		CROSS JOIN LATERAL (SELECT id, enabled FROM onlinestock_products
 			WHERE tenant = $1 AND id = k.id OFFSET 0) p
@@ -97,9 +101,9 @@ const (
 // driver's bytes, valid until the next row, and turned into strings once:
 // a product's ID per product, an outlet's ID per outlet, shared by every
 // level.
-func scanPage(br pgx.BatchResults) ([]onlinestock.Outlet, int64, []onlinestock.Product, []onlinestock.Level, error) {
+func scanPage(br pgx.BatchResults) ([]onlinestock.Outlet, string, int64, []onlinestock.Product, []onlinestock.Level, error) {
 	if _, err := br.Exec(); err != nil { // BEGIN
-		return nil, 0, nil, nil, err
+		return nil, "", 0, nil, nil, err
 	}
 	var outlets []onlinestock.Outlet
 	outletIDs := map[string]string{}
@@ -112,11 +116,12 @@ func scanPage(br pgx.BatchResults) ([]onlinestock.Outlet, int64, []onlinestock.P
 		return nil
 	})
 	if err != nil {
-		return nil, 0, nil, nil, err
+		return nil, "", 0, nil, nil, err
 	}
 	version := int64(-2) // for a tenant never written: no cache matches it
-	if _, err := pgx.ForEachRow(nextRows(br), []any{&version}, func() error { return nil }); err != nil {
-		return nil, 0, nil, nil, err
+	var primary string
+	if _, err := pgx.ForEachRow(nextRows(br), []any{&version, &primary}, func() error { return nil }); err != nil {
+		return nil, "", 0, nil, nil, err
 	}
 	var products []onlinestock.Product
 	var p onlinestock.Product
@@ -124,7 +129,7 @@ func scanPage(br pgx.BatchResults) ([]onlinestock.Outlet, int64, []onlinestock.P
 		products = append(products, p)
 		return nil
 	}); err != nil {
-		return nil, 0, nil, nil, err
+		return nil, "", 0, nil, nil, err
 	}
 	var levels []onlinestock.Level
 	var product, outlet pgtype.DriverBytes
@@ -147,12 +152,12 @@ func scanPage(br pgx.BatchResults) ([]onlinestock.Outlet, int64, []onlinestock.P
 		return nil
 	})
 	if err != nil {
-		return nil, 0, nil, nil, err
+		return nil, "", 0, nil, nil, err
 	}
 	if _, err := br.Exec(); err != nil { // COMMIT
-		return nil, 0, nil, nil, err
+		return nil, "", 0, nil, nil, err
 	}
-	return outlets, version, products, levels, nil
+	return outlets, primary, version, products, levels, nil
 }
 
 // nextRows returns the next result of a batch as rows; an error is reported

@@ -20,8 +20,10 @@ type reservationDetail struct {
 	Reported  []bool                   `json:"reported,omitempty"`
 	Parts     []onlinestock.PartRecord `json:"parts,omitempty"`
 	// Components run parallel to the allocations, and are left out while
-	// no allocation is of a bundle.
-	Components [][]onlinestock.Component `json:"components,omitempty"`
+	// no allocation is of a bundle; Backordered likewise while no
+	// allocation backordered units.
+	Components  [][]onlinestock.Component `json:"components,omitempty"`
+	Backordered []int64                   `json:"backordered,omitempty"`
 }
 
 func encodeDetail(r onlinestock.Reservation) ([]byte, error) {
@@ -42,6 +44,12 @@ func encodeDetail(r onlinestock.Reservation) ([]byte, error) {
 		d.Components = make([][]onlinestock.Component, len(r.Allocations))
 		for i, a := range r.Allocations {
 			d.Components[i] = a.Components
+		}
+	}
+	if slices.ContainsFunc(r.Allocations, func(a onlinestock.Allocation) bool { return a.Backordered != 0 }) {
+		d.Backordered = make([]int64, len(r.Allocations))
+		for i, a := range r.Allocations {
+			d.Backordered[i] = a.Backordered
 		}
 	}
 	return json.Marshal(d)
@@ -82,6 +90,15 @@ func decodeDetail(raw []byte, r *onlinestock.Reservation) error {
 		}
 		for i := range r.Allocations {
 			r.Allocations[i].Components = d.Components[i]
+		}
+	}
+	if d.Backordered != nil {
+		if len(d.Backordered) != len(r.Allocations) {
+			return fmt.Errorf("pgstore: reservation %q: corrupt detail: %d allocations, %d backordered",
+				r.Order, len(r.Allocations), len(d.Backordered))
+		}
+		for i := range r.Allocations {
+			r.Allocations[i].Backordered = d.Backordered[i]
 		}
 	}
 	r.Sources, r.Parts = d.Sources, d.Parts

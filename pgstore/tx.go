@@ -63,6 +63,8 @@ type tx struct {
 	deleted       []string
 	bundles       []onlinestock.Bundle
 	unbundled     []string // bundles deleted
+	backorders    []onlinestock.Backorder
+	unbackordered []string // backorder policies deleted
 	levels        []onlinestock.Level
 	enabled       []string
 	disabled      []string
@@ -273,6 +275,7 @@ func (t *tx) Catalog(ctx context.Context) (*onlinestock.Catalog, error) {
 	}
 	b := t.batch()
 	b.Queue(sqlCatalogBundles, t.tenant())
+	b.Queue(sqlCatalogBackorders, t.tenant())
 	br, err := t.send(ctx, b)
 	if err != nil {
 		return nil, err
@@ -292,11 +295,17 @@ func (t *tx) Catalog(ctx context.Context) (*onlinestock.Catalog, error) {
 	return cat, nil
 }
 
-// sqlCatalogBundles reads the components of every bundle of tenant $1.
-const sqlCatalogBundles = `SELECT bundle, component, quantity FROM onlinestock_bundle_components
-	WHERE tenant = $1 ORDER BY bundle, component`
+// sqlCatalogBundles reads the components of every bundle of tenant $1,
+// and sqlCatalogBackorders its backorder policies.
+const (
+	sqlCatalogBundles = `SELECT bundle, component, quantity FROM onlinestock_bundle_components
+		WHERE tenant = $1 ORDER BY bundle, component`
+	sqlCatalogBackorders = `SELECT product, backorder_limit, expected_ns, outlet FROM onlinestock_backorders
+		WHERE tenant = $1 ORDER BY product`
+)
 
-// scanCatalog reads the result of sqlCatalogBundles.
+// scanCatalog reads the results of sqlCatalogBundles and
+// sqlCatalogBackorders.
 func scanCatalog(br pgx.BatchResults) (*onlinestock.Catalog, error) {
 	rows, err := br.Query()
 	if err != nil {
@@ -316,7 +325,22 @@ func scanCatalog(br pgx.BatchResults) (*onlinestock.Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
-	return onlinestock.NewCatalog(bundles), nil
+	var policies []onlinestock.Backorder
+	var p onlinestock.Backorder
+	var expected *int64
+	rows, err = br.Query()
+	if err != nil {
+		return nil, err
+	}
+	_, err = pgx.ForEachRow(rows, []any{&p.Product, &p.Limit, &expected, &p.Outlet}, func() error {
+		p.Expected = fromNanos(expected)
+		policies = append(policies, p)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return onlinestock.NewCatalog(bundles, policies), nil
 }
 
 func (t *tx) PutBundle(ctx context.Context, b onlinestock.Bundle) error {
@@ -326,6 +350,24 @@ func (t *tx) PutBundle(ctx context.Context, b onlinestock.Bundle) error {
 	b.Components = slices.Clone(b.Components)
 	t.bundles = append(slices.DeleteFunc(t.bundles, func(x onlinestock.Bundle) bool { return x.ID == b.ID }), b)
 	t.unbundled = slices.DeleteFunc(t.unbundled, func(id string) bool { return id == b.ID })
+	return nil
+}
+
+func (t *tx) PutBackorder(ctx context.Context, b onlinestock.Backorder) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	t.backorders = append(slices.DeleteFunc(t.backorders, func(x onlinestock.Backorder) bool { return x.Product == b.Product }), b)
+	t.unbackordered = slices.DeleteFunc(t.unbackordered, func(id string) bool { return id == b.Product })
+	return nil
+}
+
+func (t *tx) DeleteBackorder(ctx context.Context, product string) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	t.backorders = slices.DeleteFunc(t.backorders, func(b onlinestock.Backorder) bool { return b.Product == product })
+	t.unbackordered = append(t.unbackordered, product)
 	return nil
 }
 

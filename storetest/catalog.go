@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -645,4 +646,306 @@ func (s *shop) saveBundleAfterStock(t *testing.T) {
 	s.stock(t, map[string]int64{"soap@a": 0, "towel@a": 0})
 	s.saveBundle(t, "kit", component("soap", 2), component("towel", 1))
 	s.must(t, s.svc.EnableOnline(ctx(t), "kit"))
+}
+
+// testBackorders checks backorders and pre-orders: labels, quotes,
+// reservations at the designated outlet, stock arriving, events.
+func testBackorders(t *testing.T, newStore NewStore, o options) {
+	t.Parallel()
+	t.Run("a product past its stock is backordered up to its limit, and arriving stock covers the backorders first", func(t *testing.T) {
+		t.Parallel()
+		testBackorderLifecycle(t, newStore)
+	})
+	t.Run("backorders are reserved at the designated outlet, and only while it is connected", func(t *testing.T) {
+		t.Parallel()
+		testDesignatedOutlet(t, newStore)
+	})
+	t.Run("bad backorder policies are refused and change nothing", func(t *testing.T) {
+		t.Parallel()
+		testBadBackorders(t, newStore)
+	})
+	t.Run("racing buyers of the last units never exceed stock plus the limit", func(t *testing.T) {
+		t.Parallel()
+		testBackorderRace(t, newStore, o)
+	})
+}
+
+func testBackorderLifecycle(t *testing.T, newStore NewStore) {
+	s := newShop(t, newStore, onlinestock.Config{LowStockThreshold: 1})
+	s.stock(t, map[string]int64{"game@a": 2, "other@b": 5})
+	expected := epoch.Add(30 * 24 * time.Hour)
+	seq := s.lastSeq(t)
+	s.must(t, s.svc.SetBackorder(ctx(t), onlinestock.Backorder{Product: "game", Limit: 3, Expected: expected}))
+	inStock := func(n int64) onlinestock.Availability {
+		return onlinestock.Availability{Quantity: n, Label: onlinestock.InStock}
+	}
+	backorder := func(n int64) onlinestock.Availability {
+		return onlinestock.Availability{Quantity: n, Label: onlinestock.OnBackorder}
+	}
+	soldOut := onlinestock.Availability{Label: onlinestock.SoldOut}
+	// In stock, the units that may be backordered count as orderable.
+	if diff := cmp.Diff(inStock(5), s.availability(t, "game")[0]); diff != "" {
+		t.Fatalf("Availability(game) with its policy mismatch (-want +got):\n%s", diff)
+	}
+	policies, err := s.svc.Backorders(ctx(t))
+	s.must(t, err)
+	if len(policies) != 1 || policies[0].Limit != 3 || !policies[0].Expected.Equal(expected) {
+		t.Fatalf("Backorders() = %+v, want game's", policies)
+	}
+
+	// Two in stock, then backorders.
+	_, err = s.svc.Reserve(ctx(t), onlinestock.Order{ID: "o1", Lines: []onlinestock.Line{line("game", 2)}})
+	s.must(t, err)
+	if diff := cmp.Diff(backorder(3), s.availability(t, "game")[0]); diff != "" {
+		t.Fatalf("Availability(game) past its stock mismatch (-want +got):\n%s", diff)
+	}
+	q, err := s.svc.Quote(ctx(t), onlinestock.Cart{Lines: []onlinestock.Line{line("game", 4)}})
+	s.must(t, err)
+	if q.Purchasable || q.Products[0].Available != 3 || q.Products[0].Status != onlinestock.LineShort {
+		t.Fatalf("Quote(4 games) = %+v, want short of the 3 that may be backordered", q.Products)
+	}
+	q, err = s.svc.Quote(ctx(t), onlinestock.Cart{Lines: []onlinestock.Line{line("game", 3), line("other", 1)}})
+	s.must(t, err)
+	wantLine := onlinestock.ProductQuote{Product: "game", Requested: 3, Available: 3, Backordered: 3, Expected: expected, Status: onlinestock.LineOK}
+	if diff := cmp.Diff(wantLine, q.Products[0]); diff != "" || !q.Purchasable {
+		t.Fatalf("Quote(3 games) = %+v; game mismatch (-want +got):\n%s", q, diff)
+	}
+	r, err := s.svc.Reserve(ctx(t), onlinestock.Order{ID: "o2", Lines: []onlinestock.Line{line("game", 3), line("other", 1)}})
+	s.must(t, err)
+	wantAllocs := []onlinestock.Allocation{
+		{Product: "game", Outlet: "a", Quantity: 3, Backordered: 3},
+		{Product: "other", Outlet: "b", Quantity: 1},
+	}
+	if diff := cmp.Diff(wantAllocs, r.Allocations); diff != "" {
+		t.Fatalf("Reserve(3 games) allocations mismatch (-want +got):\n%s", diff)
+	}
+	wantSources := []onlinestock.Source{{Outlet: "b", Stage: onlinestock.StageOneOutlet, Rank: 2}, {Outlet: "a", Stage: onlinestock.StageBackorder, Rank: 1}}
+	if diff := cmp.Diff(wantSources, r.Sources); diff != "" {
+		t.Fatalf("Reserve(3 games) sources mismatch (-want +got):\n%s", diff)
+	}
+	if l := s.level(t, "game", "a"); l.OnHand != 2 || l.Reserved != 5 {
+		t.Fatalf("game@a = %+v, want 2 on hand, 5 reserved", l)
+	}
+	if diff := cmp.Diff(soldOut, s.availability(t, "game")[0]); diff != "" {
+		t.Fatalf("Availability(game) at its limit mismatch (-want +got):\n%s", diff)
+	}
+	// The one that no longer fits is refused, and changes nothing.
+	_, err = s.svc.Reserve(ctx(t), onlinestock.Order{ID: "o3", Lines: []onlinestock.Line{line("game", 1)}})
+	if !errors.Is(err, onlinestock.ErrInsufficientStock) {
+		t.Fatalf("Reserve past the limit: error = %v, want ErrInsufficientStock", err)
+	}
+
+	// Stock arrives: the backorders take it first.
+	_, err = s.svc.Apply(ctx(t), []onlinestock.Change{onlinestock.Adjust("game", "a", 3)})
+	s.must(t, err)
+	if diff := cmp.Diff(backorder(3), s.availability(t, "game")[0]); diff != "" {
+		t.Fatalf("Availability(game) once the backorders are covered mismatch (-want +got):\n%s", diff)
+	}
+	_, err = s.svc.Apply(ctx(t), []onlinestock.Change{onlinestock.Adjust("game", "a", 1)})
+	s.must(t, err)
+	if diff := cmp.Diff(onlinestock.Availability{Quantity: 4, Label: onlinestock.LowStock}, s.availability(t, "game")[0]); diff != "" {
+		t.Fatalf("Availability(game) back in stock mismatch (-want +got):\n%s", diff)
+	}
+	// Releasing a backordered order frees its units, in stock now.
+	_, err = s.svc.Release(ctx(t), "o2")
+	s.must(t, err)
+	if diff := cmp.Diff(inStock(7), s.availability(t, "game")[0]); diff != "" {
+		t.Fatalf("Availability(game) after releasing o2 mismatch (-want +got):\n%s", diff)
+	}
+
+	// The events, in order: the policy, entering backorder, sold out,
+	// backorder again, back in stock.
+	var got []onlinestock.Event
+	for _, e := range s.events(t, seq) {
+		if e.Kind == onlinestock.AvailabilityChanged && e.Product == "game" {
+			got = append(got, e)
+		}
+	}
+	want := []onlinestock.Availability{inStock(2), inStock(5), backorder(3), soldOut, backorder(3), {Quantity: 4, Label: onlinestock.LowStock}, inStock(7)}
+	if len(got) != len(want)-1 {
+		t.Fatalf("game's events = %v, want %d", got, len(want)-1)
+	}
+	for i, e := range got {
+		if e.Before != want[i] || e.After != want[i+1] {
+			t.Fatalf("game's event %d = %v, want %v -> %v", i, e, want[i], want[i+1])
+		}
+	}
+	if got[0].EntersBackorder() || !got[1].EntersBackorder() || !got[2].LeavesBackorder() || !got[2].SoldOut() || !got[3].EntersBackorder() ||
+		!got[4].LeavesBackorder() || !got[4].BackInStock() || got[5].EntersBackorder() {
+		t.Fatalf("EntersBackorder/LeavesBackorder/SoldOut/BackInStock disagree with %v", got)
+	}
+	// Without its policy, it is an ordinary product again.
+	s.must(t, s.svc.DeleteBackorder(ctx(t), "game"))
+	if diff := cmp.Diff(inStock(4), s.availability(t, "game")[0]); diff != "" {
+		t.Fatalf("Availability(game) without its policy mismatch (-want +got):\n%s", diff)
+	}
+	checkChains(t, s.svc, []string{"game", "other"})
+}
+
+func testDesignatedOutlet(t *testing.T, newStore NewStore) {
+	s := newShop(t, newStore, onlinestock.Config{})
+	s.stock(t, map[string]int64{"tee@a": 1, "tee@b": 1})
+	s.must(t, s.svc.SaveOutlet(ctx(t), "d", "Warehouse"))
+	s.must(t, s.svc.SetBackorder(ctx(t), onlinestock.Backorder{Product: "tee", Limit: 2, Outlet: "d"}))
+	// d is not connected: no backorders.
+	if got := s.online(t, "tee"); got != 2 {
+		t.Fatalf("tee orderable with its designated outlet disconnected = %d, want 2", got)
+	}
+	res, err := s.svc.Connect(ctx(t), "d")
+	s.must(t, err)
+	if i := changeOf(res, "tee"); i < 0 || res.Changes[i].After.Quantity != 4 {
+		t.Fatalf("Connect(d) changes = %+v, want tee at 4", res.Changes)
+	}
+	// A Restrict method at d: all of it backordered there; at a, only a's.
+	s.must(t, s.svc.SaveMethod(ctx(t), onlinestock.Method{ID: "at-d", Name: "Ship from d", Kind: onlinestock.Shipping, Outlet: "d", Rule: onlinestock.Restrict}))
+	s.must(t, s.svc.SaveMethod(ctx(t), onlinestock.Method{ID: "at-a", Name: "Pick up at a", Kind: onlinestock.Pickup, Outlet: "a", Rule: onlinestock.Restrict}))
+	q, err := s.svc.Quote(ctx(t), onlinestock.Cart{Lines: []onlinestock.Line{line("tee", 2)}})
+	s.must(t, err)
+	offered := map[string]bool{}
+	for _, m := range q.Offered() {
+		offered[m.ID] = true
+	}
+	if !q.Purchasable || !offered["at-d"] || offered["at-a"] || q.Products[0].Backordered != 0 {
+		t.Fatalf("Quote(2 tees) = %+v, want it from stock, or from d all backordered, not from a", q)
+	}
+	r, err := s.svc.Reserve(ctx(t), onlinestock.Order{ID: "o1", Lines: []onlinestock.Line{line("tee", 2)}, Method: "at-d"})
+	s.must(t, err)
+	want := []onlinestock.Allocation{{Product: "tee", Outlet: "d", Quantity: 2, Backordered: 2}}
+	if diff := cmp.Diff(want, r.Allocations); diff != "" {
+		t.Fatalf("Reserve(2 tees from d) allocations mismatch (-want +got):\n%s", diff)
+	}
+	if l := s.level(t, "tee", "d"); l.OnHand != 0 || l.Reserved != 2 {
+		t.Fatalf("tee@d = %+v, want a level holding the 2 backordered", l)
+	}
+	// The other orders' stock is untouched.
+	if got := s.online(t, "tee"); got != 2 {
+		t.Fatalf("tee orderable after backordering the limit = %d, want the 2 in stock", got)
+	}
+	// d disconnected: no more backorders, and the ones made stay.
+	_, err = s.svc.Disconnect(ctx(t), "d")
+	s.must(t, err)
+	if l := s.level(t, "tee", "d"); l.Reserved != 2 {
+		t.Fatalf("tee@d after disconnecting d = %+v, want the backorders kept", l)
+	}
+	_, err = s.svc.Release(ctx(t), "o1")
+	s.must(t, err)
+	if got := s.online(t, "tee"); got != 2 {
+		t.Fatalf("tee orderable with d disconnected = %d, want 2", got)
+	}
+	// The primary by default: moving the order register moves backorders.
+	s.must(t, s.svc.SetBackorder(ctx(t), onlinestock.Backorder{Product: "tee", Limit: 2}))
+	_, err = s.svc.Reserve(ctx(t), onlinestock.Order{ID: "o2", Lines: []onlinestock.Line{line("tee", 3)}})
+	s.must(t, err)
+	if l := s.level(t, "tee", "a"); l.Reserved != 2 {
+		t.Fatalf("tee@a after 3 ordered = %+v, want its 1 and 1 backordered reserved", l)
+	}
+	checkChains(t, s.svc, []string{"tee"})
+}
+
+func testBadBackorders(t *testing.T, newStore NewStore) {
+	set := func(b onlinestock.Backorder) func(context.Context, *onlinestock.Service) error {
+		return func(c context.Context, s *onlinestock.Service) error { return s.SetBackorder(c, b) }
+	}
+	tests := []struct {
+		name string
+		want error
+		do   func(context.Context, *onlinestock.Service) error
+	}{
+		{"a negative limit is ErrInvalid", onlinestock.ErrInvalid, set(onlinestock.Backorder{Product: "p", Limit: -1})},
+		{"a limit above 1e12 is ErrInvalid", onlinestock.ErrInvalid, set(onlinestock.Backorder{Product: "p", Limit: onlinestock.MaxOnHand + 1})},
+		{"an unknown product is ErrNotFound", onlinestock.ErrNotFound, set(onlinestock.Backorder{Product: "nothing", Limit: 1})},
+		{"a product with a bad ID is ErrInvalid", onlinestock.ErrInvalid, set(onlinestock.Backorder{Product: "a\x00", Limit: 1})},
+		{"an unknown designated outlet is ErrNotFound", onlinestock.ErrNotFound, set(onlinestock.Backorder{Product: "r", Limit: 1, Outlet: "nowhere"})},
+		{"an expected date past 2262 is ErrInvalid", onlinestock.ErrInvalid, set(onlinestock.Backorder{Product: "r", Limit: 1, Expected: time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)})},
+		{"a bundle taking backorders is ErrInvalid", onlinestock.ErrInvalid, set(onlinestock.Backorder{Product: "kit", Limit: 1})},
+		{"a component taking backorders is ErrInvalid", onlinestock.ErrInvalid, set(onlinestock.Backorder{Product: "q", Limit: 1})},
+		{"a bundle of a product taking backorders is ErrInvalid", onlinestock.ErrInvalid, func(c context.Context, s *onlinestock.Service) error {
+			return s.SaveBundle(c, onlinestock.Bundle{ID: "box", Components: []onlinestock.Component{component("r", 1)}})
+		}},
+		{"deleting the policy of a product without one is ErrNotFound", onlinestock.ErrNotFound, func(c context.Context, s *onlinestock.Service) error {
+			return s.DeleteBackorder(c, "p")
+		}},
+	}
+	products := append([]string{"kit", "box", "r"}, dumpProducts...)
+	orders := append([]string{"o3"}, dumpOrders...)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := badBundleShop(t, newStore)
+			s.must(t, s.svc.SetBackorder(ctx(t), onlinestock.Backorder{Product: "r", Limit: 2}))
+			before := takeDump(t, s.svc, products, orders)
+			policies, err := s.svc.Backorders(ctx(t))
+			s.must(t, err)
+			if err := tc.do(ctx(t), s.svc); !errLike(err, tc.want) {
+				t.Fatalf("error = %v, want %v", err, tc.want)
+			}
+			if diff := cmp.Diff(before, takeDump(t, s.svc, products, orders)); diff != "" {
+				t.Errorf("store after a rejected call mismatch (-want +got):\n%s", diff)
+			}
+			after, err := s.svc.Backorders(ctx(t))
+			s.must(t, err)
+			if diff := cmp.Diff(policies, after); diff != "" {
+				t.Errorf("Backorders() after a rejected call mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// testBackorderRace has 50 buyers race for the last units of a product
+// and its backorders, each buying one or two: exactly the stock and the
+// limit are sold, never more, and the product is sold out.
+func testBackorderRace(t *testing.T, newStore NewStore, o options) {
+	const buyers, limit = 50, 7
+	s := newShop(t, newStore, onlinestock.Config{})
+	s.stock(t, map[string]int64{"drop@a": 0, "drop@b": 0})
+	s.must(t, s.svc.SetBackorder(ctx(t), onlinestock.Backorder{Product: "drop", Limit: limit}))
+	rounds := max(1, o.rounds/20)
+	for round := range rounds {
+		stock := map[string]int64{"a": int64(round % 3), "b": int64(round % 2)}
+		_, err := s.svc.Apply(ctx(t), []onlinestock.Change{onlinestock.Set("drop", "a", stock["a"]), onlinestock.Set("drop", "b", stock["b"])})
+		s.must(t, err)
+		orders := make([]onlinestock.Order, buyers)
+		for g := range orders {
+			orders[g] = onlinestock.Order{ID: fmt.Sprintf("round-%d-%d", round, g), Lines: []onlinestock.Line{line("drop", int64(1+g%2))}}
+		}
+		errs := make([]error, buyers)
+		race(t, round, buyers, func(c context.Context, g int) {
+			_, errs[g] = s.svc.Reserve(c, orders[g])
+		})
+		var sold, backordered int64
+		for g, err := range errs {
+			switch {
+			case err == nil:
+				r, err := s.svc.Reservation(ctx(t), orders[g].ID)
+				s.must(t, err)
+				for _, a := range r.Allocations {
+					sold += a.Quantity
+					backordered += a.Backordered
+				}
+			case errors.Is(err, onlinestock.ErrInsufficientStock):
+			default:
+				t.Fatalf("round %d: Reserve(%v) error = %v", round, orders[g], err)
+			}
+		}
+		// Half the buyers want one unit, more than there are: whatever the
+		// order, the last unit goes to one of them.
+		total := stock["a"] + stock["b"] + limit
+		if sold != total {
+			t.Fatalf("round %d: %d sold, want exactly the %d in stock and the limit of %d", round, sold, total-limit, limit)
+		}
+		if backordered != limit {
+			t.Fatalf("round %d: %d backordered, want the limit %d", round, backordered, limit)
+		}
+		want := onlinestock.Availability{Label: onlinestock.SoldOut}
+		if got := s.availability(t, "drop")[0]; got != want {
+			t.Fatalf("round %d: availability after %d of %d sold = %+v, want %+v", round, sold, total, got, want)
+		}
+		for g, err := range errs {
+			if err == nil {
+				_, err := s.svc.Release(ctx(t), orders[g].ID)
+				s.must(t, err)
+			}
+		}
+	}
+	checkChains(t, s.svc, []string{"drop"})
 }

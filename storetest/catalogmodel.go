@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"time"
 
 	"pgregory.net/rapid"
 
@@ -166,9 +167,18 @@ func (m *model) placeWith(lines []onlinestock.Line, method string) ([]onlinestoc
 		}
 	}
 	at := func(p, o string) int64 { return avail[levelKey{p, o}] }
+	restrictAt := ""
+	if meth, ok := m.methods[method]; ok && meth.Outlet != "" && m.connected(meth.Outlet) && meth.Rule == onlinestock.Restrict {
+		restrictAt = meth.Outlet
+	}
+	var own []onlinestock.Line
+	for _, p := range sortedKeys(d.own) {
+		own = append(own, onlinestock.Line{Product: p, Quantity: d.own[p]})
+	}
+	stock, backordered := m.stockNeed(own, restrictAt)
 	need := map[string]int64{}
-	for p, n := range d.own {
-		need[p] = n
+	for _, l := range stock {
+		need[l.Product] = l.Quantity
 	}
 	left := map[string]int64{}
 	for _, k := range d.kits {
@@ -298,6 +308,7 @@ func (m *model) placeWith(lines []onlinestock.Line, method string) ([]onlinestoc
 		}
 		merged = append(merged, a)
 	}
+	merged, sources = m.addBackorders(merged, sources, backordered, order)
 	return merged, sources, "", 0
 }
 
@@ -307,7 +318,7 @@ func quoteShortfalls(q onlinestock.Quote) []onlinestock.Shortfall {
 	var out []onlinestock.Shortfall
 	for _, p := range append(slices.Clone(q.Products), q.Components...) {
 		if p.Status != onlinestock.LineOK {
-			out = append(out, onlinestock.Shortfall(p))
+			out = append(out, onlinestock.Shortfall{Product: p.Product, Requested: p.Requested, Available: p.Available, Status: p.Status})
 		}
 	}
 	return out
@@ -353,9 +364,13 @@ func (m *model) sortedBundles() []onlinestock.Bundle {
 
 // Machine actions and hooks.
 
-// initCatalog usually defines a bundle or two at the start, enabled, so
-// that short runs reach carts with bundles.
+// initCatalog usually defines a bundle or two at the start, enabled, and
+// a backorder policy, so that short runs reach carts with bundles and
+// backorders.
 func (mc *machine) initCatalog(t *rapid.T) {
+	if rapid.Bool().Draw(t, "initialBackorder") {
+		mc.setBackorder(t, onlinestock.Backorder{Product: rapid.SampledFrom(productIDs).Draw(t, "product"), Limit: rapid.Int64Range(1, 4).Draw(t, "limit")})
+	}
 	for _, id := range bundleIDs[:rapid.IntRange(0, len(bundleIDs)).Draw(t, "initialBundles")] {
 		mc.saveBundle(t, onlinestock.Bundle{ID: id, Components: drawComponents(t, productIDs)})
 	}
@@ -434,7 +449,13 @@ func (mc *machine) saveBundle(t *rapid.T, b onlinestock.Bundle) {
 		mc.expect(t, call, err)
 	case mc.isComponent(b.ID):
 		mc.expect(t, call, err, onlinestock.ErrInvalid)
-	case slices.ContainsFunc(comps, func(c onlinestock.Component) bool { _, ok := m.bundles[c.Product]; return ok }):
+	case m.backorders[b.ID].Product != "": // a bundle is made of stock
+		mc.expect(t, call, err, onlinestock.ErrInvalid)
+	case slices.ContainsFunc(comps, func(c onlinestock.Component) bool {
+		_, bundle := m.bundles[c.Product]
+		_, backorders := m.backorders[c.Product]
+		return bundle || backorders
+	}):
 		mc.expect(t, call, err, onlinestock.ErrInvalid)
 	case slices.ContainsFunc(comps, func(c onlinestock.Component) bool { _, ok := m.products[c.Product]; return !ok }):
 		mc.expect(t, call, err, onlinestock.ErrNotFound)
@@ -504,5 +525,216 @@ func (mc *machine) checkBundleAllocation(t *rapid.T, call string, a onlinestock.
 	}
 	if n := unitsAt(comps, a.Outlet, m.contribution); a.Quantity > n {
 		t.Fatalf("%s: allocation %+v: the outlet can assemble %d", call, a, n)
+	}
+}
+
+// Backorders.
+
+// designated is the outlet a product's backorders are reserved at, when
+// it takes them and that outlet is connected.
+func (m *model) designated(product string) (string, bool) {
+	b, ok := m.backorders[product]
+	if !ok {
+		return "", false
+	}
+	o := b.Outlet
+	if o == "" {
+		o = m.primary()
+	}
+	return o, o != "" && m.connected(o)
+}
+
+// allowance is how many units a product may still be backordered: its
+// limit less the units reserved at the designated outlet past what that
+// outlet holds (on-hand less its buffer).
+func (m *model) allowance(product string) int64 {
+	o, ok := m.designated(product)
+	if !ok {
+		return 0
+	}
+	l := m.level(product, o)
+	backlog := max(0, l.Reserved-max(0, l.OnHand-m.outlets[o].buffer))
+	return max(0, m.backorders[product].Limit-backlog)
+}
+
+// allowanceAt is the allowance when outlet is the designated outlet, else 0.
+func (m *model) allowanceAt(product, outlet string) int64 {
+	if o, ok := m.designated(product); ok && o == outlet {
+		return m.allowance(product)
+	}
+	return 0
+}
+
+// backorderAvailability is the label of an enabled product that may take
+// r more units past its online stock q.
+func (m *model) backorderAvailability(q, r int64) onlinestock.Availability {
+	switch {
+	case q == 0:
+		return onlinestock.Availability{Quantity: r, Label: onlinestock.OnBackorder}
+	case q <= m.lowStock:
+		return onlinestock.Availability{Quantity: q + r, Label: onlinestock.LowStock}
+	default:
+		return onlinestock.Availability{Quantity: q + r, Label: onlinestock.InStock}
+	}
+}
+
+// quoteBackorder completes the quote of an enabled ordinary line whose
+// Available is its online stock: what may be backordered is available too,
+// and the units past the stock are backordered.
+func (m *model) quoteBackorder(pq *onlinestock.ProductQuote) {
+	if _, ok := m.bundles[pq.Product]; ok {
+		return
+	}
+	online := pq.Available
+	pq.Available += m.allowance(pq.Product)
+	if pq.Requested <= pq.Available && pq.Requested > online {
+		pq.Backordered = pq.Requested - online
+		pq.Expected = m.backorders[pq.Product].Expected
+	}
+}
+
+// stockNeed splits ordinary lines (the cart allows) into what comes from
+// stock and what is backordered: the units past the online stock, or,
+// with a Restrict method's outlet, past what it holds when it is the
+// designated outlet.
+func (m *model) stockNeed(lines []onlinestock.Line, restrictAt string) (stock, backordered []onlinestock.Line) {
+	for _, l := range lines {
+		var bo int64
+		if o, ok := m.designated(l.Product); ok && m.allowance(l.Product) > 0 {
+			switch restrictAt {
+			case "":
+				bo = max(0, l.Quantity-m.online(l.Product))
+			case o:
+				bo = max(0, l.Quantity-m.contribution(l.Product, o))
+			}
+		}
+		if bo > 0 {
+			backordered = append(backordered, onlinestock.Line{Product: l.Product, Quantity: bo})
+		}
+		if n := l.Quantity - bo; n > 0 {
+			stock = append(stock, onlinestock.Line{Product: l.Product, Quantity: n})
+		}
+	}
+	return stock, backordered
+}
+
+// addBackorders reserves the backordered units at each product's
+// designated outlet, with what it gives of stock there, and names the
+// outlet as a source when it gives nothing else.
+func (m *model) addBackorders(allocs []onlinestock.Allocation, sources []onlinestock.Source, backordered []onlinestock.Line, order []string) ([]onlinestock.Allocation, []onlinestock.Source) {
+	for _, l := range backordered {
+		o, _ := m.designated(l.Product)
+		i := slices.IndexFunc(allocs, func(a onlinestock.Allocation) bool { return a.Product == l.Product && a.Outlet == o })
+		if i >= 0 {
+			allocs[i].Quantity += l.Quantity
+			allocs[i].Backordered += l.Quantity
+		} else {
+			allocs = append(allocs, onlinestock.Allocation{Product: l.Product, Outlet: o, Quantity: l.Quantity, Backordered: l.Quantity})
+		}
+		if !slices.ContainsFunc(sources, func(s onlinestock.Source) bool { return s.Outlet == o }) {
+			sources = append(sources, onlinestock.Source{Outlet: o, Stage: onlinestock.StageBackorder, Rank: slices.Index(order, o) + 1})
+		}
+	}
+	slices.SortFunc(allocs, func(a, b onlinestock.Allocation) int {
+		return cmp.Or(cmp.Compare(a.Product, b.Product), cmp.Compare(a.Outlet, b.Outlet))
+	})
+	return allocs, sources
+}
+
+// SetBackorder sets a backorder policy, now and then a bad one.
+func (mc *machine) SetBackorder(t *rapid.T) {
+	b := onlinestock.Backorder{
+		Product: drawID(t, productIDs, "product"),
+		Limit:   rapid.SampledFrom([]int64{0, 1, 2, 3, 5}).Draw(t, "limit"),
+	}
+	switch rapid.IntRange(0, 9).Draw(t, "oddBackorder") {
+	case 0:
+		b.Limit = rapid.SampledFrom([]int64{-1, onlinestock.MaxOnHand + 1}).Draw(t, "badLimit")
+	case 1:
+		b.Product = rapid.SampledFrom(bundleIDs).Draw(t, "bundle")
+	case 2:
+		b.Outlet = rapid.SampledFrom([]string{"nowhere", "bad\x01outlet"}).Draw(t, "badOutlet")
+	}
+	if rapid.IntRange(0, 3).Draw(t, "designated") == 0 {
+		b.Outlet = rapid.SampledFrom(outletIDs).Draw(t, "outlet")
+	}
+	if rapid.Bool().Draw(t, "expected") {
+		b.Expected = epoch.Add(time.Duration(rapid.IntRange(1, 30).Draw(t, "days")) * 24 * time.Hour)
+	}
+	mc.setBackorder(t, b)
+}
+
+func (mc *machine) setBackorder(t *rapid.T, b onlinestock.Backorder) {
+	m := mc.m
+	before := mc.before()
+	err := mc.svc.SetBackorder(mc.ctx, b)
+	call := fmt.Sprintf("SetBackorder(%+v)", b)
+	_, exists := m.products[b.Product]
+	old, had := m.backorders[b.Product]
+	switch {
+	case !validID(b.Product), b.Limit < 0, b.Limit > onlinestock.MaxOnHand, b.Outlet != "" && !validID(b.Outlet):
+		mc.expect(t, call, err, onlinestock.ErrInvalid)
+	case b.Outlet != "" && m.outlets[b.Outlet] == nil:
+		mc.expect(t, call, err, onlinestock.ErrNotFound)
+	case !exists:
+		mc.expect(t, call, err, onlinestock.ErrNotFound)
+	case m.bundles[b.Product] != nil, mc.isComponent(b.Product):
+		mc.expect(t, call, err, onlinestock.ErrInvalid)
+	case had && old.Limit == b.Limit && old.Outlet == b.Outlet && old.Expected.Equal(b.Expected):
+		mc.expect(t, call, err)
+	default:
+		mc.expect(t, call, err)
+		m.backorders[b.Product] = b
+	}
+	mc.expectEvents(t, call, before)
+	mc.checkBackorders(t, call)
+}
+
+func (mc *machine) DeleteBackorder(t *rapid.T) {
+	m := mc.m
+	product := drawID(t, productIDs, "product")
+	before := mc.before()
+	err := mc.svc.DeleteBackorder(mc.ctx, product)
+	call := fmt.Sprintf("DeleteBackorder(%q)", product)
+	_, had := m.backorders[product]
+	switch {
+	case !validID(product):
+		mc.expect(t, call, err, onlinestock.ErrInvalid)
+	case !had:
+		mc.expect(t, call, err, onlinestock.ErrNotFound)
+	default:
+		mc.expect(t, call, err)
+		delete(m.backorders, product)
+	}
+	mc.expectEvents(t, call, before)
+	mc.checkBackorders(t, call)
+}
+
+func (mc *machine) checkBackorders(t *rapid.T, call string) {
+	t.Helper()
+	got, err := mc.svc.Backorders(mc.ctx)
+	if err != nil {
+		t.Fatalf("Backorders() error = %v", err)
+	}
+	want := []onlinestock.Backorder{}
+	for _, p := range sortedKeys(mc.m.backorders) {
+		want = append(want, mc.m.backorders[p])
+	}
+	mc.expectResult(t, "Backorders() after "+call, want, got)
+}
+
+// checkBackordered checks an allocation with backordered units: at the
+// product's designated outlet, the rest from its stock, the backordered
+// units within what the product may still be backordered.
+func (mc *machine) checkBackordered(t *rapid.T, call string, a onlinestock.Allocation) {
+	t.Helper()
+	m := mc.m
+	switch o, ok := m.designated(a.Product); {
+	case !ok || o != a.Outlet:
+		t.Fatalf("%s: allocation %+v backorders at an outlet not designated for %q", call, a, a.Product)
+	case a.Backordered > a.Quantity || a.Quantity-a.Backordered > m.contribution(a.Product, a.Outlet):
+		t.Fatalf("%s: allocation %+v takes more than the outlet's stock, %d, besides what it backorders", call, a, m.contribution(a.Product, a.Outlet))
+	case a.Backordered > m.allowance(a.Product):
+		t.Fatalf("%s: allocation %+v backorders more than the %d %q may still be", call, a, m.allowance(a.Product), a.Product)
 	}
 }

@@ -405,12 +405,14 @@ func (mc *machine) activate(t *rapid.T, register string) {
 	default:
 		mc.expect(t, "Activate", err)
 		previous := m.primary()
-		m.orderRegister = register
 		if outlet != previous {
 			next := m.connectedSet()
 			next[outlet] = true
-			want = m.selection(next, allProductIDs)
+			want = m.selection(next, allProductIDs, register)
 			m.setConnected(next)
+		}
+		m.orderRegister = register
+		if outlet != previous {
 			extra = append([]onlinestock.Event{{Kind: onlinestock.PrimaryChanged, Outlet: outlet, Previous: previous}}, outletEvents(want)...)
 		}
 	}
@@ -442,7 +444,7 @@ func (mc *machine) changeSelection(t *rapid.T, call string, named []string, conn
 		mc.expect(t, call, err, onlinestock.ErrPrimaryOutlet)
 	default:
 		mc.expect(t, call, err)
-		want = m.selection(next, allProductIDs)
+		want = m.selection(next, allProductIDs, "")
 		if commit {
 			m.setConnected(next)
 			extra = outletEvents(want)
@@ -920,6 +922,8 @@ func (mc *machine) checkAllocation(t *rapid.T, call string, lines []onlinestock.
 			t.Fatalf("%s: allocation %+v from an outlet that is not connected", call, a)
 		case bundle:
 			mc.checkBundleAllocation(t, call, a)
+		case a.Backordered > 0:
+			mc.checkBackordered(t, call, a)
 		case a.Quantity > m.contribution(a.Product, a.Outlet):
 			t.Fatalf("%s: allocation %+v exceeds what the outlet offers, %d", call, a, m.contribution(a.Product, a.Outlet))
 		}
@@ -1274,6 +1278,10 @@ func (mc *machine) amended(t *rapid.T, call, order string, lines []onlinestock.L
 	want := *r
 	want.Lines, want.Sources, want.Allocations = summed, sources, nil
 	for _, a := range byKey {
+		a.Backordered = 0 // as the new allocation says
+		if i := slices.IndexFunc(allocs, func(n onlinestock.Allocation) bool { return n.Product == a.Product && n.Outlet == a.Outlet }); i >= 0 {
+			a.Backordered = allocs[i].Backordered
+		}
 		want.Allocations = append(want.Allocations, a)
 	}
 	slices.SortFunc(want.Allocations, func(a, b onlinestock.Allocation) int {

@@ -32,8 +32,9 @@ type model struct {
 	moved        []onlinestock.Movement // ledger movements of the last call
 
 	// The catalog: see catalogmodel.go.
-	alloc   string                             // the allocator: "fewest" or "most"
-	bundles map[string][]onlinestock.Component // bundle → components, sorted
+	alloc      string                             // the allocator: "fewest" or "most"
+	bundles    map[string][]onlinestock.Component // bundle → components, sorted
+	backorders map[string]onlinestock.Backorder   // product → its backorder policy
 }
 
 // keyRecord is an idempotency key's claim: when, and the change it was
@@ -74,6 +75,7 @@ func newModel(lowStock int64, hide bool, retention time.Duration) *model {
 		reservations: map[string]*onlinestock.Reservation{},
 		alloc:        "fewest",
 		bundles:      map[string][]onlinestock.Component{},
+		backorders:   map[string]onlinestock.Backorder{},
 	}
 }
 
@@ -138,6 +140,9 @@ func (m *model) availability(product string) onlinestock.Availability {
 		return onlinestock.Availability{Quantity: 0, Label: onlinestock.NotForSale}
 	}
 	q := m.online(product)
+	if r := m.allowance(product); r > 0 {
+		return m.backorderAvailability(q, r)
+	}
 	switch {
 	case q == 0:
 		return onlinestock.Availability{Quantity: 0, Label: onlinestock.SoldOut}
@@ -193,10 +198,11 @@ func (m *model) orphaned(meth onlinestock.Method) bool {
 	return meth.Outlet != "" && !m.connected(meth.Outlet)
 }
 
-// selection is what moving to the connected set next does:
+// selection is what moving to the connected set next (and, when
+// register is set, to that order register) does:
 // outlets connected and disconnected, methods orphaned and restored, and
 // products whose availability changes. It changes nothing.
-func (m *model) selection(next map[string]bool, products []string) onlinestock.SelectionResult {
+func (m *model) selection(next map[string]bool, products []string, register string) onlinestock.SelectionResult {
 	var res onlinestock.SelectionResult
 	for _, id := range sortedKeys(m.outlets) {
 		was, now := m.outlets[id].connected, next[id]
@@ -216,10 +222,14 @@ func (m *model) selection(next map[string]bool, products []string) onlinestock.S
 		}
 	}
 	before := m.availabilities(products)
-	saved := m.connectedSet()
+	saved, savedRegister := m.connectedSet(), m.orderRegister
 	m.setConnected(next)
+	if register != "" { // a new order register: who takes backorders may move
+		m.orderRegister = register
+	}
 	after := m.availabilities(products)
 	m.setConnected(saved)
+	m.orderRegister = savedRegister
 	for _, p := range products {
 		if before[p] != after[p] {
 			res.Changes = append(res.Changes, onlinestock.AvailabilityChange{Product: p, Before: before[p], After: after[p]})
@@ -287,6 +297,7 @@ func (m *model) quote(lines []onlinestock.Line) onlinestock.Quote {
 		if m.products[l.Product] {
 			pq.Available = m.online(l.Product)
 			pq.Status = onlinestock.LineOK
+			m.quoteBackorder(&pq)
 			if pq.Available < l.Quantity {
 				pq.Status = onlinestock.LineShort
 			}
@@ -309,7 +320,7 @@ func (m *model) quote(lines []onlinestock.Line) onlinestock.Quote {
 			// Its outlet must hold what the cart needs of each product,
 			// a bundle's units counted in its components.
 			for _, l := range demand.need() {
-				if have := m.contribution(l.Product, meth.Outlet); have < l.Quantity {
+				if have := m.contribution(l.Product, meth.Outlet) + m.allowanceAt(l.Product, meth.Outlet); have < l.Quantity {
 					mq.Shortfalls = append(mq.Shortfalls, onlinestock.Shortfall{Product: l.Product, Requested: l.Quantity, Available: have, Status: onlinestock.LineShort})
 				}
 			}
@@ -575,6 +586,10 @@ func (m *model) moveStock(allocs []onlinestock.Allocation, reserved, onHand int6
 		}
 		for _, u := range units(a) {
 			l := m.levels[u.key]
+			if l == nil { // units backordered where the product was never reported
+				l = &onlinestock.Level{Product: u.key.product, Outlet: u.key.outlet}
+				m.levels[u.key] = l
+			}
 			l.Reserved += reserved * u.n
 			l.OnHand += onHand * u.n
 			if onHand != 0 {
@@ -767,7 +782,13 @@ func (m *model) route(alloc string, lines []onlinestock.Line, method string) ([]
 	if meth, ok := m.methods[method]; ok && meth.Outlet != "" && m.connected(meth.Outlet) {
 		preferred, restrict = slices.Index(order, meth.Outlet), meth.Rule == onlinestock.Restrict
 	}
-	return m.routeOn(order, lines, preferred, restrict, m.contribution)
+	restrictAt := ""
+	if restrict {
+		restrictAt = order[preferred]
+	}
+	stock, backordered := m.stockNeed(lines, restrictAt)
+	allocs, sources := m.routeOn(order, stock, preferred, restrict, m.contribution)
+	return m.addBackorders(allocs, sources, backordered, order)
 }
 
 // routeOn is route on the stock avail says each outlet offers, with the
@@ -877,7 +898,7 @@ func (m *model) announce(kind onlinestock.EventKind, order, part string, units [
 	e := onlinestock.Event{Kind: kind, Order: order, Part: part}
 	var lines []onlinestock.Line
 	for _, a := range units {
-		e.Allocations = append(e.Allocations, onlinestock.Allocation{Product: a.Product, Outlet: a.Outlet, Quantity: a.Quantity, Components: a.Components})
+		e.Allocations = append(e.Allocations, onlinestock.Allocation{Product: a.Product, Outlet: a.Outlet, Quantity: a.Quantity, Components: a.Components, Backordered: a.Backordered})
 		lines = append(lines, onlinestock.Line{Product: a.Product, Quantity: a.Quantity})
 	}
 	e.Lines = sumLines(lines)

@@ -73,6 +73,7 @@ func Run(t *testing.T, newStore NewStore, opts ...Option) {
 	t.Run("Ledger", func(t *testing.T) { testLedger(t, newStore) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, newStore, o) })
 	t.Run("Catalog", func(t *testing.T) { testCatalog(t, newStore, o) })
+	t.Run("Backorders", func(t *testing.T) { testBackorders(t, newStore, o) })
 	t.Run("Runtime", func(t *testing.T) { testRuntime(t, newStore) })
 }
 

@@ -44,7 +44,8 @@
 //
 //   - availability_changed: product, before and after, each
 //     {"quantity": units offered online, "label": an [onlinestock.Label]
-//     such as "in_stock", "low_stock", "sold_out" or "not_for_sale"};
+//     such as "in_stock", "low_stock", "backorder", "sold_out" or
+//     "not_for_sale"};
 //   - product_enabled, product_disabled: product;
 //   - outlet_connected, outlet_disconnected: outlet, and methods, the IDs
 //     of the shipping methods linked to it, un-orphaned or orphaned ([] when
