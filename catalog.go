@@ -147,7 +147,7 @@ func (c *Catalog) Backorders() []Backorder {
 
 // Backorder looks a product's backorder policy up.
 func (c *Catalog) Backorder(product string) (Backorder, bool) {
-	if c == nil {
+	if c == nil || len(c.backorders) == 0 {
 		return Backorder{}, false
 	}
 	if i, ok := slices.BinarySearchFunc(c.backorders, product, func(b Backorder, id string) int { return cmp.Compare(b.Product, id) }); ok {
@@ -167,7 +167,7 @@ func (c *Catalog) Bundles() []Bundle {
 
 // Bundle looks a bundle up by ID.
 func (c *Catalog) Bundle(id string) (Bundle, bool) {
-	if c == nil {
+	if c == nil || len(c.bundles) == 0 {
 		return Bundle{}, false
 	}
 	i, ok := c.index[id]
@@ -179,7 +179,7 @@ func (c *Catalog) Bundle(id string) (Bundle, bool) {
 
 // IsBundle reports whether id is a bundle.
 func (c *Catalog) IsBundle(id string) bool {
-	if c == nil {
+	if c == nil || len(c.bundles) == 0 {
 		return false
 	}
 	_, ok := c.index[id]
@@ -206,19 +206,36 @@ func (c *Catalog) WithComponents(ids []string) []string {
 	if c.empty() {
 		return ids
 	}
-	out := slices.Clone(ids)
+	var comps []string
 	for _, id := range ids {
 		if b, ok := c.Bundle(id); ok {
 			for _, comp := range b.Components {
-				out = append(out, comp.Product)
+				comps = append(comps, comp.Product)
 			}
 		}
 	}
-	if len(out) == len(ids) {
+	if len(comps) == 0 {
 		return ids
 	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	slices.Sort(comps)
+	// Merge the two sorted lists.
+	out := make([]string, 0, len(ids)+len(comps))
+	i, j := 0, 0
+	for i < len(ids) || j < len(comps) {
+		var next string
+		switch {
+		case j == len(comps) || (i < len(ids) && ids[i] <= comps[j]):
+			next = ids[i]
+			i++
+		default:
+			next = comps[j]
+			j++
+		}
+		if n := len(out); n == 0 || out[n-1] != next {
+			out = append(out, next)
+		}
+	}
+	return out
 }
 
 // affected returns ids (sorted and unique) with the bundles that have any
@@ -412,12 +429,16 @@ func (v *stockView) assemblable(b Bundle) []int64 {
 		k := 0
 		for j := range v.outlets {
 			o := &v.outlets[j]
-			var n int64
-			for k < len(levels) && levels[k].Outlet != o.ID && levels[k].Outlet < o.ID {
-				k++
+			if k < len(levels) && levels[k].Outlet != o.ID { // not aligned: skip the levels of outlets not listed
+				for k < len(levels) && levels[k].Outlet < o.ID {
+					k++
+				}
 			}
+			var n int64
 			if k < len(levels) && levels[k].Outlet == o.ID {
-				n = contribution(&levels[k], o) / c.Quantity
+				if n = contribution(&levels[k], o); c.Quantity > 1 {
+					n /= c.Quantity
+				}
 				k++
 			}
 			units[j] = min(units[j], n)
@@ -474,9 +495,16 @@ func (v *stockView) moveEvents(dst []Event, now time.Time, changed []Level, ids 
 		} else {
 			before = OnlineStock(p.Levels, v.outlets)
 			after = before
+			hint := 0
 			for _, l := range levelsOf(changed, id) {
-				if j, ok := outletIndex(v.outlets, l.Outlet); ok {
-					after += contribution(&l, &v.outlets[j]) - v.contributionAfter(id, j, nil)
+				j, ok := locate(v.outlets, l.Outlet, &hint)
+				if !ok {
+					continue
+				}
+				o := &v.outlets[j]
+				after += contribution(&l, o)
+				if k, ok := slices.BinarySearchFunc(p.Levels, l.Outlet, byOutlet); ok {
+					after -= contribution(&p.Levels[k], o)
 				}
 			}
 		}
@@ -523,12 +551,17 @@ func (s *Service) readStock(ctx context.Context, tx Tx, setup *Setup, cat *Catal
 	if err != nil {
 		return nil, err
 	}
-	return s.view(setup, cat, products), nil
+	v := s.view(setup, cat, products)
+	return &v, nil
 }
 
 // view returns the stock view of products read under setup and cat.
-func (s *Service) view(setup *Setup, cat *Catalog, products []Product) *stockView {
-	return &stockView{outlets: setup.Outlets, primary: setup.Primary(), catalog: cat, products: products, lowStock: s.cfg.LowStockThreshold}
+func (s *Service) view(setup *Setup, cat *Catalog, products []Product) stockView {
+	v := stockView{outlets: setup.Outlets, catalog: cat, products: products, lowStock: s.cfg.LowStockThreshold}
+	if len(cat.Backorders()) > 0 { // only backorders need to know it
+		v.primary = setup.Primary()
+	}
+	return v
 }
 
 // readRelated reads what [Catalog.related] says, sorted by ID: the
@@ -771,7 +804,7 @@ func (s *Service) changeCatalog(ctx context.Context, tx Tx, setup *Setup, cat, n
 	if err != nil {
 		return err
 	}
-	if events := availabilityEvents(now, before, after, []string{product}); len(events) > 0 {
+	if events := availabilityEvents(now, &before, &after, []string{product}); len(events) > 0 {
 		return tx.AppendEvents(ctx, events)
 	}
 	return nil

@@ -69,7 +69,9 @@
 // count made after Fulfill needs nothing more, and one based on a read
 // before it is refused by its version. A report that contradicts the
 // order (another outlet, other units) is [ErrConflict] naming the order,
-// and nothing of the batch applies.
+// and nothing of the batch applies. ForOrder names a product the order
+// holds as such: the units of a bundle ([Bundle]) are sold with
+// [Service.Fulfill] or [Service.FulfillPart].
 //
 // # Retrying a call
 //
@@ -92,8 +94,10 @@
 // it; [Classify] turns it into what the storefront sees ([Availability]):
 // NotForSale until the product is enabled with [Service.EnableOnline] (new
 // products are not), SoldOut at zero, LowStock at or under
-// [Config.LowStockThreshold], InStock above. [Service.Availability] reads a
-// page of products in one Store read.
+// [Config.LowStockThreshold], InStock above; a product that takes
+// backorders is [OnBackorder] at zero while it may still be ordered (see
+// below). [Service.Availability] reads a page of products, bundles
+// included, in one Store read.
 //
 // # Shipping rules
 //
@@ -148,10 +152,55 @@
 // default, by product, outlet and due time, a page at a time
 // ([ReservationFilter]).
 //
+// # Bundles
+//
+// A [Bundle] (a kit, a gift box) is a product made of components, each with
+// the units one bundle takes ([Service.SaveBundle]). It holds no stock of
+// its own: reporting stock for it is [ErrInvalid]. Each unit is assembled
+// at one outlet from what that outlet holds, so an outlet adds to the
+// bundle's online stock, over its components, the least of the component's
+// contribution there divided by the units one bundle takes, rounded down;
+// the bundle's online stock is the sum over connected outlets. Buffers,
+// labels and events apply as for any product, and a change of a component
+// announces, in the same call, every bundle whose availability it moves. A
+// gift box of a candle, a soap and a ribbon sells out when the last candle
+// goes at the only outlet that has all three, whatever soap the others
+// hold.
+//
+// A cart's demand for a component is summed over every line that needs it,
+// the component's own lines and its bundles', before anything is checked
+// or reserved: [Quote].Components says, per component, what the cart
+// needs and what is online, a Restrict method's outlet must hold all of
+// it, and two orders that each fit alone never oversell a component they
+// share. Reserving a bundle reserves its components at the outlets that
+// assemble it (its [Allocation] is of the bundle, in its units, and names
+// its [Component]s); releasing and fulfilling move them back or out, and
+// the stock ledger records each component's movement under the order,
+// naming the bundle. Bundles do not nest, and a bundle an open order holds
+// cannot be changed or deleted ([ErrConflict]).
+//
+// # Backorders and pre-orders
+//
+// A product may take backorders (or pre-orders) past its online stock, up
+// to a limit ([Service.SetBackorder], [Backorder]): once its stock is gone
+// it is labelled [OnBackorder] with the units it may still be ordered, and
+// while it has stock its Quantity counts them too. [Quote] and
+// [Service.Reserve] allow them, and say per line how many units are
+// backordered ([ProductQuote].Backordered, [Allocation].Backordered).
+// Backordered units are reserved at the designated outlet (the primary by
+// default), past what it holds, so they never take another order's units;
+// the stock the POS then reports there goes to them first, and the product
+// is in stock again only once they are covered. The limit holds under
+// concurrency like the stock: racing buyers never get more than the stock
+// and the limit together. [Event.EntersBackorder] and
+// [Event.LeavesBackorder] tell the moves on and off backorder. Bundles and
+// their components take no backorders: a bundle is made of stock.
+//
 // # Events
 //
 // Every committed change is an [Event] in the Store's outbox: availability
-// changed (with [Event.SoldOut] and [Event.BackInStock]), outlet connected or
+// changed (with [Event.SoldOut], [Event.BackInStock],
+// [Event.EntersBackorder] and [Event.LeavesBackorder]), outlet connected or
 // disconnected, primary outlet changed, product enabled or disabled, and
 // each step of an order ([OrderReserved], [OrderAmended],
 // [OrderPartiallyFulfilled], [OrderFulfilled], [OrderPartiallyReleased],

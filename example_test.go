@@ -202,6 +202,48 @@ func ExampleService_Reservations() {
 	// page of 1
 }
 
+func ExampleService_SaveBundle() {
+	ctx := context.Background()
+	svc := newShop()
+	// A pack of two tees and a cap; only south has caps.
+	_, _ = svc.Apply(ctx, []onlinestock.Change{onlinestock.Set("cap", "south", 5)})
+	_ = svc.SaveBundle(ctx, onlinestock.Bundle{ID: "pack", Components: []onlinestock.Component{
+		{Product: "tee", Quantity: 2}, {Product: "cap", Quantity: 1},
+	}})
+	_ = svc.EnableOnline(ctx, "pack")
+	avail, _ := svc.Availability(ctx, "pack")
+	fmt.Println("packs:", avail[0].Quantity) // south's 3 tees make one
+
+	// A pack and a tee need 3 tees at south, which has them, or from both.
+	q, _ := svc.Quote(ctx, onlinestock.Cart{Lines: []onlinestock.Line{{Product: "pack", Quantity: 1}, {Product: "tee", Quantity: 3}}})
+	for _, c := range q.Components {
+		fmt.Printf("%s: the cart needs %d of %d\n", c.Product, c.Requested, c.Available)
+	}
+	fmt.Println("purchasable:", q.Purchasable)
+	// Output:
+	// packs: 1
+	// cap: the cart needs 1 of 5
+	// tee: the cart needs 5 of 5
+	// purchasable: true
+}
+
+func ExampleService_SetBackorder() {
+	ctx := context.Background()
+	svc := newShop()
+	// Five tees in stock, and up to three more on backorder, at north.
+	_ = svc.SetBackorder(ctx, onlinestock.Backorder{Product: "tee", Limit: 3})
+	r, _ := svc.Reserve(ctx, onlinestock.Order{ID: "o1", Lines: []onlinestock.Line{{Product: "tee", Quantity: 7}}})
+	for _, a := range r.Allocations {
+		fmt.Printf("%s: %d, %d backordered\n", a.Outlet, a.Quantity, a.Backordered)
+	}
+	avail, _ := svc.Availability(ctx, "tee")
+	fmt.Println("tee:", avail[0].Quantity, avail[0].Label)
+	// Output:
+	// north: 4, 2 backordered
+	// south: 3, 0 backordered
+	// tee: 1 backorder
+}
+
 func ExampleEvaluate() {
 	snap := onlinestock.Snapshot{
 		Outlets: []onlinestock.Outlet{{ID: "a", Connected: true}, {ID: "b", Connected: false}},

@@ -237,7 +237,7 @@ func (s *Service) setEnabled(ctx context.Context, products []string, enabled boo
 			changed = append(changed, p.ID)
 			p.Enabled = enabled
 			events = append(events, Event{Kind: kind, Time: now, Product: p.ID})
-			events = append(events, availabilityEvents(now, before, after, []string{p.ID})...)
+			events = append(events, availabilityEvents(now, &before, &after, []string{p.ID})...)
 		}
 		if len(changed) == 0 {
 			return nil

@@ -464,7 +464,7 @@ func (s *Service) reselect(ctx context.Context, tx Tx, setup *Setup, next []Outl
 		}
 		ids = sortedUnique(append(cat.affected(ids), policies...))
 		before := s.view(setup, cat, products)
-		after := &stockView{outlets: next, primary: primary, catalog: cat, products: products, lowStock: s.cfg.LowStockThreshold}
+		after := stockView{outlets: next, primary: primary, catalog: cat, products: products, lowStock: s.cfg.LowStockThreshold}
 		for _, id := range ids {
 			if b, a := before.availability(id), after.availability(id); b != a {
 				res.Changes = append(res.Changes, AvailabilityChange{Product: id, Before: b, After: a})

@@ -364,6 +364,11 @@ func (t *tx) commit() {
 			p = &product{}
 			s.products[l.Product] = p
 		}
+		// Levels share their outlet's ID string, so that comparing them
+		// with the outlets, as every read of online stock does, is quick.
+		if o, ok := s.setup.Outlet(l.Outlet); ok {
+			l.Outlet = o.ID
+		}
 		p.levels = upsert(p.levels, l, func(l onlinestock.Level) string { return l.Outlet })
 	}
 	for _, id := range t.enabled {
