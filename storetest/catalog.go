@@ -50,6 +50,47 @@ func testCatalog(t *testing.T, newStore NewStore, o options) {
 		t.Parallel()
 		testSummedDemandRace(t, newStore, o)
 	})
+	t.Run("racing POS batches on components keep every bundle's event chain", func(t *testing.T) {
+		t.Parallel()
+		testComponentApplyRace(t, newStore)
+	})
+}
+
+// testComponentApplyRace races POS batches that change the components of
+// bundles sharing some of them, at several outlets: every bundle's
+// availability events must still form a chain ending at its availability.
+func testComponentApplyRace(t *testing.T, newStore NewStore) {
+	const goroutines, batches = 8, 15
+	s := newShop(t, newStore, onlinestock.Config{LowStockThreshold: 2})
+	parts := []string{"c1", "c2", "c3", "c4"}
+	onHand := map[string]int64{}
+	for _, p := range parts {
+		onHand[p+"@a"], onHand[p+"@b"] = 3, 3
+	}
+	s.stock(t, onHand)
+	s.saveBundle(t, "b1", component("c1", 1), component("c2", 2))
+	s.saveBundle(t, "b2", component("c2", 1), component("c3", 1))
+	s.saveBundle(t, "b3", component("c1", 1), component("c3", 2), component("c4", 1))
+	s.must(t, s.svc.EnableOnline(ctx(t), "b1", "b2", "b3"))
+	race(t, 0, goroutines, func(c context.Context, g int) {
+		rng := rand.New(rand.NewPCG(uint64(g), 7))
+		for range batches {
+			var changes []onlinestock.Change
+			for range 1 + rng.IntN(3) {
+				p, o := parts[rng.IntN(len(parts))], []string{"a", "b"}[rng.IntN(2)]
+				if rng.IntN(2) == 0 {
+					changes = append(changes, onlinestock.Set(p, o, rng.Int64N(5)))
+				} else {
+					changes = append(changes, onlinestock.Adjust(p, o, rng.Int64N(5)-2))
+				}
+			}
+			if _, err := s.svc.Apply(c, changes); err != nil {
+				t.Errorf("Apply(%v) error = %v", changes, err)
+				return
+			}
+		}
+	})
+	checkChains(t, s.svc, append([]string{"b1", "b2", "b3"}, parts...))
 }
 
 func component(p string, q int64) onlinestock.Component {
