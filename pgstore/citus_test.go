@@ -237,6 +237,13 @@ func TestHotPathsRunOnOneShard(t *testing.T) {
 	kit.Components[0].Quantity = 1
 	must(t, svc.SaveBundle(ctx, kit))
 	must(t, svc.DeleteBundle(ctx, "kit"))
+	// A backorder policy, a backordered order, the policy deleted.
+	must(t, svc.SetBackorder(ctx, onlinestock.Backorder{Product: products[2], Limit: 30, Expected: now.Add(time.Hour)}))
+	_, err = svc.Reserve(ctx, onlinestock.Order{ID: "pre-order", Lines: []onlinestock.Line{{Product: products[2], Quantity: 20}}})
+	must(t, err)
+	_, err = svc.Release(ctx, "pre-order")
+	must(t, err)
+	must(t, svc.DeleteBackorder(ctx, products[2]))
 	_, err = svc.Availability(ctx, products...)
 	must(t, err)
 	_, err = svc.Levels(ctx, products[1])
