@@ -140,7 +140,9 @@ type Store interface {
 // even when it has no reservation yet, so concurrent transactions on one
 // order serialize. The Service always reads the setup first, then
 // reservations in order ID order, then products in ID order, so Stores that
-// lock rows do so in one global order.
+// lock rows do so in one global order. The catalog ([Tx.Catalog]) belongs
+// to the setup: it changes only under the exclusive setup lock, and
+// reading it takes no lock of its own; nor does [Tx.PeekProducts].
 type Tx interface {
 	// Setup returns the outlets, registers and order register. The Setup and
 	// its slices must not be modified.
