@@ -440,7 +440,7 @@ func (d *Dispatcher) flush(ctx context.Context, stop <-chan struct{}) (int, erro
 		if len(events) == 0 {
 			return total, nil
 		}
-		if err := d.deliver(ctx, stop, events); err != nil {
+		if err := d.deliver(ctx, stop, events, false); err != nil {
 			return total, err
 		}
 		cursor = events[len(events)-1].Seq
@@ -451,11 +451,41 @@ func (d *Dispatcher) flush(ctx context.Context, stop <-chan struct{}) (int, erro
 	}
 }
 
+// step delivers the next batch after the consumer's cursor, if any, as
+// flush does, but tries the Notifier once: a transient failure ends the
+// step with the Notifier's error, after acknowledging what got through,
+// and the caller decides when to try again. It returns how many events it
+// handed on. A Worker serving many tenants delivers this way, a batch per
+// tenant at a time, so that one tenant's failing receiver holds up no
+// other tenant.
+func (d *Dispatcher) step(ctx context.Context, stop <-chan struct{}) (int, error) {
+	if err := d.lock(ctx); err != nil {
+		return 0, err
+	}
+	defer d.unlock()
+	cursor, err := d.store.Cursor(ctx, d.cfg.Consumer)
+	if err != nil {
+		return 0, err
+	}
+	events, err := d.store.EventsSince(ctx, cursor, d.cfg.BatchSize)
+	if err != nil || len(events) == 0 {
+		return 0, err
+	}
+	if err := d.deliver(ctx, stop, events, true); err != nil {
+		return 0, err
+	}
+	if err := d.store.SetCursor(ctx, d.cfg.Consumer, events[len(events)-1].Seq); err != nil {
+		return 0, err
+	}
+	return len(events), nil
+}
+
 // deliver hands a batch to the notifier until it is accepted, retrying
 // transient failures with backoff and acknowledging what a partial failure
 // says got through. When events are refused permanently they are tried one
-// by one, so only the refused ones are dead-lettered.
-func (d *Dispatcher) deliver(ctx context.Context, stop <-chan struct{}, events []Event) error {
+// by one, so only the refused ones are dead-lettered. With once, a
+// transient failure is not retried: deliver returns it.
+func (d *Dispatcher) deliver(ctx context.Context, stop <-chan struct{}, events []Event, once bool) error {
 	retry := newBackoff(d.cfg.MinBackoff, d.cfg.MaxBackoff)
 	for attempt := 1; ; attempt++ {
 		err := d.notifier.Notify(ctx, events)
@@ -480,13 +510,16 @@ func (d *Dispatcher) deliver(ctx context.Context, stop <-chan struct{}, events [
 			}
 		}
 		if IsPermanent(err) {
-			return d.refused(ctx, stop, events, err)
+			return d.refused(ctx, stop, events, err, once)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if d.onRetry != nil {
 			d.onRetry(events)
+		}
+		if once {
+			return fmt.Errorf("delivering event %d: %w", events[0].Seq, err)
 		}
 		wait := retry.next()
 		d.cfg.Logger.Warn("onlinestock: delivery failed, retrying", "consumer", d.cfg.Consumer,
@@ -499,13 +532,13 @@ func (d *Dispatcher) deliver(ctx context.Context, stop <-chan struct{}, events [
 
 // refused handles events the notifier refused for good: one event is
 // dead-lettered, several are delivered again one by one to find which.
-func (d *Dispatcher) refused(ctx context.Context, stop <-chan struct{}, events []Event, err error) error {
+func (d *Dispatcher) refused(ctx context.Context, stop <-chan struct{}, events []Event, err error, once bool) error {
 	if len(events) > 1 {
 		for i := range events {
 			if stopped(stop) {
 				return errStopping
 			}
-			if err := d.deliver(ctx, stop, events[i:i+1]); err != nil {
+			if err := d.deliver(ctx, stop, events[i:i+1], once); err != nil {
 				return err
 			}
 			// Acknowledge each event as it is settled, so a stop between

@@ -123,17 +123,30 @@ type WorkerConfig struct {
 	// BatchSize, PollInterval, MinBackoff and MaxBackoff tune delivery as
 	// in [DispatcherConfig]. MinBackoff and MaxBackoff also bound the
 	// waits after a Store error.
+	//
+	// A Worker over [Tenants] hands a tenant's consumer at most BatchSize
+	// events at a time before it turns to the next tenant with work, and
+	// asks the Tenants which tenants have events every PollInterval. When
+	// the Tenants is a [Listener], commits wake the Worker at once, and
+	// PollInterval only bounds how long a lost notification (the listening
+	// connection failed) delays delivery: seconds are then a fair setting.
 	BatchSize              int
 	PollInterval           time.Duration
 	MinBackoff, MaxBackoff time.Duration
+
+	// Concurrency is how many tenants a Worker over [Tenants] serves at
+	// once, each with one Store call at a time. A Worker over one Service
+	// ignores it. Default 4.
+	Concurrency int
 
 	// ExpireEvery is how often reservations past their deadline are
 	// released ([Service.ExpireReservations]). Default 1s; negative turns
 	// expiry off.
 	ExpireEvery time.Duration
 
-	// RetentionEvery is how often retention runs. Default 1 minute;
-	// negative turns retention off.
+	// RetentionEvery is how often retention runs. Default 1 minute, and
+	// for a Worker over [Tenants], which goes through every tenant in
+	// turn, spread over the period, 1 hour. Negative turns retention off.
 	RetentionEvery time.Duration
 	// RetainEvents is how long events are kept after they are committed
 	// (and, in any case, until every consumer has acknowledged them, and
@@ -155,23 +168,27 @@ type WorkerConfig struct {
 	RetentionBatch int
 
 	// Logger receives the Worker's records, with the tenant (when the
-	// Store has one) and the consumer as attributes. Default
-	// slog.Default().
+	// Store has one, and over [Tenants]) and the consumer as attributes.
+	// Default slog.Default().
 	Logger *slog.Logger
-	// MeterProvider records the Worker's metrics. Default a no-op.
+	// MeterProvider records the Worker's metrics. Default a no-op. Over
+	// [Tenants], metrics carry the consumer but not the tenant, so that
+	// thousands of tenants do not make thousands of series.
 	MeterProvider metric.MeterProvider
 }
 
 // Defaults for the zero values of [WorkerConfig].
 const (
-	DefaultLeaseTTL       = 15 * time.Second
-	DefaultExpireEvery    = time.Second
-	DefaultRetentionEvery = time.Minute
-	DefaultRetainEvents   = 7 * 24 * time.Hour
-	DefaultRetentionBatch = 1000
+	DefaultLeaseTTL              = 15 * time.Second
+	DefaultExpireEvery           = time.Second
+	DefaultRetentionEvery        = time.Minute
+	DefaultTenantsRetentionEvery = time.Hour
+	DefaultRetainEvents          = 7 * 24 * time.Hour
+	DefaultRetentionBatch        = 1000
+	DefaultConcurrency           = 4
 )
 
-func (c WorkerConfig) withDefaults(svc *Service) WorkerConfig {
+func (c WorkerConfig) withDefaults(svc Config, tenants bool) WorkerConfig {
 	if c.Holder == "" {
 		host, _ := os.Hostname()
 		c.Holder = fmt.Sprintf("%s/%d/%08x", host, os.Getpid(), rand.Uint32())
@@ -186,12 +203,18 @@ func (c WorkerConfig) withDefaults(svc *Service) WorkerConfig {
 	}
 	if c.RetentionEvery == 0 {
 		c.RetentionEvery = DefaultRetentionEvery
+		if tenants {
+			c.RetentionEvery = DefaultTenantsRetentionEvery
+		}
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = DefaultConcurrency
 	}
 	if c.RetainEvents == 0 {
 		c.RetainEvents = DefaultRetainEvents
 	}
 	if c.RetainReservations == 0 {
-		c.RetainReservations = svc.cfg.KeyRetention
+		c.RetainReservations = svc.KeyRetention
 	}
 	if c.RetentionBatch <= 0 {
 		c.RetentionBatch = DefaultRetentionBatch
@@ -226,6 +249,9 @@ func (c WorkerConfig) validate() error {
 	if c.RetentionBatch < 0 {
 		return invalid("WorkerConfig.RetentionBatch", "negative %d", c.RetentionBatch)
 	}
+	if c.Concurrency < 0 {
+		return invalid("WorkerConfig.Concurrency", "negative %d", c.Concurrency)
+	}
 	return nil
 }
 
@@ -239,7 +265,10 @@ func (c WorkerConfig) validate() error {
 // A Worker runs once: [Worker.Run] (or [Worker.Start]) then
 // [Worker.Stop].
 type Worker struct {
-	svc     *Service
+	svc     *Service // nil for a Worker over Tenants
+	svcCfg  Config   // the Service's, or the tenants' Services'
+	tenant  string   // the Store's tenant, if it has one
+	tenants *tenantRunner
 	cfg     WorkerConfig
 	log     *slog.Logger
 	metrics workerMetrics
@@ -269,14 +298,16 @@ func NewWorker(svc *Service, cfg WorkerConfig) (*Worker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults(svc)
+	cfg = cfg.withDefaults(svc.cfg, false)
 	log := cfg.Logger
 	var tenant []attribute.KeyValue
+	w := &Worker{svc: svc, svcCfg: svc.cfg, cfg: cfg}
 	if s, ok := svc.store.(interface{ Tenant() string }); ok {
-		log = log.With("tenant", s.Tenant())
-		tenant = append(tenant, attribute.String("tenant", s.Tenant()))
+		w.tenant = s.Tenant()
+		log = log.With("tenant", w.tenant)
+		tenant = append(tenant, attribute.String("tenant", w.tenant))
 	}
-	w := &Worker{svc: svc, cfg: cfg, log: log}
+	w.log = log
 	w.metrics = newWorkerMetrics(cfg.MeterProvider, tenant)
 	for _, c := range cfg.Consumers {
 		d, err := NewDispatcher(svc.store, c.Notifier, DispatcherConfig{
@@ -363,6 +394,13 @@ func (w *Worker) begin(ctx context.Context) (func(), error) {
 	w.started = true
 	w.stop, w.done = make(chan struct{}), make(chan struct{})
 	ctx, w.abort = context.WithCancel(ctx)
+	if w.tenants != nil {
+		return func() {
+			defer close(w.done)
+			defer w.abort()
+			w.tenants.run(ctx)
+		}, nil
+	}
 	return func() {
 		defer close(w.done)
 		defer w.abort()
@@ -399,6 +437,7 @@ func (w *Worker) deliver(ctx context.Context, c *workerConsumer) {
 		_ = w.svc.store.ReleaseLease(rctx, c.lease, w.cfg.Holder)
 	}()
 	for !stopped(w.stop) && ctx.Err() == nil {
+		start := time.Now()
 		held, err := w.svc.store.TryLease(ctx, c.lease, w.cfg.Holder, w.cfg.LeaseTTL)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -415,7 +454,7 @@ func (w *Worker) deliver(ctx context.Context, c *workerConsumer) {
 		}
 		c.log.InfoContext(ctx, "onlinestock: delivering", "holder", w.cfg.Holder)
 		w.metrics.leases.Add(ctx, 1, c.attrs)
-		err = w.holdAndDeliver(ctx, c)
+		err = w.holdAndDeliver(ctx, c, start)
 		w.metrics.leases.Add(ctx, -1, c.attrs)
 		if errors.Is(err, errLeaseLost) {
 			c.log.WarnContext(ctx, "onlinestock: lease lost, another process delivers", "holder", w.cfg.Holder)
@@ -423,18 +462,16 @@ func (w *Worker) deliver(ctx context.Context, c *workerConsumer) {
 	}
 }
 
-// holdAndDeliver delivers for c while the lease is held, renewing it in
-// the background. It returns errLeaseLost when the lease could not be
-// renewed in time, and nil when stopped.
-func (w *Worker) holdAndDeliver(ctx context.Context, c *workerConsumer) error {
-	lctx, lose := context.WithCancelCause(ctx)
-	defer lose(nil)
-	renewed := make(chan struct{})
-	go func() {
-		defer close(renewed)
-		w.renew(lctx, c, lose)
-	}()
-	defer func() { lose(nil); <-renewed }()
+// holdAndDeliver delivers for c while the lease, taken by a TryLease that
+// started at taken, is held, renewing it in the background. It returns
+// errLeaseLost when the lease could not be renewed in time, and nil when
+// stopped.
+func (w *Worker) holdAndDeliver(ctx context.Context, c *workerConsumer, taken time.Time) error {
+	if w.tenant != "" {
+		ctx = withTenant(ctx, w.tenant)
+	}
+	lctx, release := w.guard(ctx, w.svc.store, c.lease, taken)
+	defer release()
 
 	health := failureLog{logger: c.log, msg: "onlinestock: delivery"}
 	retry := newBackoff(w.cfg.MinBackoff, w.cfg.MaxBackoff)
@@ -460,26 +497,50 @@ func (w *Worker) holdAndDeliver(ctx context.Context, c *workerConsumer) error {
 	}
 }
 
-// renew extends c's lease every LeaseTTL/3 until ctx ends. When the Store
-// says another holder has it, or renewals have failed for two thirds of
-// the TTL (so it may lapse before the next try), it calls lose.
-func (w *Worker) renew(ctx context.Context, c *workerConsumer, lose context.CancelCauseFunc) {
-	last := time.Now()
-	for sleep(ctx, nil, w.cfg.LeaseTTL/3) == nil {
-		held, err := w.svc.store.TryLease(ctx, c.lease, w.cfg.Holder, w.cfg.LeaseTTL)
+// guard keeps the named lease of store, taken or last renewed by a
+// TryLease that started at renewed, while the caller works under the
+// returned context: it renews the lease in the background every
+// LeaseTTL/3, and cancels the context with errLeaseLost when the Store
+// says another holder has it, or when renewals have failed for two thirds
+// of the TTL (so it may lapse before the next try). release stops the
+// renewals and returns when they have stopped, with the start of the last
+// renewal that succeeded.
+func (w *Worker) guard(ctx context.Context, store Store, lease string, renewed time.Time) (context.Context, func() time.Time) {
+	lctx, lose := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		renewed = w.renew(lctx, store, lease, renewed, lose)
+	}()
+	return lctx, func() time.Time {
+		lose(nil)
+		<-done
+		return renewed
+	}
+}
+
+// renew is guard's background work. It returns the start of the last
+// renewal that succeeded.
+func (w *Worker) renew(ctx context.Context, store Store, lease string, renewed time.Time, lose context.CancelCauseFunc) time.Time {
+	next := renewed.Add(w.cfg.LeaseTTL / 3)
+	for sleep(ctx, nil, time.Until(next)) == nil {
+		start := time.Now()
+		next = start.Add(w.cfg.LeaseTTL / 3)
+		held, err := store.TryLease(ctx, lease, w.cfg.Holder, w.cfg.LeaseTTL)
 		switch {
 		case ctx.Err() != nil:
-			return
+			return renewed
 		case err == nil && held:
-			last = time.Now()
+			renewed = start
 		case err == nil && !held:
 			lose(errLeaseLost)
-			return
-		case time.Since(last) > 2*w.cfg.LeaseTTL/3:
+			return renewed
+		case time.Since(renewed) > 2*w.cfg.LeaseTTL/3:
 			lose(fmt.Errorf("%w: renewing failed: %w", errLeaseLost, err))
-			return
+			return renewed
 		}
 	}
+	return renewed
 }
 
 // expire releases reservations past their deadline, every ExpireEvery.
@@ -519,29 +580,38 @@ func (w *Worker) retain(ctx context.Context) {
 	wait := time.Duration(0)
 	for sleep(ctx, w.stop, wait) == nil {
 		wait = w.cfg.RetentionEvery
-		for !stopped(w.stop) {
-			done, err := w.svc.store.Prune(ctx, w.retention(consumers))
-			if err != nil {
-				if ctx.Err() == nil {
-					health.failed(ctx, err)
-					wait = max(wait, retry.next())
-				}
-				break
+		if err := w.prune(ctx, w.svc.store, consumers); err != nil {
+			if ctx.Err() == nil {
+				health.failed(ctx, err)
+				wait = max(wait, retry.next())
 			}
-			health.ok(ctx)
-			retry.reset()
-			w.metrics.pruned(ctx, done)
-			if max(done.Events, done.Reservations, done.Keys, done.Movements) < w.cfg.RetentionBatch {
-				break
-			}
+			continue
+		}
+		health.ok(ctx)
+		retry.reset()
+	}
+}
+
+// prune prunes store in batches until a batch deletes less than a full
+// one, or the Worker stops.
+func (w *Worker) prune(ctx context.Context, store Store, consumers []string) error {
+	for !stopped(w.stop) {
+		done, err := store.Prune(ctx, w.retention(consumers))
+		if err != nil {
+			return err
+		}
+		w.metrics.pruned(ctx, done)
+		if max(done.Events, done.Reservations, done.Keys, done.Movements) < w.cfg.RetentionBatch {
+			return nil
 		}
 	}
+	return nil
 }
 
 // retention says what may be pruned now.
 func (w *Worker) retention(consumers []string) Retention {
-	now := w.svc.cfg.Clock()
-	r := Retention{Consumers: consumers, Limit: w.cfg.RetentionBatch, KeysBefore: now.Add(-w.svc.cfg.KeyRetention)}
+	now := w.svcCfg.Clock()
+	r := Retention{Consumers: consumers, Limit: w.cfg.RetentionBatch, KeysBefore: now.Add(-w.svcCfg.KeyRetention)}
 	if w.cfg.RetainEvents > 0 {
 		r.EventsBefore = now.Add(-w.cfg.RetainEvents)
 	}
