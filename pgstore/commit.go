@@ -96,6 +96,7 @@ func (t *tx) commit(ctx context.Context) error {
 		b.Queue(sqlDrawPending)
 	}
 	if len(t.events) > 0 {
+		t.queuePending(b)
 		if err := t.queueEvents(b); err != nil {
 			t.rollback(ctx)
 			return err
@@ -440,6 +441,30 @@ const sqlInsertEvents = `INSERT INTO onlinestock_events (tenant, pending_id, pen
 		$8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
 		WITH ORDINALITY AS e(kind, time_ns, product, bq, bl, aq, al, outlet, previous, methods, od, ord)
 	WHERE s.tenant = $1`
+
+// queuePending queues, before the events, the statements that list the
+// tenant among those with events to deliver (see [Tenants]): under the
+// tenant's pending lock, shared, which orders them against Tenants.Settle,
+// they insert the tenant's pending mark and, when the mark was not there,
+// notify listening Workers, at commit. Only that first transaction
+// notifies: a Worker that is told of a tenant delivers until it can
+// settle it, and PostgreSQL serializes the commits of notifying
+// transactions, so a notification per commit would cost writers dearly.
+func (t *tx) queuePending(b *pgx.Batch) {
+	b.Queue(sqlLockPending, t.tenant(), seedPending)
+	b.Queue(sqlMarkPending, t.tenant(), notifyChannel)
+}
+
+const (
+	// sqlLockPending takes tenant $1's pending lock, shared.
+	sqlLockPending = `SELECT pg_advisory_xact_lock_shared(hashtextextended($1, $2))`
+	// sqlMarkPending inserts tenant $1's pending mark, and if it was not
+	// there sends the tenant on channel $2 at commit. On a distributed
+	// database the INSERT runs on the tenant's shard and the notification
+	// on the node the client is connected to, where Workers listen.
+	sqlMarkPending = `WITH mark AS (INSERT INTO onlinestock_pending (tenant) VALUES ($1::text) ON CONFLICT DO NOTHING RETURNING tenant)
+	SELECT pg_notify($2::text, tenant) FROM mark`
+)
 
 // sweepKeys deletes some expired idempotency keys, every KeySweepEvery-th
 // time a transaction that claimed keys commits. It runs after the commit,

@@ -29,6 +29,9 @@ var HotStatements = map[string]string{
 	"movements":           sqlMovements,
 	"movements-product":   sqlMovementsOfProduct,
 	"movements-ref":       sqlMovementsOfRef,
+	"lock-pending":        sqlLockPending,
+	"mark-pending":        sqlMarkPending,
+	"settle":              sqlSettle,
 }
 
 // PlanSettings are the planner settings the Store runs a statement of
@@ -49,3 +52,7 @@ const PropagateSettings = sqlPropagateSettings
 // CitusNumberingPlan are the numbering's planner settings as the Store
 // makes them on Citus.
 var CitusNumberingPlan = citusNumberingPlan
+
+// SetPrefix restricts t to the tenants whose name starts with prefix, so
+// that tests sharing a database keep to their own tenants.
+func SetPrefix(t *Tenants, prefix string) { t.prefix = prefix }

@@ -141,6 +141,9 @@ func TestHotPlansUseIndexes(t *testing.T) {
 		"create-counter":      {tenant},
 		"sweep-keys":          {tenant, int64(1), 1_000},
 		"events-since":        {tenant, int64(n / 2), 1_000},
+		"lock-pending":        {tenant, int64(5)},
+		"mark-pending":        {tenant, "onlinestock"},
+		"settle":              {tenant, []string{"web", "crm"}},
 	}
 	var citus bool
 	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')`).Scan(&citus); err != nil {

@@ -25,6 +25,7 @@ const (
 	seedSequence = 3 // the tenant's event numbering
 	seedSetup    = 4 // the tenant's setup: shared by every writer, exclusive to setup changes
 	seedLedger   = 5 // the tenant's movement numbering
+	seedPending  = 6 // the tenant's pending mark: shared by writers of events, exclusive to Tenants.Settle
 )
 
 // idSeparator joins a tenant and an ID into one lock name, and a method

@@ -1,0 +1,214 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/onlinestock/onlinestock"
+)
+
+var (
+	_ onlinestock.Tenants  = (*Tenants)(nil)
+	_ onlinestock.Listener = (*Tenants)(nil)
+)
+
+// notifyChannel is the channel on which a transaction that wrote events
+// names its tenant, at commit, when the tenant had nothing pending.
+const notifyChannel = "onlinestock"
+
+// Tenants is every tenant of a database, as one [onlinestock.Worker]
+// serving them all sees them ([onlinestock.NewTenantsWorker]). It is safe
+// for concurrent use.
+//
+// A transaction that writes events marks its tenant as pending, and the
+// first one to do so also sends a notification at commit (LISTEN/NOTIFY),
+// which [Tenants.Listen] hands to the Worker. A Worker therefore finds the
+// tenants with work by reading the marks ([Tenants.Pending]) and the
+// index of open reservations by deadline ([Tenants.Due]), not by reading
+// every tenant, and removes a tenant's mark ([Tenants.Settle]) once its
+// consumers have every event.
+type Tenants struct {
+	pool  *pgxpool.Pool
+	cfg   Config
+	citus bool
+	// prefix restricts the tenants to those whose name starts with it,
+	// so that tests sharing a database keep to their own.
+	prefix string
+}
+
+// NewTenants returns the tenants of the database pool is connected to.
+// cfg configures the Store of each, except for its Tenant, which must be
+// empty. Like [New], it checks the schema and refuses a Citus worker node.
+// The pool is the caller's to close, after the Tenants is no longer used.
+func NewTenants(pool *pgxpool.Pool, cfg Config) (*Tenants, error) {
+	if pool == nil {
+		return nil, fmt.Errorf("pgstore: nil pool: %w", onlinestock.ErrInvalid)
+	}
+	if cfg.Tenant != "" {
+		return nil, fmt.Errorf("pgstore: Config.Tenant: %q: each tenant's Store gets its own: leave it empty: %w", cfg.Tenant, onlinestock.ErrInvalid)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), SchemaCheckTimeout)
+	defer cancel()
+	citus, err := checkNode(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckSchema(ctx, pool); err != nil {
+		return nil, err
+	}
+	return &Tenants{pool: pool, cfg: cfg.withDefaults(), citus: citus}, nil
+}
+
+// Store returns the Store of tenant, as [New] would with the Config given
+// to NewTenants, without checking the schema again. A tenant name New
+// would refuse is ErrInvalid.
+func (t *Tenants) Store(tenant string) (onlinestock.Store, error) {
+	cfg := t.cfg
+	cfg.Tenant = tenant
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Store{pool: t.pool, cfg: cfg, citus: t.citus}, nil
+}
+
+// Pending implements [onlinestock.Tenants]: the tenants marked pending,
+// in name order.
+func (t *Tenants) Pending(ctx context.Context, after string, limit int) ([]string, error) {
+	return t.names(ctx, `SELECT tenant FROM onlinestock_pending
+		WHERE tenant > $1 AND starts_with(tenant, $2) ORDER BY tenant LIMIT $3`, after, t.prefix, pageLimit(limit))
+}
+
+// Due implements [onlinestock.Tenants], through the index of open
+// reservations by deadline: its cost grows with the reservations due, not
+// with the tenants.
+func (t *Tenants) Due(ctx context.Context, now time.Time, after string, limit int) ([]string, error) {
+	return t.names(ctx, `SELECT DISTINCT tenant FROM onlinestock_reservations
+		WHERE status = 'open' AND deadline_ns <= $1 AND tenant > $2 AND starts_with(tenant, $3)
+		ORDER BY tenant LIMIT $4`, clampNanos(now), after, t.prefix, pageLimit(limit))
+}
+
+// List implements [onlinestock.Tenants]: every tenant that has written
+// anything, in name order.
+func (t *Tenants) List(ctx context.Context, after string, limit int) ([]string, error) {
+	return t.names(ctx, `SELECT tenant FROM onlinestock_setup
+		WHERE tenant > $1 AND starts_with(tenant, $2) ORDER BY tenant LIMIT $3`, after, t.prefix, pageLimit(limit))
+}
+
+func pageLimit(limit int) int {
+	if limit <= 0 {
+		return 1000
+	}
+	return limit
+}
+
+func (t *Tenants) names(ctx context.Context, sql string, args ...any) ([]string, error) {
+	rows, err := t.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	if names == nil {
+		names = []string{}
+	}
+	return names, nil
+}
+
+// Settle implements [onlinestock.Tenants]. In one short transaction it
+// takes the tenant's pending lock exclusively, which waits for the
+// transactions committing events of the tenant at that moment (they hold
+// it shared from just before their events until they commit), then
+// removes the tenant's mark if no event waits for a number and each
+// consumer's cursor is at the last number given out. A transaction that
+// commits events later marks the tenant again.
+func (t *Tenants) Settle(ctx context.Context, tenant string, consumers []string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if consumers == nil {
+		consumers = []string{}
+	}
+	conn, err := t.pool.Acquire(ctx)
+	if err != nil {
+		return false, interpretError(ctx, err)
+	}
+	defer conn.Release()
+	b := &pgx.Batch{}
+	b.Queue(beginUpdate)
+	b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, $2))`, tenant, seedPending)
+	b.Queue(sqlSettle, tenant, consumers)
+	b.Queue(`SELECT EXISTS (SELECT 1 FROM onlinestock_pending WHERE tenant = $1)`, tenant)
+	b.Queue("COMMIT")
+	br := conn.SendBatch(ctx, b)
+	var marked bool
+	for i := range 5 {
+		if i == 3 {
+			err = br.QueryRow().Scan(&marked)
+		} else {
+			_, err = br.Exec()
+		}
+		if err != nil {
+			break
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		rollbackConn(ctx, conn)
+		return false, interpretError(ctx, err)
+	}
+	return !marked, nil
+}
+
+// sqlSettle deletes tenant $1's pending mark if none of its events waits
+// for a number and each consumer of $2 has acknowledged the last number
+// given out (one never seen has acknowledged nothing). It looks for an
+// unnumbered event as the numbering does, the first in the order of their
+// index, LIMIT 1 (a NOT EXISTS would let the planner join every event),
+// and each consumer's cursor by its key.
+const sqlSettle = `DELETE FROM onlinestock_pending p WHERE p.tenant = $1
+	AND (SELECT e.pending_id FROM onlinestock_events e WHERE e.tenant = $1 AND e.seq IS NULL
+		ORDER BY e.pending_id, e.pending_ord LIMIT 1) IS NULL
+	AND NOT EXISTS (SELECT 1 FROM unnest($2::text[]) AS k(consumer)
+		WHERE coalesce((SELECT c.seq FROM onlinestock_cursors c WHERE c.tenant = $1 AND c.consumer = k.consumer), 0)
+			< (SELECT n.last_seq FROM onlinestock_event_counter n WHERE n.tenant = $1))`
+
+// Listen implements [onlinestock.Listener]. It opens a connection of its
+// own, with the pool's settings but outside the pool, listens there, and
+// hands wake each tenant that a transaction notifies when it commits
+// events while the tenant has nothing pending. It returns when ctx ends or
+// the connection fails, and closes the connection.
+func (t *Tenants) Listen(ctx context.Context, listening func(), wake func(tenant string)) error {
+	conn, err := pgx.ConnectConfig(ctx, t.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return connectionError(ctx, err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = conn.Close(cctx)
+	}()
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{notifyChannel}.Sanitize()); err != nil {
+		return interpretError(ctx, err)
+	}
+	if listening != nil {
+		listening()
+	}
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return interpretError(ctx, err)
+		}
+		if strings.HasPrefix(n.Payload, t.prefix) {
+			wake(n.Payload)
+		}
+	}
+}
