@@ -56,3 +56,6 @@ var CitusNumberingPlan = citusNumberingPlan
 // SetPrefix restricts t to the tenants whose name starts with prefix, so
 // that tests sharing a database keep to their own tenants.
 func SetPrefix(t *Tenants, prefix string) { t.prefix = prefix }
+
+// Prefix returns the prefix SetPrefix restricted t to.
+func Prefix(t *Tenants) string { return t.prefix }

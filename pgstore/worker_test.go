@@ -26,6 +26,7 @@ const (
 	workerTenantsEnv = "PGSTORE_WORKER_CHILD_TENANTS" // comma-separated
 	workerLogEnv     = "PGSTORE_WORKER_CHILD_LOG"     // file of deliveries
 	workerNameEnv    = "PGSTORE_WORKER_CHILD_NAME"    // lease holder
+	workerPrefixEnv  = "PGSTORE_WORKER_CHILD_PREFIX"  // one Worker over the tenants with this prefix
 )
 
 const (
@@ -35,48 +36,71 @@ const (
 )
 
 // TestWorkerReplicas runs four worker processes over one database with
-// many tenants while writers commit events, kills (SIGKILL) the process
-// delivering for the most tenants, and checks that another takes over its
-// tenants within the lease's bound; that every event is delivered, in
-// sequence order per tenant and process; and that repeats happen only
-// where delivery moved from one process to another, at most a batch each.
+// many tenants, each process with a Worker per tenant, while writers
+// commit events, kills (SIGKILL) the process delivering for the most
+// tenants, and checks that another takes over its tenants within the
+// lease's bound; that every event is delivered, in sequence order per
+// tenant and process; and that repeats happen only where delivery moved
+// from one process to another, at most a batch each.
 func TestWorkerReplicas(t *testing.T) {
 	if os.Getenv(workerTenantsEnv) != "" {
 		workerChild(t)
 		return
 	}
+	testReplicas(t, false)
+}
+
+// TestTenantsWorkerReplicas is TestWorkerReplicas with one Worker over
+// every tenant in each process.
+func TestTenantsWorkerReplicas(t *testing.T) {
+	if os.Getenv(workerTenantsEnv) != "" {
+		workerChild(t)
+		return
+	}
+	testReplicas(t, true)
+}
+
+func testReplicas(t *testing.T, overTenants bool) {
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs and kills worker processes; skipped with -short")
 	}
-	ctx := context.Background()
 	pool := sharedPool(t)
 	const processes, tenants = 4, 50
 	var services []*onlinestock.Service
-	var stores []*pgstore.Store
+	var stores []onlinestock.Store
 	var names []string
-	for range tenants {
-		store := newStore(t, pool)
-		svc := newService(t, store, onlinestock.Config{})
-		must(t, svc.SaveOutlet(ctx, "a", "A"))
-		must(t, svc.SaveRegister(ctx, "r", "a", ""))
-		_, err := svc.Activate(ctx, "r")
-		must(t, err)
-		_, err = svc.Apply(ctx, []onlinestock.Change{onlinestock.Set("p", "a", 1)})
-		must(t, err)
-		must(t, svc.EnableOnline(ctx, "p"))
-		stores, services, names = append(stores, store), append(services, svc), append(names, store.Tenant())
+	var prefix string
+	if overTenants {
+		var all *pgstore.Tenants
+		all, services = newTenants(t, pool, tenants)
+		prefix = pgstore.Prefix(all)
+	} else {
+		for range tenants {
+			store := newStore(t, pool)
+			svc := newService(t, store, onlinestock.Config{})
+			must(t, setUpShop(context.Background(), svc))
+			services = append(services, svc)
+		}
+	}
+	ctx := context.Background()
+	for _, svc := range services {
+		stores, names = append(stores, svc.Store()), append(names, tenantOf(svc))
 	}
 
 	dir := t.TempDir()
-	reserveConns(t, processes*replicaConns) // the children's pools
+	conns := replicaConns
+	if overTenants {
+		conns++ // the listening connection
+	}
+	reserveConns(t, processes*conns) // the children's
 	children := make([]*exec.Cmd, processes)
 	logs := make([]string, processes)
 	for i := range children {
 		logs[i] = filepath.Join(dir, fmt.Sprintf("worker-%d.log", i))
-		cmd := exec.Command(os.Args[0], "-test.run=^TestWorkerReplicas$", "-test.count=1")
+		cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1")
 		cmd.Env = append(os.Environ(), workerTenantsEnv+"="+strings.Join(names, ","), workerLogEnv+"="+logs[i],
-			workerNameEnv+"="+fmt.Sprintf("worker-%d", i), appNameEnv+"="+appName)
+			workerNameEnv+"="+fmt.Sprintf("worker-%d", i), appNameEnv+"="+appName, workerPrefixEnv+"="+prefix)
 		cmd.Stderr = os.Stderr
 		out, err := cmd.StdoutPipe()
 		must(t, err)
@@ -262,8 +286,9 @@ func readDeliveries(t *testing.T, path string) []childDelivery {
 	return out
 }
 
-// workerChild runs one Worker per tenant, delivering to a file, until it
-// is killed (or a minute passes, should the parent be gone).
+// workerChild runs one Worker per tenant, or one over them all, delivering
+// to a file, until it is killed (or a minute passes, should the parent be
+// gone).
 func workerChild(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -271,11 +296,12 @@ func workerChild(t *testing.T) {
 	must(t, err)
 	var mu sync.Mutex
 	pool := openPool(t, replicaConns)
-	for _, tenant := range strings.Split(os.Getenv(workerTenantsEnv), ",") {
-		store, err := pgstore.New(pool, pgstore.Config{Tenant: tenant})
-		must(t, err)
-		svc := newService(t, store, onlinestock.Config{})
-		notify := onlinestock.NotifierFunc(func(ctx context.Context, events []onlinestock.Event) error {
+	deliveries := func(of string) onlinestock.Notifier {
+		return onlinestock.NotifierFunc(func(ctx context.Context, events []onlinestock.Event) error {
+			tenant := of
+			if tenant == "" {
+				tenant = onlinestock.TenantOf(ctx)
+			}
 			var b strings.Builder
 			for _, e := range events {
 				fmt.Fprintf(&b, "%s %d %d\n", tenant, e.Seq, time.Now().UnixNano())
@@ -285,8 +311,10 @@ func workerChild(t *testing.T) {
 			_, err := f.WriteString(b.String()) // one write: a kill cuts at most the last line
 			return err
 		})
-		w, err := onlinestock.NewWorker(svc, onlinestock.WorkerConfig{
-			Consumers:      []onlinestock.Consumer{{Name: "web", Notifier: notify}},
+	}
+	cfg := func(n onlinestock.Notifier) onlinestock.WorkerConfig {
+		return onlinestock.WorkerConfig{
+			Consumers:      []onlinestock.Consumer{{Name: "web", Notifier: n}},
 			Holder:         os.Getenv(workerNameEnv),
 			LeaseTTL:       replicaLeaseTTL,
 			BatchSize:      replicaBatchSize,
@@ -294,9 +322,23 @@ func workerChild(t *testing.T) {
 			Logger:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 			ExpireEvery:    -1,
 			RetentionEvery: -1,
-		})
+		}
+	}
+	if prefix := os.Getenv(workerPrefixEnv); prefix != "" {
+		tenants, err := pgstore.NewTenants(pool, pgstore.Config{})
+		must(t, err)
+		pgstore.SetPrefix(tenants, prefix)
+		w, err := onlinestock.NewTenantsWorker(tenants, onlinestock.Config{}, cfg(deliveries("")))
 		must(t, err)
 		must(t, w.Start(ctx))
+	} else {
+		for _, tenant := range strings.Split(os.Getenv(workerTenantsEnv), ",") {
+			store, err := pgstore.New(pool, pgstore.Config{Tenant: tenant})
+			must(t, err)
+			w, err := onlinestock.NewWorker(newService(t, store, onlinestock.Config{}), cfg(deliveries(tenant)))
+			must(t, err)
+			must(t, w.Start(ctx))
+		}
 	}
 	fmt.Println("ready")
 	<-ctx.Done()
