@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
 	"github.com/onlinestock/onlinestock"
 	"github.com/onlinestock/onlinestock/memstore"
 )
@@ -62,6 +64,22 @@ func benchProduct(i int) string { return fmt.Sprintf("p%05d", i) }
 
 func BenchmarkApplyOneAdjust(b *testing.B) {
 	svc := benchService(b, 3, 100, 10)
+	benchApplyOneAdjust(b, svc)
+}
+
+// BenchmarkApplyOneAdjustMetered is BenchmarkApplyOneAdjust with the
+// Service's metrics recorded by the OpenTelemetry SDK.
+func BenchmarkApplyOneAdjustMetered(b *testing.B) {
+	svc := benchService(b, 3, 100, 10)
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	metered, err := onlinestock.New(svc.Store(), onlinestock.Config{LowStockThreshold: 3, MeterProvider: mp})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchApplyOneAdjust(b, metered)
+}
+
+func benchApplyOneAdjust(b *testing.B, svc *onlinestock.Service) {
 	ctx := context.Background()
 	changes := []onlinestock.Change{onlinestock.Adjust("p00042", "o01", 1)}
 	b.ReportAllocs()

@@ -132,6 +132,7 @@ func Classify(enabled bool, online, lowStock int64) Availability {
 // Store read ([Store.ReadPage]), however many products it holds, bundles
 // included.
 func (s *Service) Availability(ctx context.Context, products ...string) ([]Availability, error) {
+	defer s.metrics.done(ctx, callAvailability, s.metrics.start())
 	if err := checkIDs("products", products); err != nil {
 		return nil, err
 	}
@@ -155,6 +156,7 @@ func byProductID(p Product, id string) int { return cmp.Compare(p.ID, id) }
 // Levels returns the levels of a product at every outlet that has reported
 // it, sorted by outlet ID. A product never reported is ErrNotFound.
 func (s *Service) Levels(ctx context.Context, product string) ([]Level, error) {
+	defer s.metrics.done(ctx, callLevels, s.metrics.start())
 	if err := checkID("product", product); err != nil {
 		return nil, err
 	}
@@ -177,12 +179,14 @@ func (s *Service) Levels(ctx context.Context, product string) ([]Level, error) {
 // has reported stock for them; an unknown product is ErrNotFound and nothing
 // changes. Enabling an enabled product is a no-op.
 func (s *Service) EnableOnline(ctx context.Context, products ...string) error {
+	defer s.metrics.done(ctx, callEnableOnline, s.metrics.start())
 	return s.setEnabled(ctx, products, true)
 }
 
 // DisableOnline takes products off online sale; their stock is still
 // tracked. An unknown product is ErrNotFound and nothing changes.
 func (s *Service) DisableOnline(ctx context.Context, products ...string) error {
+	defer s.metrics.done(ctx, callDisableOnline, s.metrics.start())
 	return s.setEnabled(ctx, products, false)
 }
 
@@ -514,6 +518,7 @@ type ChangeResult struct {
 // the storefront sees changed: the products changed, and the bundles they
 // are components of.
 func (s *Service) Apply(ctx context.Context, changes []Change) ([]ChangeResult, error) {
+	defer s.metrics.done(ctx, callApply, s.metrics.start())
 	if len(changes) == 0 {
 		return nil, nil
 	}
@@ -536,6 +541,7 @@ func (s *Service) Apply(ctx context.Context, changes []Change) ([]ChangeResult, 
 	results := sc.results
 	sc.reset()
 	s.apply.Put(sc)
+	s.metrics.applied(ctx, results, err)
 	if err != nil {
 		return nil, err
 	}

@@ -131,6 +131,7 @@ func (f *MovementFilter) normalize() error {
 // sequence order, one page at a time: at most f.Limit of them after
 // f.After. An empty slice means there are no more.
 func (s *Service) Movements(ctx context.Context, f MovementFilter) ([]Movement, error) {
+	defer s.metrics.done(ctx, callMovements, s.metrics.start())
 	if err := f.normalize(); err != nil {
 		return nil, err
 	}

@@ -196,6 +196,7 @@ func (o Order) validate() ([]Line, error) {
 // reservations never oversell: of two racing for the last unit, exactly one
 // gets it.
 func (s *Service) Reserve(ctx context.Context, o Order) (Reservation, error) {
+	defer s.metrics.done(ctx, callReserve, s.metrics.start())
 	lines, err := o.validate()
 	if err != nil {
 		return Reservation{}, err
@@ -457,6 +458,7 @@ func existingReservation(ctx context.Context, tx Tx, order string) (Reservation,
 // Reservation returns an order's reservation; an unknown order is
 // ErrNotFound.
 func (s *Service) Reservation(ctx context.Context, order string) (Reservation, error) {
+	defer s.metrics.done(ctx, callReservation, s.metrics.start())
 	if err := checkID("order", order); err != nil {
 		return Reservation{}, err
 	}
@@ -477,6 +479,7 @@ func (s *Service) Reservation(ctx context.Context, order string) (Reservation, e
 // expired reservation is a no-op; a fulfilled one is ErrConflict; an unknown
 // order ErrNotFound. It returns the reservation as it now stands.
 func (s *Service) Release(ctx context.Context, order string) (Reservation, error) {
+	defer s.metrics.done(ctx, callRelease, s.metrics.start())
 	return s.close(ctx, order, Released, releaseMove)
 }
 
@@ -486,6 +489,7 @@ func (s *Service) Release(ctx context.Context, order string) (Reservation, error
 // is one past its deadline, even before [Service.ExpireReservations] has
 // run; an unknown order ErrNotFound. It returns the reservation as it now stands.
 func (s *Service) Fulfill(ctx context.Context, order string) (Reservation, error) {
+	defer s.metrics.done(ctx, callFulfill, s.metrics.start())
 	return s.close(ctx, order, Fulfilled, fulfilMove)
 }
 
@@ -556,6 +560,7 @@ func (s *Service) close(ctx context.Context, order string, to ReservationStatus,
 // closed order, or one past its deadline, is ErrConflict; an unknown order
 // ErrNotFound. Nothing changes on error.
 func (s *Service) FulfillPart(ctx context.Context, order string, p Part) (Reservation, error) {
+	defer s.metrics.done(ctx, callFulfillPart, s.metrics.start())
 	return s.part(ctx, order, p, Fulfilled)
 }
 
@@ -568,6 +573,7 @@ func (s *Service) FulfillPart(ctx context.Context, order string, p Part) (Reserv
 // errors and retries are as for [Service.FulfillPart], except that an open
 // order past its deadline can still be released.
 func (s *Service) ReleasePart(ctx context.Context, order string, p Part) (Reservation, error) {
+	defer s.metrics.done(ctx, callReleasePart, s.metrics.start())
 	return s.part(ctx, order, p, Released)
 }
 
@@ -733,6 +739,7 @@ func (r *Reservation) take(outlet string, lines []Line, kind ReservationStatus) 
 // reservation stays as it was. An order left holding nothing (every unit
 // of its new lines already fulfilled) closes, Fulfilled.
 func (s *Service) Amend(ctx context.Context, order string, lines []Line) (Reservation, error) {
+	defer s.metrics.done(ctx, callAmend, s.metrics.start())
 	if err := checkID("order", order); err != nil {
 		return Reservation{}, err
 	}
@@ -967,6 +974,7 @@ func (f *ReservationFilter) normalize() error {
 // due before a time, as f says. Each page is one Store read. A bad filter
 // is ErrInvalid.
 func (s *Service) Reservations(ctx context.Context, f ReservationFilter) ([]Reservation, error) {
+	defer s.metrics.done(ctx, callReservations, s.metrics.start())
 	if err := f.normalize(); err != nil {
 		return nil, err
 	}
@@ -1023,6 +1031,7 @@ func allocatedProducts(allocs []Allocation) []string {
 // after now, as [Service.Release] would, and returns their order IDs,
 // sorted. Call it periodically with the current time.
 func (s *Service) ExpireReservations(ctx context.Context, now time.Time) ([]string, error) {
+	defer s.metrics.done(ctx, callExpireReservations, s.metrics.start())
 	var expired []string
 	err := s.store.Update(ctx, func(tx Tx) error {
 		expired = nil

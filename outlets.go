@@ -83,6 +83,7 @@ func (s *Setup) clone() *Setup {
 
 // Setup returns a copy of the outlets, registers and order register.
 func (s *Service) Setup(ctx context.Context) (*Setup, error) {
+	defer s.metrics.done(ctx, callSetup, s.metrics.start())
 	var out *Setup
 	err := s.store.View(ctx, func(tx Tx) error {
 		setup, err := tx.Setup(ctx)
@@ -96,6 +97,7 @@ func (s *Service) Setup(ctx context.Context) (*Setup, error) {
 
 // SaveOutlet creates an outlet, not connected, or renames an existing one.
 func (s *Service) SaveOutlet(ctx context.Context, id, name string) error {
+	defer s.metrics.done(ctx, callSaveOutlet, s.metrics.start())
 	if err := checkID("outlet", id); err != nil {
 		return err
 	}
@@ -120,6 +122,7 @@ func (s *Service) SaveOutlet(ctx context.Context, id, name string) error {
 // belongs to one outlet for good: saving it under another outlet is
 // ErrConflict. An unknown outlet is ErrNotFound.
 func (s *Service) SaveRegister(ctx context.Context, id, outlet, name string) error {
+	defer s.metrics.done(ctx, callSaveRegister, s.metrics.start())
 	if err := checkID("register", id); err != nil {
 		return err
 	}
@@ -153,6 +156,7 @@ func (s *Service) SaveRegister(ctx context.Context, id, outlet, name string) err
 // connected if it was not; a former primary outlet stays connected until
 // disconnected. Choosing the current order register again is a no-op.
 func (s *Service) Activate(ctx context.Context, register string) (SelectionResult, error) {
+	defer s.metrics.done(ctx, callActivate, s.metrics.start())
 	if err := checkID("register", register); err != nil {
 		return SelectionResult{}, err
 	}
@@ -231,6 +235,7 @@ func (c AvailabilityChange) LeavesBackorder() bool {
 // Connect adds an outlet's stock to online stock. Connecting a connected
 // outlet is a no-op. Methods linked to the outlet are no longer orphaned.
 func (s *Service) Connect(ctx context.Context, outlet string) (SelectionResult, error) {
+	defer s.metrics.done(ctx, callConnect, s.metrics.start())
 	return s.changeSelection(ctx, "outlet", []string{outlet}, func(setup *Setup, o Outlet) bool {
 		return o.Connected || o.ID == outlet
 	})
@@ -242,6 +247,7 @@ func (s *Service) Connect(ctx context.Context, outlet string) (SelectionResult, 
 // outlet's methods are kept, now orphaned, and reported in the result and in
 // the OutletDisconnected event so the merchant can delete them.
 func (s *Service) Disconnect(ctx context.Context, outlet string) (SelectionResult, error) {
+	defer s.metrics.done(ctx, callDisconnect, s.metrics.start())
 	return s.changeSelection(ctx, "outlet", []string{outlet}, func(setup *Setup, o Outlet) bool {
 		return o.Connected && o.ID != outlet
 	})
@@ -251,6 +257,7 @@ func (s *Service) Disconnect(ctx context.Context, outlet string) (SelectionResul
 // settings page's "Save changes" does. The primary outlet stays connected
 // whether or not it is in the set.
 func (s *Service) SaveSelection(ctx context.Context, outlets []string) (SelectionResult, error) {
+	defer s.metrics.done(ctx, callSaveSelection, s.metrics.start())
 	set := sortedUnique(outlets)
 	return s.changeSelection(ctx, "outlets", outlets, func(setup *Setup, o Outlet) bool {
 		_, in := slices.BinarySearch(set, o.ID)
@@ -261,6 +268,7 @@ func (s *Service) SaveSelection(ctx context.Context, outlets []string) (Selectio
 // PreviewSelection tells what [Service.SaveSelection] with the same set
 // would do, without changing anything.
 func (s *Service) PreviewSelection(ctx context.Context, outlets []string) (SelectionResult, error) {
+	defer s.metrics.done(ctx, callPreviewSelection, s.metrics.start())
 	if err := checkIDs("outlets", outlets); err != nil {
 		return SelectionResult{}, err
 	}
@@ -336,6 +344,7 @@ func withConnected(outlets []Outlet, connected func(Outlet) bool) []Outlet {
 // SetBuffer sets an outlet's online buffer: per product, units of its stock
 // never offered online. It must lie in [0, MaxOnHand].
 func (s *Service) SetBuffer(ctx context.Context, outlet string, units int64) (SelectionResult, error) {
+	defer s.metrics.done(ctx, callSetBuffer, s.metrics.start())
 	return s.updateOutlet(ctx, outlet, func(o *Outlet) error {
 		if err := checkRange("buffer", units, 0, MaxOnHand); err != nil {
 			return err
@@ -348,6 +357,7 @@ func (s *Service) SetBuffer(ctx context.Context, outlet string, units int64) (Se
 // SetRank sets an outlet's allocation rank (see [Outlet.Rank]); it must not
 // be negative.
 func (s *Service) SetRank(ctx context.Context, outlet string, rank int) error {
+	defer s.metrics.done(ctx, callSetRank, s.metrics.start())
 	_, err := s.updateOutlet(ctx, outlet, func(o *Outlet) error {
 		if rank < 0 {
 			return invalid("rank", "negative rank %d", rank)

@@ -302,7 +302,7 @@ func NewWorker(svc *Service, cfg WorkerConfig) (*Worker, error) {
 	log := cfg.Logger
 	var tenant []attribute.KeyValue
 	w := &Worker{svc: svc, svcCfg: svc.cfg, cfg: cfg}
-	if s, ok := svc.store.(interface{ Tenant() string }); ok {
+	if s, ok := svc.plain.(interface{ Tenant() string }); ok {
 		w.tenant = s.Tenant()
 		log = log.With("tenant", w.tenant)
 		tenant = append(tenant, attribute.String("tenant", w.tenant))

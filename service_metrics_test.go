@@ -1,0 +1,121 @@
+package onlinestock_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/onlinestock/onlinestock"
+	"github.com/onlinestock/onlinestock/memstore"
+)
+
+// retryingStore runs the function of each of its next Updates twice, as a
+// database Store does after a serialization failure: the first run is
+// rolled back, the second commits.
+type retryingStore struct {
+	onlinestock.Store
+	retries atomic.Int64 // Updates left to run twice
+}
+
+var errTryAgain = errors.New("serialization failure")
+
+func (s *retryingStore) Update(ctx context.Context, fn func(onlinestock.Tx) error) error {
+	if s.retries.Add(-1) >= 0 {
+		err := s.Store.Update(ctx, func(tx onlinestock.Tx) error {
+			if err := fn(tx); err != nil {
+				return err
+			}
+			return errTryAgain
+		})
+		if !errors.Is(err, errTryAgain) {
+			return err
+		}
+	}
+	return s.Store.Update(ctx, fn)
+}
+
+// TestServiceMetrics runs a scripted sequence of calls on a Service with a
+// manual metric reader and checks what its instruments recorded.
+func TestServiceMetrics(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	store := &retryingStore{Store: memstore.New()}
+	reader := sdkmetric.NewManualReader()
+	svc, err := onlinestock.New(store, onlinestock.Config{
+		MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(svc.SaveOutlet(ctx, "north", "North"))
+	must(svc.SaveRegister(ctx, "till", "north", ""))
+	_, err = svc.Activate(ctx, "till")
+	must(err)
+	sale := onlinestock.Adjust("tee", "north", -1).WithKey("sale-1")
+	// Two Applies run again by the Store.
+	store.retries.Store(2)
+	_, err = svc.Apply(ctx, []onlinestock.Change{onlinestock.Set("tee", "north", 5)})
+	must(err)
+	_, err = svc.Apply(ctx, []onlinestock.Change{sale})
+	must(err)
+	// Replays: one duplicate, then two in a batch with a new change.
+	_, err = svc.Apply(ctx, []onlinestock.Change{sale})
+	must(err)
+	_, err = svc.Apply(ctx, []onlinestock.Change{sale, onlinestock.Adjust("tee", "north", 1), sale})
+	must(err)
+	// A version that is no longer the level's: a conflict, twice.
+	for range 2 {
+		_, err = svc.Apply(ctx, []onlinestock.Change{onlinestock.Set("tee", "north", 9).WithVersion(1)})
+		if !errors.Is(err, onlinestock.ErrConflict) {
+			t.Fatalf("Apply with a stale version: %v, want ErrConflict", err)
+		}
+	}
+	must(svc.EnableOnline(ctx, "tee"))
+	_, err = svc.Availability(ctx, "tee")
+	must(err)
+	_, err = svc.Availability(ctx, "tee\x00") // invalid: timed as well
+	if !errors.Is(err, onlinestock.ErrInvalid) {
+		t.Fatalf("Availability of a bad ID: %v, want ErrInvalid", err)
+	}
+	_, err = svc.Reserve(ctx, onlinestock.Order{ID: "web-1", Lines: []onlinestock.Line{{Product: "tee", Quantity: 1}}})
+	must(err)
+
+	var rm metricdata.ResourceMetrics
+	must(reader.Collect(ctx, &rm))
+	none := attribute.NewSet()
+	got := map[string]int64{
+		"conflicts":  sumOf(t, rm, onlinestock.MetricApplyConflicts, none),
+		"duplicates": sumOf(t, rm, onlinestock.MetricApplyDuplicates, none),
+		"retries":    sumOf(t, rm, onlinestock.MetricStoreRetries, none),
+	}
+	for _, method := range []string{"SaveOutlet", "SaveRegister", "Activate", "Apply", "Availability", "Reserve", "Release"} {
+		count, sum := histogramOf(t, rm, onlinestock.MetricCallDuration, attribute.NewSet(attribute.String("method", method)))
+		got[method+" calls"] = int64(count)
+		if (count > 0) != (sum > 0) {
+			t.Errorf("%s: %d calls lasting %vs in all", method, count, sum)
+		}
+	}
+	want := map[string]int64{
+		"conflicts": 2, "duplicates": 3, "retries": 2,
+		"SaveOutlet calls": 1, "SaveRegister calls": 1, "Activate calls": 1, "Apply calls": 6,
+		"Availability calls": 2, "Reserve calls": 1, "Release calls": 0,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("metrics mismatch (-want +got):\n%s", diff)
+	}
+	if a, err := svc.Availability(ctx, "tee"); err != nil || a[0].Quantity != 4 {
+		t.Errorf("Availability(tee) = %+v, %v; want 4 (the retried Applies applied once)", a, err)
+	}
+}
