@@ -454,30 +454,34 @@ func (d *Dispatcher) flush(ctx context.Context, stop <-chan struct{}) (int, erro
 // step delivers the next batch after the consumer's cursor, if any, as
 // flush does, but tries the Notifier once: a transient failure ends the
 // step with the Notifier's error, after acknowledging what got through,
-// and the caller decides when to try again. It returns how many events it
-// handed on. A Worker serving many tenants delivers this way, a batch per
-// tenant at a time, so that one tenant's failing receiver holds up no
-// other tenant.
-func (d *Dispatcher) step(ctx context.Context, stop <-chan struct{}) (int, error) {
+// and the caller decides when to try again. It reads the cursor from the
+// Store unless the caller knows it (known), and returns how many events it
+// handed on and the cursor after them. A Worker serving many tenants
+// delivers this way, a batch per tenant at a time, so that one tenant's
+// failing receiver holds up no other tenant.
+func (d *Dispatcher) step(ctx context.Context, stop <-chan struct{}, known bool, cursor uint64) (int, uint64, error) {
 	if err := d.lock(ctx); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer d.unlock()
-	cursor, err := d.store.Cursor(ctx, d.cfg.Consumer)
-	if err != nil {
-		return 0, err
+	if !known {
+		var err error
+		if cursor, err = d.store.Cursor(ctx, d.cfg.Consumer); err != nil {
+			return 0, 0, err
+		}
 	}
 	events, err := d.store.EventsSince(ctx, cursor, d.cfg.BatchSize)
 	if err != nil || len(events) == 0 {
-		return 0, err
+		return 0, cursor, err
 	}
 	if err := d.deliver(ctx, stop, events, true); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	if err := d.store.SetCursor(ctx, d.cfg.Consumer, events[len(events)-1].Seq); err != nil {
-		return 0, err
+	cursor = events[len(events)-1].Seq
+	if err := d.store.SetCursor(ctx, d.cfg.Consumer, cursor); err != nil {
+		return 0, 0, err
 	}
-	return len(events), nil
+	return len(events), cursor, nil
 }
 
 // deliver hands a batch to the notifier until it is accepted, retrying

@@ -178,6 +178,11 @@ type tenantConsumer struct {
 	wc      *workerConsumer
 	d       *Dispatcher
 	renewed time.Time // the start of the TryLease that last took or renewed the lease; zero: not held
+	// cursor is the consumer's cursor, when known: while the lease has
+	// been held without a break since it was read, no other process can
+	// have moved it.
+	cursor      uint64
+	cursorKnown bool
 	tenantRetry
 }
 
@@ -363,7 +368,8 @@ func (s *stepResult) retryAt(at time.Time) {
 var errNotHeld = errors.New("onlinestock: lease held by another process")
 
 // step serves one tenant once: a batch at most for each consumer, expiry
-// if due, and, when every consumer had nothing left, settles the tenant.
+// if due, and, when every consumer has had every event it found (a batch
+// that was not full), settles the tenant.
 func (r *tenantRunner) step(ctx context.Context, t *tenantState, due bool) stepResult {
 	var res stepResult
 	if !r.open(t) {
@@ -395,8 +401,8 @@ func (r *tenantRunner) step(ctx context.Context, t *tenantState, due bool) stepR
 			caughtUp = false
 		default:
 			c.ok(ctx)
-			if n > 0 {
-				res.again, caughtUp = true, false
+			if n == r.w.cfg.BatchSize {
+				res.again, caughtUp = true, false // there may be more
 			}
 		}
 	}
@@ -427,7 +433,7 @@ func (r *tenantRunner) step(ctx context.Context, t *tenantState, due bool) stepR
 				t.log.DebugContext(ctx, "onlinestock: settling the tenant failed", "err", err)
 			}
 		case !settled:
-			res.again = true // events committed since this step read
+			res.again = true // events committed since this step read them
 		}
 	}
 	return res
@@ -485,23 +491,26 @@ func (r *tenantRunner) deliver(ctx context.Context, t *tenantState, c *tenantCon
 	if c.renewed.IsZero() || time.Since(c.renewed) >= w.cfg.LeaseTTL/3 {
 		start := time.Now()
 		held, err := store.TryLease(ctx, c.wc.lease, w.cfg.Holder, w.cfg.LeaseTTL)
-		switch {
-		case err != nil:
-			c.renewed = time.Time{}
+		if err != nil || !held {
+			c.renewed, c.cursorKnown = time.Time{}, false
+			if err == nil {
+				err = errNotHeld
+			}
 			return 0, err
-		case !held:
-			c.renewed = time.Time{}
-			return 0, errNotHeld
 		}
 		if c.renewed.IsZero() {
 			c.wc.log.DebugContext(ctx, "onlinestock: delivering", "tenant", t.name, "holder", w.cfg.Holder)
 		}
+		if c.renewed.IsZero() || start.Sub(c.renewed) >= w.cfg.LeaseTTL {
+			c.cursorKnown = false // the lease may have lapsed: another process may have delivered
+		}
 		c.renewed = start
 	}
 	lctx, release := w.guard(ctx, store, c.wc.lease, c.renewed)
-	n, err := c.d.step(lctx, w.stop)
+	n, cursor, err := c.d.step(lctx, w.stop, c.cursorKnown, c.cursor)
 	lost := errors.Is(context.Cause(lctx), errLeaseLost)
 	c.renewed = release()
+	c.cursor, c.cursorKnown = cursor, err == nil && !lost
 	if lost {
 		c.renewed = time.Time{}
 		t.log.WarnContext(ctx, "onlinestock: lease lost, another process delivers", "consumer", c.wc.name, "holder", w.cfg.Holder)

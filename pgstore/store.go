@@ -381,15 +381,90 @@ func (s *Store) Cursor(ctx context.Context, consumer string) (uint64, error) {
 // SetCursor implements [onlinestock.Store]. The cursor only moves forward,
 // also when several processes set it at once. Sequence numbers above
 // math.MaxInt64 are ErrInvalid.
+//
+// It commits without waiting for the disk (synchronous_commit off), as a
+// cursor is set after every batch a consumer acknowledges: should the
+// database server crash, it may come back with a cursor a few batches
+// back, and those events are delivered again, which at-least-once
+// delivery allows. A later durable commit (a numbering, a retention
+// batch, any Service call) makes it durable too, so retention never
+// prunes past a cursor that could be lost.
 func (s *Store) SetCursor(ctx context.Context, consumer string, seq uint64) error {
 	if seq > math.MaxInt64 {
 		return fmt.Errorf("pgstore: cursor %d out of range: %w", seq, onlinestock.ErrInvalid)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO onlinestock_cursors AS c (tenant, consumer, seq) VALUES ($1, $2, $3)
+	return s.exec(ctx, true, `INSERT INTO onlinestock_cursors AS c (tenant, consumer, seq) VALUES ($1, $2, $3)
 		ON CONFLICT (tenant, consumer) DO UPDATE SET seq = excluded.seq WHERE c.seq < excluded.seq`,
 		s.cfg.Tenant, consumer, int64(seq))
-	return interpretError(ctx, err)
 }
+
+// exec runs one statement in a transaction of its own, in one round trip;
+// with lazy, the COMMIT does not wait for the disk.
+func (s *Store) exec(ctx context.Context, lazy bool, sql string, args ...any) error {
+	if !lazy {
+		_, err := s.pool.Exec(ctx, sql, args...)
+		return interpretError(ctx, err)
+	}
+	return runLazy(ctx, s.pool, s.citus, func(b *pgx.Batch) { b.Queue(sql, args...) }, nil)
+}
+
+// runLazy runs the statements queue queues in one transaction that
+// commits without waiting for the disk, in one round trip, and hands the
+// results of the statements to read, if any (which must read them all).
+// On a distributed database the setting is passed on to the worker that
+// commits.
+func runLazy(ctx context.Context, pool *pgxpool.Pool, citus bool, queue func(*pgx.Batch), read func(pgx.BatchResults) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return interpretError(ctx, err)
+	}
+	defer conn.Release()
+	b := &pgx.Batch{}
+	b.Queue(beginUpdate)
+	if citus {
+		b.Queue(sqlPropagateSettings)
+	}
+	b.Queue(sqlLazyCommit)
+	head := len(b.QueuedQueries)
+	queue(b)
+	n := len(b.QueuedQueries) - head
+	b.Queue("COMMIT")
+	br := conn.SendBatch(ctx, b)
+	for range head {
+		if _, err = br.Exec(); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		if read != nil {
+			err = read(br)
+		} else {
+			for range n {
+				if _, err = br.Exec(); err != nil {
+					break
+				}
+			}
+		}
+	}
+	if err == nil {
+		_, err = br.Exec()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		rollbackConn(ctx, conn)
+		return interpretError(ctx, err)
+	}
+	return nil
+}
+
+// sqlLazyCommit makes the transaction's COMMIT return without waiting for
+// its record to reach the disk.
+const sqlLazyCommit = `SET LOCAL synchronous_commit = off`
 
 // PutDeadLetter implements [onlinestock.Store]. The reason is stored as
 // bytes, so any string, valid UTF-8 or not, NUL included, reads back as it

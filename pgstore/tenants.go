@@ -127,45 +127,27 @@ func (t *Tenants) names(ctx context.Context, sql string, args ...any) ([]string,
 // it shared from just before their events until they commit), then
 // removes the tenant's mark if no event waits for a number and each
 // consumer's cursor is at the last number given out. A transaction that
-// commits events later marks the tenant again.
+// commits events later marks the tenant again. Like [Store.SetCursor] it
+// commits without waiting for the disk: a mark a crash brings back only
+// makes a Worker look at the tenant once more.
 func (t *Tenants) Settle(ctx context.Context, tenant string, consumers []string) (bool, error) {
-	if err := ctx.Err(); err != nil {
-		return false, err
-	}
 	if consumers == nil {
 		consumers = []string{}
 	}
-	conn, err := t.pool.Acquire(ctx)
-	if err != nil {
-		return false, interpretError(ctx, err)
-	}
-	defer conn.Release()
-	b := &pgx.Batch{}
-	b.Queue(beginUpdate)
-	b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, $2))`, tenant, seedPending)
-	b.Queue(sqlSettle, tenant, consumers)
-	b.Queue(`SELECT EXISTS (SELECT 1 FROM onlinestock_pending WHERE tenant = $1)`, tenant)
-	b.Queue("COMMIT")
-	br := conn.SendBatch(ctx, b)
 	var marked bool
-	for i := range 5 {
-		if i == 3 {
-			err = br.QueryRow().Scan(&marked)
-		} else {
-			_, err = br.Exec()
+	err := runLazy(ctx, t.pool, t.citus, func(b *pgx.Batch) {
+		b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, $2))`, tenant, seedPending)
+		b.Queue(sqlSettle, tenant, consumers)
+		b.Queue(`SELECT EXISTS (SELECT 1 FROM onlinestock_pending WHERE tenant = $1)`, tenant)
+	}, func(br pgx.BatchResults) error {
+		for range 2 {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
 		}
-		if err != nil {
-			break
-		}
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		rollbackConn(ctx, conn)
-		return false, interpretError(ctx, err)
-	}
-	return !marked, nil
+		return br.QueryRow().Scan(&marked)
+	})
+	return !marked, err
 }
 
 // sqlSettle deletes tenant $1's pending mark if none of its events waits
