@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/onlinestock/onlinestock"
 	"github.com/onlinestock/onlinestock/pgstore"
@@ -129,89 +132,193 @@ func benchEvents(b *testing.B, store onlinestock.Store) []onlinestock.Event {
 	return events
 }
 
-// BenchmarkDeliveryLatency measures the time from an Apply's commit to its
-// event reaching a Worker's Notifier, with the Worker polling at several
-// intervals, while a writer commits about 1,000 events a second. One op is
-// one Apply; p50-ms and p99-ms are the latencies. The baseline is the
-// Apply itself (its own latency, the least a delivery can add to).
-func BenchmarkDeliveryLatency(b *testing.B) {
-	for _, poll := range []time.Duration{0, 10 * time.Millisecond, 50 * time.Millisecond, 200 * time.Millisecond} {
-		name := fmt.Sprintf("poll=%v", poll)
-		if poll == 0 {
-			name = "baseline=apply-alone"
+// latencies pairs each event with the commit that wrote it, by the
+// quantity the commit set (unique per commit), whichever of the commit
+// and the delivery is seen first.
+type latencies struct {
+	mu        sync.Mutex
+	committed map[int64]time.Time
+	delivered map[int64]time.Time
+	lat       []time.Duration
+}
+
+func newLatencies() *latencies {
+	return &latencies{committed: map[int64]time.Time{}, delivered: map[int64]time.Time{}}
+}
+
+func (l *latencies) commit(q int64, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if d, ok := l.delivered[q]; ok {
+		l.lat = append(l.lat, max(d.Sub(at), 0))
+		return
+	}
+	l.committed[q] = at
+}
+
+func (l *latencies) Notify(ctx context.Context, events []onlinestock.Event) error {
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, e := range events {
+		q := e.After.Quantity
+		if at, ok := l.committed[q]; ok {
+			l.lat = append(l.lat, now.Sub(at))
+			delete(l.committed, q)
+		} else if e.Kind == onlinestock.AvailabilityChanged {
+			l.delivered[q] = now
 		}
-		b.Run(name, func(b *testing.B) {
+	}
+	return nil
+}
+
+func (l *latencies) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.lat)
+}
+
+// report waits until n latencies are known, then reports their p50 and
+// p99.
+func (l *latencies) report(b *testing.B, n int) {
+	b.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for l.count() < n && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.lat) < n {
+		b.Fatalf("%d of %d events delivered", len(l.lat), n)
+	}
+	slices.Sort(l.lat)
+	b.ReportMetric(float64(l.lat[len(l.lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(l.lat[len(l.lat)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// noListener hides the Listener of a Tenants: its Worker only polls.
+type noListener struct{ onlinestock.Tenants }
+
+// BenchmarkDeliveryLatency measures the time from an Apply's commit to its
+// event reaching a Worker's Notifier while eight writers commit, between
+// them, an event a millisecond (1,000 a second, as far as the machine
+// keeps up: events/s says how many it did). One op is one Apply; p50-ms
+// and p99-ms are the latencies. The Workers:
+//
+//   - listen: a Worker over Tenants, woken by LISTEN/NOTIFY (and polling
+//     every second);
+//   - tenants-poll=200ms: the same without notifications;
+//   - poll=10ms, 50ms, 200ms: a Worker over the one Store, polling.
+//
+// The baseline is the Apply alone: its own latency, the least a delivery
+// can add to.
+func BenchmarkDeliveryLatency(b *testing.B) {
+	const writers = 8
+	type start func(b *testing.B, pool *pgxpool.Pool, svc *onlinestock.Service, n onlinestock.Notifier) *onlinestock.Worker
+	overStore := func(poll time.Duration) start {
+		return func(b *testing.B, _ *pgxpool.Pool, svc *onlinestock.Service, n onlinestock.Notifier) *onlinestock.Worker {
+			w, err := onlinestock.NewWorker(svc, onlinestock.WorkerConfig{
+				Consumers:    []onlinestock.Consumer{{Name: "bench", Notifier: n}},
+				PollInterval: poll, ExpireEvery: -1, RetentionEvery: -1,
+				Logger: slog.New(slog.DiscardHandler),
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return w
+		}
+	}
+	overTenants := func(listen bool, poll time.Duration) start {
+		return func(b *testing.B, pool *pgxpool.Pool, svc *onlinestock.Service, n onlinestock.Notifier) *onlinestock.Worker {
+			pg, err := pgstore.NewTenants(pool, pgstore.Config{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			pgstore.SetPrefix(pg, tenantOf(svc))
+			var tenants onlinestock.Tenants = pg
+			if !listen {
+				tenants = noListener{pg}
+			}
+			w, err := onlinestock.NewTenantsWorker(tenants, onlinestock.Config{}, onlinestock.WorkerConfig{
+				Consumers:    []onlinestock.Consumer{{Name: "bench", Notifier: n}},
+				PollInterval: poll, ExpireEvery: -1, RetentionEvery: -1,
+				Logger: slog.New(slog.DiscardHandler),
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return w
+		}
+	}
+	for _, v := range []struct {
+		name  string
+		start start
+	}{
+		{"baseline=apply-alone", nil},
+		{"listen", overTenants(true, time.Second)},
+		{"tenants-poll=200ms", overTenants(false, 200*time.Millisecond)},
+		{"poll=10ms", overStore(10 * time.Millisecond)},
+		{"poll=50ms", overStore(50 * time.Millisecond)},
+		{"poll=200ms", overStore(200 * time.Millisecond)},
+	} {
+		b.Run(v.name, func(b *testing.B) {
 			ctx := context.Background()
-			pool := newPool(b, 8)
+			pool := newPool(b, writers+6)
+			reserveConns(b, 1) // a listening connection
 			store := newStore(b, pool)
 			svc := newService(b, store, onlinestock.Config{})
 			setUpBenchShop(b, svc)
-			var mu sync.Mutex
-			committed := map[int64]time.Time{} // by the quantity set, unique per op
-			var lat []time.Duration
-			notify := onlinestock.NotifierFunc(func(ctx context.Context, events []onlinestock.Event) error {
-				now := time.Now()
-				mu.Lock()
-				defer mu.Unlock()
-				for _, e := range events {
-					if at, ok := committed[e.After.Quantity]; ok {
-						lat = append(lat, now.Sub(at))
-					}
-				}
-				return nil
-			})
-			if poll > 0 {
-				w, err := onlinestock.NewWorker(svc, onlinestock.WorkerConfig{
-					Consumers:    []onlinestock.Consumer{{Name: "bench", Notifier: notify}},
-					PollInterval: poll, ExpireEvery: -1, RetentionEvery: -1,
-					Logger: slog.New(slog.DiscardHandler),
-				})
-				if err != nil {
+			products := make([]onlinestock.Change, writers)
+			for i := range products {
+				products[i] = onlinestock.Set(fmt.Sprintf("p%d", i), "a", 1)
+			}
+			if _, err := svc.Apply(ctx, products); err != nil {
+				b.Fatal(err)
+			}
+			for i := range products {
+				if err := svc.EnableOnline(ctx, products[i].Product); err != nil {
 					b.Fatal(err)
 				}
+			}
+			l := newLatencies()
+			if v.start != nil {
+				w := v.start(b, pool, svc, l)
 				if err := w.Start(ctx); err != nil {
 					b.Fatal(err)
 				}
 				defer func() { _ = w.Stop(ctx) }()
+				time.Sleep(500 * time.Millisecond) // past the set-up events
+			}
+			ops := make(chan int64, 1000)
+			var wg sync.WaitGroup
+			for g := range writers {
+				wg.Go(func() {
+					for q := range ops {
+						start := time.Now()
+						if _, err := svc.Apply(ctx, []onlinestock.Change{onlinestock.Set(fmt.Sprintf("p%d", g), "a", q)}); err != nil {
+							b.Error(err)
+							return
+						}
+						if v.start == nil {
+							l.commit(q, start) // the Apply's own latency
+							l.Notify(ctx, []onlinestock.Event{{Kind: onlinestock.AvailabilityChanged, After: onlinestock.Availability{Quantity: q}}})
+						} else {
+							l.commit(q, time.Now())
+						}
+					}
+				})
 			}
 			b.ResetTimer()
 			tick := time.NewTicker(time.Millisecond)
 			defer tick.Stop()
 			for i := range b.N {
 				<-tick.C
-				q := int64(i) + 10 // above the set-up quantity, so every Apply changes it
-				start := time.Now()
-				if _, err := svc.Apply(ctx, []onlinestock.Change{onlinestock.Set("p", "a", q)}); err != nil {
-					b.Fatal(err)
-				}
-				mu.Lock()
-				committed[q] = time.Now()
-				if poll == 0 {
-					lat = append(lat, time.Since(start))
-				}
-				mu.Unlock()
+				ops <- int64(i) + 10 // above the set-up quantities, so every Apply changes one
 			}
-			if poll > 0 {
-				deadline := time.Now().Add(30 * time.Second)
-				for {
-					mu.Lock()
-					n := len(lat)
-					mu.Unlock()
-					if n >= b.N || time.Now().After(deadline) {
-						break
-					}
-					time.Sleep(time.Millisecond)
-				}
-			}
-			b.StopTimer()
-			mu.Lock()
-			defer mu.Unlock()
-			slices.Sort(lat)
-			if len(lat) == 0 {
-				b.Fatal("nothing delivered")
-			}
-			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+			close(ops)
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			l.report(b, b.N)
 		})
 	}
 }
@@ -265,4 +372,106 @@ func BenchmarkIdleWorkers(b *testing.B) {
 	}
 }
 
-var _ = pgstore.New
+// BenchmarkTenantsWorker runs one Worker over 1,000 tenants while they
+// commit, each now and then: four writers commit, between them, an event
+// to a tenant drawn at random every 2 ms (500 a second in all, each tenant
+// one every 2 s or so). One op is one Apply; p50-ms and p99-ms are the
+// times from commit to delivery, once every event is delivered. Then, with
+// nothing left to do, idle-xacts/s is the database's transactions a second
+// (pg_stat_database; each poll is one) over five seconds. The baseline is
+// the same with no Worker: the Apply's own latency, and the database's
+// load without it. The Workers poll at the default 200 ms, and at 2 s (as
+// "onlinestock serve" does). Run with -benchtime=5000x.
+func BenchmarkTenantsWorker(b *testing.B) {
+	const tenants, writers = 1000, 4
+	ctx := context.Background()
+	pool := newPool(b, 12)
+	reserveConns(b, 1) // the listening connection
+	pg, services := newTenants(b, pool, tenants)
+	pending := func() int {
+		names, err := pg.Pending(ctx, "", 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return len(names)
+	}
+	xacts := func() int64 {
+		var n int64
+		if err := pool.QueryRow(ctx, `SELECT xact_commit + xact_rollback FROM pg_stat_database
+			WHERE datname = current_database()`).Scan(&n); err != nil {
+			b.Fatal(err)
+		}
+		return n
+	}
+	var q atomic.Int64 // the quantities set, unique across the runs
+	q.Store(10)
+	for _, poll := range []time.Duration{0, 200 * time.Millisecond, 2 * time.Second} {
+		name := "baseline=no-worker"
+		if poll > 0 {
+			name = fmt.Sprintf("listen,poll=%v", poll)
+		}
+		b.Run(name, func(b *testing.B) {
+			l := newLatencies()
+			if poll > 0 {
+				w, err := onlinestock.NewTenantsWorker(pg, onlinestock.Config{}, onlinestock.WorkerConfig{
+					Consumers:    []onlinestock.Consumer{{Name: "bench", Notifier: l}},
+					PollInterval: poll,
+					Logger:       slog.New(slog.DiscardHandler),
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := w.Start(ctx); err != nil {
+					b.Fatal(err)
+				}
+				defer func() { _ = w.Stop(ctx) }()
+				for pending() > 0 { // what earlier runs committed
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+			ops := make(chan int64, 1000)
+			var wg sync.WaitGroup
+			for range writers {
+				wg.Go(func() {
+					for q := range ops {
+						svc := services[rand.N(len(services))]
+						start := time.Now()
+						if _, err := svc.Apply(ctx, []onlinestock.Change{onlinestock.Set("p", "a", q)}); err != nil {
+							b.Error(err)
+							return
+						}
+						if poll == 0 {
+							l.commit(q, start)
+							_ = l.Notify(ctx, []onlinestock.Event{{Kind: onlinestock.AvailabilityChanged, After: onlinestock.Availability{Quantity: q}}})
+						} else {
+							l.commit(q, time.Now())
+						}
+					}
+				})
+			}
+			b.ResetTimer()
+			tick := time.NewTicker(2 * time.Millisecond)
+			defer tick.Stop()
+			for range b.N {
+				<-tick.C
+				ops <- q.Add(1)
+			}
+			close(ops)
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			l.report(b, b.N)
+			b.StopTimer()
+			if poll > 0 {
+				for pending() > 0 {
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+			time.Sleep(time.Second)
+			const window = 5 * time.Second
+			before := xacts()
+			time.Sleep(window)
+			b.ReportMetric(float64(xacts()-before)/window.Seconds(), "idle-xacts/s")
+			b.ReportMetric(tenants, "tenants")
+		})
+	}
+}
