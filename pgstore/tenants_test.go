@@ -249,8 +249,8 @@ func (w *watchedTenants) Listen(ctx context.Context, listening func(), wake func
 		w.listened.Store(w.clock.Add(1))
 		listening()
 	}, func(tenant string) {
-		w.wakes.Add(1)
 		wake(tenant)
+		w.wakes.Add(1) // after: the Worker has queued the tenant
 	})
 	w.ended <- err
 	return err
@@ -295,6 +295,95 @@ func TestTenantsWorkerWakesOnCommit(t *testing.T) {
 	}
 	if tenants.wakes.Load() == 0 {
 		t.Error("no notification")
+	}
+}
+
+// TestTenantsWorkerIsFair gives one tenant a backlog and checks that
+// another tenant's events, committed while the backlog is delivered, are
+// delivered after one more batch of the busy tenant at most: the busy
+// tenant's receiver takes a batch only when the test hands it a token,
+// which it does once the Worker has been told of the other tenant's
+// commit. Were the busy tenant served twice in a row, the test would wait
+// for ever.
+func TestTenantsWorkerIsFair(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := newPool(t, 4)
+	reserveConns(t, 1)
+	pg, services := newTenants(t, pool, 2)
+	busy, quiet := services[0], services[1]
+	const backlog, batch = 300, 10
+	changes := make([]onlinestock.Change, backlog)
+	for i := range changes {
+		changes[i] = onlinestock.Set(fmt.Sprintf("b%03d", i), "a", 1)
+	}
+	_, err := busy.Apply(ctx, changes)
+	must(t, err)
+	ids := make([]string, backlog)
+	for i := range ids {
+		ids[i] = changes[i].Product
+	}
+	must(t, busy.EnableOnline(ctx, ids...)) // hundreds of events in all
+	tenants := watch(pg)
+	web := newTenantLog()
+	tokens, free := make(chan struct{}), make(chan struct{})
+	var busyBatches atomic.Int64
+	gated := onlinestock.NotifierFunc(func(ctx context.Context, events []onlinestock.Event) error {
+		if onlinestock.TenantOf(ctx) == tenantOf(busy) {
+			select {
+			case <-tokens:
+			case <-free:
+			}
+			busyBatches.Add(1)
+		}
+		return web.Notify(ctx, events)
+	})
+	startTenantsWorker(t, tenants, onlinestock.WorkerConfig{
+		Consumers:    []onlinestock.Consumer{{Name: "web", Notifier: gated}},
+		BatchSize:    batch,
+		PollInterval: time.Hour,
+		Concurrency:  1,
+	})
+	var freeOnce sync.Once
+	defer freeOnce.Do(func() { close(free) })
+	// The first poll finds both tenants; the quiet one's set-up events
+	// come after one batch of the busy tenant at most.
+	last := uint64(len(allEvents(t, quiet.Store())))
+	for len(web.got(tenantOf(quiet))) < int(last) {
+		select {
+		case tokens <- struct{}{}:
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if n := busyBatches.Load(); n > 2 {
+		t.Fatalf("%d batches of the busy tenant before the other tenant's first events", n)
+	}
+	waitFor(t, "the Worker to listen", tenants.caughtUp)
+	for range 5 {
+		wakes := tenants.wakes.Load()
+		_, err := quiet.Apply(ctx, []onlinestock.Change{onlinestock.Adjust("p", "a", 1)})
+		must(t, err)
+		last++
+		waitFor(t, "the notification", func() bool { return tenants.wakes.Load() > wakes })
+		// The batch of the busy tenant in flight, then the other tenant's turn.
+		select {
+		case tokens <- struct{}{}:
+		case <-time.After(time.Minute):
+			t.Fatal("the busy tenant's receiver waits for no batch")
+		}
+		waitFor(t, "the other tenant's event", func() bool { return len(web.got(tenantOf(quiet))) == int(last) })
+	}
+	if left := int64(backlog/batch) - busyBatches.Load(); left < 5 { // fewer than are left
+		t.Fatalf("the backlog was almost delivered (%d batches left): the test proves little", left)
+	}
+	freeOnce.Do(func() { close(free) })
+	busyLast := uint64(len(allEvents(t, busy.Store())))
+	waitFor(t, "the backlog", func() bool { return len(web.got(tenantOf(busy))) >= int(busyLast) })
+	if diff := cmp.Diff(upTo(busyLast), web.got(tenantOf(busy))); diff != "" {
+		t.Errorf("busy tenant (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(upTo(last), web.got(tenantOf(quiet))); diff != "" {
+		t.Errorf("other tenant (-want +got):\n%s", diff)
 	}
 }
 
