@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -112,12 +113,23 @@ func (h *countingHandler) WithGroup(string) slog.Handler      { return h }
 // PostgreSQL go through a proxy, and takes the proxy down for two seconds
 // while writers commit (through connections of their own): the Worker
 // backs off, logs a handful of lines however many calls fail, and then
-// delivers every event, none skipped.
+// delivers every event, none skipped. It does so for a Worker over the
+// tenant's Store and for one over Tenants, which also listens through the
+// proxy.
 func TestWorkerRidesOutADatabaseOutage(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("takes seconds; skipped with -short")
 	}
+	for _, overTenants := range []bool{false, true} {
+		t.Run(fmt.Sprintf("over tenants=%v", overTenants), func(t *testing.T) {
+			t.Parallel()
+			rideOutAnOutage(t, overTenants)
+		})
+	}
+}
+
+func rideOutAnOutage(t *testing.T, overTenants bool) {
 	ctx := context.Background()
 	direct := sharedPool(t)
 	store := newStore(t, direct)
@@ -131,7 +143,7 @@ func TestWorkerRidesOutADatabaseOutage(t *testing.T) {
 	must(t, svc.EnableOnline(ctx, "p"))
 
 	cfg := poolConfig(t, databaseURL(t), 4)
-	reserveConns(t, int(cfg.MaxConns))
+	reserveConns(t, int(cfg.MaxConns)+1) // and a listening connection
 	p := newProxy(t, net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))))
 	cfg.ConnConfig.Host, cfg.ConnConfig.Port = "127.0.0.1", uint16(p.ln.Addr().(*net.TCPAddr).Port)
 	cfg.ConnConfig.ConnectTimeout = time.Second
@@ -152,7 +164,7 @@ func TestWorkerRidesOutADatabaseOutage(t *testing.T) {
 		return nil
 	})
 	logs := &countingHandler{n: map[slog.Level]int{}}
-	w, err := onlinestock.NewWorker(newService(t, viaProxy, onlinestock.Config{}), onlinestock.WorkerConfig{
+	wcfg := onlinestock.WorkerConfig{
 		Consumers:      []onlinestock.Consumer{{Name: "web", Notifier: notify}},
 		LeaseTTL:       time.Second,
 		PollInterval:   10 * time.Millisecond,
@@ -161,8 +173,18 @@ func TestWorkerRidesOutADatabaseOutage(t *testing.T) {
 		ExpireEvery:    10 * time.Millisecond,
 		RetentionEvery: 10 * time.Millisecond,
 		Logger:         slog.New(logs),
-	})
-	must(t, err)
+	}
+	var w *onlinestock.Worker
+	if overTenants {
+		tenants, err := pgstore.NewTenants(proxied, pgstore.Config{})
+		must(t, err)
+		pgstore.SetPrefix(tenants, store.Tenant())
+		w, err = onlinestock.NewTenantsWorker(tenants, onlinestock.Config{}, wcfg)
+		must(t, err)
+	} else {
+		w, err = onlinestock.NewWorker(newService(t, viaProxy, onlinestock.Config{}), wcfg)
+		must(t, err)
+	}
 	must(t, w.Start(ctx))
 
 	var stop atomic.Bool
@@ -233,8 +255,14 @@ func TestWorkerRidesOutADatabaseOutage(t *testing.T) {
 		t.Error("no error logged: the outage went unnoticed")
 	}
 	// At most a failure for each of the lease, delivery, expiry and
-	// retention loops, and a lost lease.
-	if problems > 6 {
-		t.Errorf("%d error and warning records for one outage, want at most 6", problems)
+	// retention loops, and a lost lease; over Tenants, for each of
+	// listening, the two polls, retention, and the tenant's delivery and
+	// expiry, and a lost lease.
+	most := 6
+	if overTenants {
+		most = 7
+	}
+	if problems > most {
+		t.Errorf("%d error and warning records for one outage, want at most %d", problems, most)
 	}
 }
