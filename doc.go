@@ -243,6 +243,21 @@
 // delivered, retried and dead-lettered, the delivery lag from commit to
 // acknowledgement, reservations expired, rows pruned, leases held.
 //
+// A Store of many tenants (package pgstore's Tenants) is served by one
+// Worker per process for all of them: [NewTenantsWorker] over [Tenants].
+// It finds the tenants with work by asking the Tenants, not by reading
+// every tenant, is woken at commit when the Tenants is a [Listener]
+// (LISTEN/NOTIFY on PostgreSQL) and polls otherwise, and serves the
+// tenants in turn, a batch per consumer at a time, so that a busy tenant
+// does not starve the others. Leases are per tenant and consumer, so the
+// processes split the tenants between them. A Notifier shared by the
+// tenants learns whose events it is handed from [TenantOf].
+//
+// The Service records its own metrics when [Config.MeterProvider] is set:
+// the duration of each call by method, Apply's conflicts and duplicates,
+// and the Store transactions run again. Without it, nothing is recorded and
+// the calls cost what they did.
+//
 // # Stores
 //
 // A [Store] holds no rules: it reads and writes in transactions ([Tx]) and

@@ -262,6 +262,9 @@ func (c WorkerConfig) validate() error {
 // makes one process at a time deliver, and another takes over when it
 // dies. Expiry and retention are idempotent, and every process runs them.
 //
+// A Worker over a Store of many tenants serves them all: see
+// [NewTenantsWorker].
+//
 // A Worker runs once: [Worker.Run] (or [Worker.Start]) then
 // [Worker.Stop].
 type Worker struct {

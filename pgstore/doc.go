@@ -94,6 +94,42 @@
 // has locked are skipped, not waited for, and events not yet numbered are
 // never deleted.
 //
+// A consumer's cursor ([Store.SetCursor]) is committed without waiting for
+// the disk: should the database server crash, it may come back a few
+// batches back, and those events are delivered again, as at-least-once
+// delivery allows.
+//
+// # One Worker for every tenant
+//
+// [Tenants] is every tenant of the database, for one
+// [onlinestock.NewTenantsWorker] in each process to serve them all:
+//
+//	tenants, err := pgstore.NewTenants(pool, pgstore.Config{})
+//	...
+//	w, err := onlinestock.NewTenantsWorker(tenants, onlinestock.Config{}, onlinestock.WorkerConfig{
+//		Consumers: []onlinestock.Consumer{{Name: "shop", Notifier: n}}, // n tells tenants apart by onlinestock.TenantOf(ctx)
+//	})
+//
+// Every transaction that writes events also marks its tenant as pending,
+// in the same transaction, and the first to mark it (the tenant had
+// nothing pending) sends a notification at commit (NOTIFY, payload the
+// tenant) on the channel "onlinestock". The Worker listens on a connection
+// of its own ([Tenants.Listen]) and serves the tenant at once; it also
+// polls the marks ([Tenants.Pending]) every PollInterval, so a
+// notification lost while it was not listening (its connection dropped;
+// it connects again with backoff, and polls as soon as it listens) delays
+// delivery by a poll at most. Once the tenant's consumers have every event
+// the Worker removes the mark ([Tenants.Settle]), and the next commit
+// notifies again. Tenants with reservations due are found through an index
+// of open reservations by deadline ([Tenants.Due]). Finding work therefore
+// costs a query or two a poll, whatever the number of tenants, and nothing
+// between polls; a writer pays for one more statement in its commit's
+// round trip, and a notification only when its tenant had nothing pending
+// (PostgreSQL serializes the commits of transactions that notify).
+//
+// On Citus, processes listen on the coordinator, where every client
+// connects, and the notification is sent there.
+//
 // # Scaling out on Citus
 //
 // When one PostgreSQL server is no longer enough for all retailers

@@ -44,3 +44,37 @@ func Example() {
 	}
 	fmt.Println(avail)
 }
+
+// One Worker serves every tenant of the database: woken at commit, it
+// delivers each tenant's events to a Notifier that tells the tenants apart
+// with onlinestock.TenantOf, releases reservations past their deadline and
+// prunes, until it is stopped. Run one in every process; they split the
+// tenants between them. (Compiled, not run: it needs a database.)
+func ExampleNewTenants() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+	tenants, err := pgstore.NewTenants(pool, pgstore.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	notify := onlinestock.NotifierFunc(func(ctx context.Context, events []onlinestock.Event) error {
+		for _, e := range events {
+			fmt.Println(onlinestock.TenantOf(ctx), e)
+		}
+		return nil
+	})
+	w, err := onlinestock.NewTenantsWorker(tenants, onlinestock.Config{}, onlinestock.WorkerConfig{
+		Consumers: []onlinestock.Consumer{{Name: "audit", Notifier: notify}},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := w.Start(ctx); err != nil {
+		log.Fatal(err)
+	}
+	defer w.Stop(ctx) // lets the deliveries in flight finish
+}
