@@ -452,18 +452,20 @@ const sqlInsertEvents = `INSERT INTO onlinestock_events (tenant, pending_id, pen
 // transactions, so a notification per commit would cost writers dearly.
 func (t *tx) queuePending(b *pgx.Batch) {
 	b.Queue(sqlLockPending, t.tenant(), seedPending)
-	b.Queue(sqlMarkPending, t.tenant(), notifyChannel)
+	b.Queue(sqlMarkPending, t.tenant(), notifyChannel, idSeparator)
 }
 
 const (
 	// sqlLockPending takes tenant $1's pending lock, shared.
 	sqlLockPending = `SELECT pg_advisory_xact_lock_shared(hashtextextended($1, $2))`
 	// sqlMarkPending inserts tenant $1's pending mark, and if it was not
-	// there sends the tenant on channel $2 at commit. On a distributed
-	// database the INSERT runs on the tenant's shard and the notification
-	// on the node the client is connected to, where Workers listen.
+	// there sends, on channel $2 at commit, the schema and the tenant
+	// joined by $3 (a database may hold the tables of several
+	// installations, each in its schema). On a distributed database the
+	// INSERT runs on the tenant's shard and the notification on the node
+	// the client is connected to, where Workers listen.
 	sqlMarkPending = `WITH mark AS (INSERT INTO onlinestock_pending (tenant) VALUES ($1::text) ON CONFLICT DO NOTHING RETURNING tenant)
-	SELECT pg_notify($2::text, tenant) FROM mark`
+	SELECT pg_notify($2::text, current_schema() || $3::text || tenant) FROM mark`
 )
 
 // sweepKeys deletes some expired idempotency keys, every KeySweepEvery-th

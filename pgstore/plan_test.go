@@ -142,7 +142,7 @@ func TestHotPlansUseIndexes(t *testing.T) {
 		"sweep-keys":          {tenant, int64(1), 1_000},
 		"events-since":        {tenant, int64(n / 2), 1_000},
 		"lock-pending":        {tenant, int64(5)},
-		"mark-pending":        {tenant, "onlinestock"},
+		"mark-pending":        {tenant, "onlinestock", "\x1f"},
 		"settle":              {tenant, []string{"web", "crm"}},
 	}
 	var citus bool

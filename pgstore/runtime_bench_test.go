@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/onlinestock/onlinestock"
@@ -325,13 +326,24 @@ func BenchmarkDeliveryLatency(b *testing.B) {
 
 // BenchmarkIdleWorkers runs one Worker per tenant for many idle tenants
 // and reports the database load they cause with nothing to do:
-// transactions per second (from pg_stat_database) over a few seconds. The
-// baseline is the same window with no Worker. Run with -benchtime=1x.
+// transactions per second (from pg_stat_database, which also counts the
+// tests' connection monitor) and the statements the Workers send a second
+// (queries/s), over a few seconds. The baseline is the same window with
+// no Worker. BenchmarkTenantsWorker measures one Worker over 1,000
+// tenants. Run with -benchtime=1x.
 func BenchmarkIdleWorkers(b *testing.B) {
 	for _, tenants := range []int{0, 100} {
 		b.Run(fmt.Sprintf("tenants=%d", tenants), func(b *testing.B) {
 			ctx := context.Background()
-			pool := newPool(b, 16)
+			cfg := poolConfig(b, databaseURL(b), 16)
+			statements := &statementCounter{}
+			cfg.ConnConfig.Tracer = statements
+			reserveConns(b, int(cfg.MaxConns))
+			pool, err := pgxpool.NewWithConfig(ctx, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(pool.Close)
 			for range tenants {
 				store := newStore(b, pool)
 				svc := newService(b, store, onlinestock.Config{})
@@ -359,15 +371,17 @@ func BenchmarkIdleWorkers(b *testing.B) {
 			time.Sleep(2 * time.Second) // past start-up
 			b.ResetTimer()
 			const window = 3 * time.Second
-			var total float64
+			var total, sent float64
 			for range b.N {
-				before := xacts()
+				before, n := xacts(), statements.n.Load()
 				time.Sleep(window)
 				// pg_stat_database lags by up to half a second; the window
 				// is long enough for that not to matter much.
+				sent += float64(statements.n.Load()-n) / window.Seconds()
 				total += float64(xacts()-before) / window.Seconds()
 			}
 			b.ReportMetric(total/float64(b.N), "xacts/s")
+			b.ReportMetric(sent/float64(b.N), "queries/s")
 		})
 	}
 }
@@ -377,16 +391,23 @@ func BenchmarkIdleWorkers(b *testing.B) {
 // to a tenant drawn at random every 2 ms (500 a second in all, each tenant
 // one every 2 s or so). One op is one Apply; p50-ms and p99-ms are the
 // times from commit to delivery, once every event is delivered. Then, with
-// nothing left to do, idle-xacts/s is the database's transactions a second
-// (pg_stat_database; each poll is one) over five seconds. The baseline is
-// the same with no Worker: the Apply's own latency, and the database's
-// load without it. The Workers poll at the default 200 ms, and at 2 s (as
-// "onlinestock serve" does). Run with -benchtime=5000x.
+// nothing left to do, idle-queries/s is the statements the Worker sends a
+// second, over five seconds (pg_stat_database would also count the tests'
+// connection monitor). The baseline is the same with no Worker: the
+// Apply's own latency. The Workers poll at the default 200 ms, and at 2 s
+// (as "onlinestock serve" does). Run with -benchtime=5000x.
 func BenchmarkTenantsWorker(b *testing.B) {
 	const tenants, writers = 1000, 4
 	ctx := context.Background()
-	pool := newPool(b, 12)
-	reserveConns(b, 1) // the listening connection
+	cfg := poolConfig(b, databaseURL(b), 12)
+	statements := &statementCounter{}
+	cfg.ConnConfig.Tracer = statements
+	reserveConns(b, int(cfg.MaxConns)+1) // and the listening connection
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(pool.Close)
 	pg, services := newTenants(b, pool, tenants)
 	pending := func() int {
 		names, err := pg.Pending(ctx, "", 0)
@@ -394,14 +415,6 @@ func BenchmarkTenantsWorker(b *testing.B) {
 			b.Fatal(err)
 		}
 		return len(names)
-	}
-	xacts := func() int64 {
-		var n int64
-		if err := pool.QueryRow(ctx, `SELECT xact_commit + xact_rollback FROM pg_stat_database
-			WHERE datname = current_database()`).Scan(&n); err != nil {
-			b.Fatal(err)
-		}
-		return n
 	}
 	var q atomic.Int64 // the quantities set, unique across the runs
 	q.Store(10)
@@ -468,10 +481,30 @@ func BenchmarkTenantsWorker(b *testing.B) {
 			}
 			time.Sleep(time.Second)
 			const window = 5 * time.Second
-			before := xacts()
+			sent := statements.n.Load()
 			time.Sleep(window)
-			b.ReportMetric(float64(xacts()-before)/window.Seconds(), "idle-xacts/s")
+			b.ReportMetric(float64(statements.n.Load()-sent)/window.Seconds(), "idle-queries/s")
 			b.ReportMetric(tenants, "tenants")
 		})
 	}
 }
+
+// statementCounter is a pgx tracer that counts the statements a pool
+// sends, one by one or in batches.
+type statementCounter struct{ n atomic.Int64 }
+
+func (c *statementCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+
+func (c *statementCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (c *statementCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
+	c.n.Add(int64(len(d.Batch.QueuedQueries)))
+	return ctx
+}
+
+func (c *statementCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+
+func (c *statementCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}

@@ -18,7 +18,8 @@ var (
 )
 
 // notifyChannel is the channel on which a transaction that wrote events
-// names its tenant, at commit, when the tenant had nothing pending.
+// names its schema and tenant, at commit, when the tenant had nothing
+// pending.
 const notifyChannel = "onlinestock"
 
 // Tenants is every tenant of a database, as one [onlinestock.Worker]
@@ -178,6 +179,10 @@ func (t *Tenants) Listen(ctx context.Context, listening func(), wake func(tenant
 		defer cancel()
 		_ = conn.Close(cctx)
 	}()
+	var schema string
+	if err := conn.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return interpretError(ctx, err)
+	}
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{notifyChannel}.Sanitize()); err != nil {
 		return interpretError(ctx, err)
 	}
@@ -189,8 +194,9 @@ func (t *Tenants) Listen(ctx context.Context, listening func(), wake func(tenant
 		if err != nil {
 			return interpretError(ctx, err)
 		}
-		if strings.HasPrefix(n.Payload, t.prefix) {
-			wake(n.Payload)
+		// Tenants of other schemas of the database are not this one's.
+		if tenant, ok := strings.CutPrefix(n.Payload, schema+idSeparator); ok && strings.HasPrefix(tenant, t.prefix) {
+			wake(tenant)
 		}
 	}
 }
