@@ -112,13 +112,13 @@
 //
 // Every transaction that writes events also marks its tenant as pending,
 // in the same transaction, and the first to mark it (the tenant had
-// nothing pending) sends a notification at commit (NOTIFY, payload the
-// tenant) on the channel "onlinestock". The Worker listens on a connection
-// of its own ([Tenants.Listen]) and serves the tenant at once; it also
-// polls the marks ([Tenants.Pending]) every PollInterval, so a
-// notification lost while it was not listening (its connection dropped;
-// it connects again with backoff, and polls as soon as it listens) delays
-// delivery by a poll at most. Once the tenant's consumers have every event
+// nothing pending) sends a notification at commit (NOTIFY, on the channel
+// "onlinestock", the payload naming the schema and the tenant). The
+// Worker listens on a connection of its own ([Tenants.Listen]) and serves
+// the tenant at once; it also polls the marks ([Tenants.Pending]) every
+// PollInterval, so a notification lost while it was not listening (its
+// connection dropped; it connects again with backoff, and polls as soon as
+// it listens) delays delivery by a poll at most. Once the tenant's consumers have every event
 // the Worker removes the mark ([Tenants.Settle]), and the next commit
 // notifies again. Tenants with reservations due are found through an index
 // of open reservations by deadline ([Tenants.Due]). Finding work therefore
