@@ -173,7 +173,9 @@ type WorkerConfig struct {
 	Logger *slog.Logger
 	// MeterProvider records the Worker's metrics. Default a no-op. Over
 	// [Tenants], metrics carry the consumer but not the tenant, so that
-	// thousands of tenants do not make thousands of series.
+	// thousands of tenants do not make thousands of series, and leases
+	// held ([MetricLeasesHeld]) are not recorded: a lease is taken while
+	// a tenant has events and lapses when it has none.
 	MeterProvider metric.MeterProvider
 }
 
