@@ -196,7 +196,7 @@ type serviceMetrics struct {
 	conflicts  metric.Int64Counter
 	duplicates metric.Int64Counter
 	retries    metric.Int64Counter
-	methods    [numCalls][]metric.RecordOption // the method attribute of each call, made once
+	methods    *[numCalls][]metric.RecordOption // the method attribute of each call, made once
 }
 
 func newServiceMetrics(mp metric.MeterProvider) serviceMetrics {
@@ -213,6 +213,7 @@ func newServiceMetrics(mp metric.MeterProvider) serviceMetrics {
 		metric.WithDescription("Changes Apply skipped because their key had been applied."))
 	m.retries, _ = meter.Int64Counter(MetricStoreRetries, metric.WithUnit("{transaction}"),
 		metric.WithDescription("Store transactions run again, after a serialization failure or a deadlock in the Store."))
+	m.methods = new([numCalls][]metric.RecordOption)
 	for c, name := range callNames {
 		m.methods[c] = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("method", name)))}
 	}
