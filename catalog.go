@@ -600,6 +600,7 @@ func readProducts(ctx context.Context, tx Tx, lock, peek []string) ([]Product, e
 // set, must exist (ErrNotFound). Setting the policy a product has changes
 // nothing. Nothing changes on error.
 func (s *Service) SetBackorder(ctx context.Context, b Backorder) error {
+	defer s.metrics.done(ctx, callSetBackorder, s.metrics.start())
 	if err := b.validate(); err != nil {
 		return err
 	}
@@ -639,6 +640,7 @@ func (s *Service) SetBackorder(ctx context.Context, b Backorder) error {
 // purchasable past its online stock. Units already backordered stay
 // reserved. A product without a policy is ErrNotFound.
 func (s *Service) DeleteBackorder(ctx context.Context, product string) error {
+	defer s.metrics.done(ctx, callDeleteBackorder, s.metrics.start())
 	if err := checkID("product", product); err != nil {
 		return err
 	}
@@ -661,6 +663,7 @@ func (s *Service) DeleteBackorder(ctx context.Context, product string) error {
 
 // Backorders returns every backorder policy, sorted by product.
 func (s *Service) Backorders(ctx context.Context) ([]Backorder, error) {
+	defer s.metrics.done(ctx, callBackorders, s.metrics.start())
 	out := []Backorder{}
 	err := s.store.View(ctx, func(tx Tx) error {
 		cat, err := tx.Catalog(ctx)
@@ -691,6 +694,7 @@ func (s *Service) Backorders(ctx context.Context) ([]Backorder, error) {
 // order): release or fulfil the order first. Saving a bundle as it is
 // changes nothing. Nothing changes on error.
 func (s *Service) SaveBundle(ctx context.Context, b Bundle) error {
+	defer s.metrics.done(ctx, callSaveBundle, s.metrics.start())
 	if err := b.normalizeAndValidate(); err != nil {
 		return err
 	}
@@ -747,6 +751,7 @@ func (s *Service) SaveBundle(ctx context.Context, b Bundle) error {
 // bundle is ErrNotFound; one held by an open order ErrConflict, naming the
 // order. Nothing changes on error.
 func (s *Service) DeleteBundle(ctx context.Context, id string) error {
+	defer s.metrics.done(ctx, callDeleteBundle, s.metrics.start())
 	if err := checkID("bundle", id); err != nil {
 		return err
 	}
@@ -812,6 +817,7 @@ func (s *Service) changeCatalog(ctx context.Context, tx Tx, setup *Setup, cat, n
 
 // Bundles returns every bundle, sorted by ID.
 func (s *Service) Bundles(ctx context.Context) ([]Bundle, error) {
+	defer s.metrics.done(ctx, callBundles, s.metrics.start())
 	out := []Bundle{}
 	err := s.store.View(ctx, func(tx Tx) error {
 		cat, err := tx.Catalog(ctx)

@@ -151,7 +151,11 @@ const (
 	callAmend
 	callApply
 	callAvailability
+	callBackorders
+	callBundles
 	callConnect
+	callDeleteBackorder
+	callDeleteBundle
 	callDeleteMethod
 	callDisableOnline
 	callDisconnect
@@ -171,10 +175,12 @@ const (
 	callReservation
 	callReservations
 	callReserve
+	callSaveBundle
 	callSaveMethod
 	callSaveOutlet
 	callSaveRegister
 	callSaveSelection
+	callSetBackorder
 	callSetBuffer
 	callSetRank
 	callSetup
@@ -182,10 +188,12 @@ const (
 )
 
 var callNames = [numCalls]string{
-	"Activate", "Amend", "Apply", "Availability", "Connect", "DeleteMethod", "DisableOnline", "Disconnect",
-	"EnableOnline", "EventsSince", "ExpireReservations", "Fulfill", "FulfillPart", "Levels", "Methods",
-	"Movements", "OrphanedMethods", "PreviewSelection", "Quote", "Release", "ReleasePart", "Reservation", "Reservations",
-	"Reserve", "SaveMethod", "SaveOutlet", "SaveRegister", "SaveSelection", "SetBuffer", "SetRank", "Setup",
+	"Activate", "Amend", "Apply", "Availability", "Backorders", "Bundles", "Connect",
+	"DeleteBackorder", "DeleteBundle", "DeleteMethod", "DisableOnline", "Disconnect", "EnableOnline",
+	"EventsSince", "ExpireReservations", "Fulfill", "FulfillPart", "Levels", "Methods", "Movements",
+	"OrphanedMethods", "PreviewSelection", "Quote", "Release", "ReleasePart", "Reservation",
+	"Reservations", "Reserve", "SaveBundle", "SaveMethod", "SaveOutlet", "SaveRegister",
+	"SaveSelection", "SetBackorder", "SetBuffer", "SetRank", "Setup",
 }
 
 // serviceMetrics are the Service's instruments. The zero value, without a

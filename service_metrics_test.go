@@ -3,6 +3,12 @@ package onlinestock_test
 import (
 	"context"
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"go/types"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -117,5 +123,52 @@ func TestServiceMetrics(t *testing.T) {
 	}
 	if a, err := svc.Availability(ctx, "tee"); err != nil || a[0].Quantity != 4 {
 		t.Errorf("Availability(tee) = %+v, %v; want 4 (the retried Applies applied once)", a, err)
+	}
+}
+
+// TestEveryServiceCallIsTimed reads the package's source and checks that
+// every exported Service method that takes a context starts by timing
+// itself under its own name, so that a method added later is not left
+// out of MetricCallDuration.
+func TestEveryServiceCallIsTimed(t *testing.T) {
+	t.Parallel()
+	fset := token.NewFileSet()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	methods := 0
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || fn.Recv == nil || !fn.Name.IsExported() || len(fn.Type.Params.List) == 0 {
+				continue
+			}
+			recv, ok := fn.Recv.List[0].Type.(*ast.StarExpr)
+			if !ok || types.ExprString(recv.X) != "Service" || types.ExprString(fn.Type.Params.List[0].Type) != "context.Context" {
+				continue
+			}
+			methods++
+			want := "defer s.metrics.done(ctx, call" + fn.Name.Name + ", s.metrics.start())"
+			var got string
+			if len(fn.Body.List) > 0 {
+				if d, ok := fn.Body.List[0].(*ast.DeferStmt); ok {
+					got = "defer " + types.ExprString(d.Call)
+				}
+			}
+			if got != want {
+				t.Errorf("%s: Service.%s starts with %q, want %q", fset.Position(fn.Pos()), fn.Name.Name, got, want)
+			}
+		}
+	}
+	if methods < 30 {
+		t.Errorf("found %d Service methods, want every one", methods)
 	}
 }
