@@ -389,7 +389,7 @@ func queueReservation(b *pgx.Batch, tenant string, r onlinestock.Reservation) er
 // queueEvents inserts the events unnumbered, in one statement, under one
 // pending key drawn from a sequence as the statement runs (after every lock
 // the transaction takes) and their positions in t.events. They get their
-// sequence numbers after they commit, from [Store.queueSequence]; see
+// sequence numbers after they commit, from [Store.queueNumbering]; see
 // DESIGN.md for why that keeps the numbers gapless and each
 // product's events in order.
 func (t *tx) queueEvents(b *pgx.Batch) error {

@@ -116,7 +116,7 @@ func (s *Store) Movements(ctx context.Context, f onlinestock.MovementFilter) ([]
 	}
 	defer conn.Release()
 	b := &pgx.Batch{}
-	numbering := s.queueLedgerNumbering(b, limit)
+	numbering := s.queueNumbering(b, movementLog, limit)
 	query, args := sqlMovements, []any{s.cfg.Tenant, int64(f.After), limit, f.Outlet}
 	switch {
 	case f.Product != "":
@@ -180,56 +180,6 @@ const sqlMovementsOfProduct = `SELECT ` + movementColumns + ` FROM onlinestock_m
 const sqlMovementsOfRef = `SELECT ` + movementColumns + ` FROM onlinestock_movements
 	WHERE tenant = $1 AND ref = $5 AND ref <> '' AND seq > $2 AND seq IS NOT NULL
 	AND ($4 = '' OR outlet = $4) ORDER BY seq LIMIT $3`
-
-// queueLedgerNumbering queues the short transaction that numbers a chunk
-// of the tenant's committed, unnumbered movements, as queueSequence does
-// for events, under a lock of its own. It returns how many statements it
-// queued.
-func (s *Store) queueLedgerNumbering(b *pgx.Batch, limit int) int {
-	chunk := min(max(limit, minNumberChunk), maxNumberChunk)
-	queued := len(b.QueuedQueries)
-	b.Queue(beginUpdate)
-	b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, $2))`, s.cfg.Tenant, seedLedger)
-	b.Queue(sqlNumberingPlan)
-	if s.citus {
-		for _, set := range citusNumberingPlan {
-			b.Queue(set)
-		}
-	}
-	b.Queue(sqlCreateLedgerCounter, s.cfg.Tenant)
-	b.Queue(sqlNumberMovements, s.cfg.Tenant, chunk)
-	b.Queue("COMMIT")
-	return len(b.QueuedQueries) - queued
-}
-
-// sqlCreateLedgerCounter is sqlCreateCounter for movements.
-const sqlCreateLedgerCounter = `INSERT INTO onlinestock_movement_counter (tenant, last_seq)
-	SELECT m.tenant, 0 FROM onlinestock_movements m WHERE m.tenant = $1 AND m.seq IS NULL
-	ORDER BY m.pending_id, m.pending_ord LIMIT 1
-	ON CONFLICT (tenant) DO NOTHING`
-
-// sqlNumberMovements is sqlNumberEvents for movements: it numbers the
-// first $2 unnumbered movements of tenant $1 in pending-key order, and the
-// rest of the last one's transaction.
-const sqlNumberMovements = `WITH head AS MATERIALIZED (
-		SELECT ctid AS row, pending_id AS id, pending_ord AS ord FROM onlinestock_movements
-		WHERE tenant = $1 AND seq IS NULL ORDER BY pending_id, pending_ord LIMIT $2
-	), tail AS MATERIALIZED (
-		SELECT m.row, m.id, m.ord FROM (SELECT id, ord FROM head ORDER BY id DESC, ord DESC LIMIT 1) l
-		CROSS JOIN LATERAL (SELECT ctid AS row, pending_id AS id, pending_ord AS ord FROM onlinestock_movements
-			WHERE tenant = $1 AND seq IS NULL AND pending_id = l.id AND pending_ord > l.ord OFFSET 0) m
-	), chunk AS MATERIALIZED (
-		SELECT row, row_number() OVER (ORDER BY id, ord) AS n
-		FROM (SELECT * FROM head UNION ALL SELECT * FROM tail) c
-	), last AS (
-		SELECT last_seq AS seq FROM onlinestock_movement_counter WHERE tenant = $1
-	), done AS (
-		UPDATE onlinestock_movements m SET seq = last.seq + chunk.n FROM chunk, last
-		WHERE m.tenant = $1 AND m.ctid = chunk.row
-		RETURNING m.seq
-	)
-	UPDATE onlinestock_movement_counter c SET last_seq = d.seq
-	FROM (SELECT max(seq) AS seq FROM done) d WHERE c.tenant = $1 AND d.seq IS NOT NULL`
 
 // pruneMovements deletes up to limit of the oldest numbered movements
 // stamped before before, stopping at the first that is not: what it

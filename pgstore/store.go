@@ -201,7 +201,7 @@ func (s *Store) EventsSince(ctx context.Context, after uint64, limit int) ([]onl
 	}
 	defer conn.Release() // a connection left inside a transaction is destroyed, not reused
 	b := &pgx.Batch{}
-	numbering := s.queueSequence(b, limit)
+	numbering := s.queueNumbering(b, eventLog, limit)
 	// After the COMMIT, in a statement (and snapshot) of its own: it sees
 	// every number given out so far, and only those.
 	b.Queue(sqlEventsSince, s.cfg.Tenant, int64(after), limit)
@@ -258,45 +258,68 @@ const (
 	maxNumberChunk = 10_000
 )
 
-// queueSequence queues the short transaction that numbers the tenant's
-// committed, unnumbered events: under a transaction-scoped advisory lock on
-// the tenant, it reads the tenant's last sequence number n and gives the
-// events n+1, n+2, … in the order of their pending keys, and records the new
+// numberedLog is a table numbered after commit, the outbox or the stock ledger,
+// and what numbering it takes: the lock that serializes its numberings
+// and the statements of [Store.queueNumbering].
+type numberedLog struct {
+	seed          int64  // of the tenant's advisory lock for numbering
+	createCounter string // see numberingStatements
+	number        string
+}
+
+var (
+	eventLog    = numberingStatements("onlinestock_events", "onlinestock_event_counter", seedSequence)
+	movementLog = numberingStatements("onlinestock_movements", "onlinestock_movement_counter", seedLedger)
+)
+
+// Numbering statements of the outbox and of the stock ledger, by name for
+// the plan and shard tests.
+var (
+	sqlCreateCounter       = eventLog.createCounter
+	sqlNumberEvents        = eventLog.number
+	sqlCreateLedgerCounter = movementLog.createCounter
+	sqlNumberMovements     = movementLog.number
+)
+
+// queueNumbering queues the short transaction that numbers the tenant's
+// committed, unnumbered rows of l: under a transaction-scoped advisory lock
+// on the tenant, it reads the tenant's last sequence number n and gives the
+// rows n+1, n+2, … in the order of their pending keys, and records the new
 // last number. The UPDATE is a statement of its own, after the one that
 // waits for the lock, so under READ COMMITTED its snapshot is taken once the
 // lock is held and sees everything the previous numbering committed. Before
-// it, the tenant's counter row is created if events wait for a number and
+// it, the tenant's counter row is created if rows wait for a number and
 // there is none yet, so that the numbering itself is an UPDATE of that row,
 // which a distributed database runs on the tenant's shard. When there is
 // nothing to number it writes nothing, and its COMMIT does not wait for a
 // disk flush.
 //
-// It numbers a bounded chunk of about limit events, never fewer than
+// It numbers a bounded chunk of about limit rows, never fewer than
 // minNumberChunk nor more than maxNumberChunk (but always whole
-// transactions, so one transaction's events stay consecutive), so its cost
+// transactions, so one transaction's rows stay consecutive), so its cost
 // and the time it holds the lock do not grow with the backlog: every call
 // makes progress, and a backlog is worked off in linear time.
 //
 // It returns how many statements it queued.
-func (s *Store) queueSequence(b *pgx.Batch, limit int) int {
+func (s *Store) queueNumbering(b *pgx.Batch, l numberedLog, limit int) int {
 	chunk := min(max(limit, minNumberChunk), maxNumberChunk)
 	queued := len(b.QueuedQueries)
 	b.Queue(beginUpdate)
-	b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, $2))`, s.cfg.Tenant, seedSequence)
+	b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, $2))`, s.cfg.Tenant, l.seed)
 	b.Queue(sqlNumberingPlan)
 	if s.citus {
 		for _, set := range citusNumberingPlan {
 			b.Queue(set)
 		}
 	}
-	b.Queue(sqlCreateCounter, s.cfg.Tenant)
-	b.Queue(sqlNumberEvents, s.cfg.Tenant, chunk)
+	b.Queue(l.createCounter, s.cfg.Tenant)
+	b.Queue(l.number, s.cfg.Tenant, chunk)
 	b.Queue("COMMIT")
 	return len(b.QueuedQueries) - queued
 }
 
 // sqlNumberingPlan turns off, for the rest of the numbering transaction,
-// the plans that would read every event of the table to number a chunk: a
+// the plans that would read every row of the table to number a chunk: a
 // sequential scan, and the hash and merge joins that need one.
 const sqlNumberingPlan = `SELECT set_config('enable_seqscan', 'off', true),
 	set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`
@@ -307,51 +330,59 @@ const sqlNumberingPlan = `SELECT set_config('enable_seqscan', 'off', true),
 var citusNumberingPlan = []string{sqlPropagateSettings,
 	`SET LOCAL enable_seqscan = off`, `SET LOCAL enable_hashjoin = off`, `SET LOCAL enable_mergejoin = off`}
 
-// sqlCreateCounter creates the counter row of tenant $1 at zero when the
-// tenant has an unnumbered event and no counter row. It selects the tenant
+// numberingStatements returns the numbering of table, whose last numbers
+// counter keeps, under the lock of seed:
+//
+// createCounter creates the counter row of tenant $1 at zero when the
+// tenant has an unnumbered row and no counter row. It selects the tenant
 // from a row of its own, so that a distributed database inserts on the
 // tenant's shard; an existing counter row is neither written nor locked.
-// Its ORDER BY is the order of the index of unnumbered events, which it
-// then reads one entry of.
-const sqlCreateCounter = `INSERT INTO onlinestock_event_counter (tenant, last_seq)
-	SELECT e.tenant, 0 FROM onlinestock_events e WHERE e.tenant = $1 AND e.seq IS NULL
-	ORDER BY e.pending_id, e.pending_ord LIMIT 1
-	ON CONFLICT (tenant) DO NOTHING`
-
-// sqlNumberEvents numbers the first $2 unnumbered events of tenant $1 in
-// pending-key order, and the rest of the last one's transaction. Its shape
-// keeps its plan linear whatever the statistics say (they usually
-// under-count the unnumbered rows, which come and go between two runs of
-// autovacuum): the chunk is read in order from the index of unnumbered
-// events, a LIMIT reading no further than it needs, the rest of the last
-// transaction by its pending key, and each row is then updated through its
-// row ID. The UPDATE names no condition an index of events could serve (the
-// rows are unnumbered, and only numbering, under the lock this holds,
-// changes that), and sqlNumberingPlan, run first in the same transaction,
-// leaves the planner no way to join the chunk to the events but a nested
-// loop over the chunk, so it has no path but the row IDs. It ends with an
-// UPDATE of the counter row sqlCreateCounter made sure of, not an upsert,
-// and every table it reads is filtered by the tenant, so a distributed
-// database runs the whole statement on the tenant's shard.
-const sqlNumberEvents = `WITH head AS MATERIALIZED (
-		SELECT ctid AS row, pending_id AS id, pending_ord AS ord FROM onlinestock_events
+// Its ORDER BY is the order of the index of unnumbered rows, which it then
+// reads one entry of.
+//
+// number numbers the first $2 unnumbered rows of tenant $1 in pending-key
+// order, and the rest of the last one's transaction. Its shape keeps its
+// plan linear whatever the statistics say (they usually under-count the
+// unnumbered rows, which come and go between two runs of autovacuum): the
+// chunk is read in order from the index of unnumbered rows, a LIMIT
+// reading no further than it needs, the rest of the last transaction by
+// its pending key, and each row is then updated through its row ID. The
+// UPDATE names no condition an index could serve (the rows are unnumbered,
+// and only numbering, under the lock this holds, changes that), and
+// sqlNumberingPlan, run first in the same transaction, leaves the planner
+// no way to join the chunk to the table but a nested loop over the chunk,
+// so it has no path but the row IDs. It ends with an UPDATE of the counter
+// row createCounter made sure of, not an upsert, and every table it reads
+// is filtered by the tenant, so a distributed database runs the whole
+// statement on the tenant's shard.
+func numberingStatements(table, counter string, seed int64) numberedLog {
+	return numberedLog{
+		seed: seed,
+		createCounter: `INSERT INTO ` + counter + ` (tenant, last_seq)
+	SELECT r.tenant, 0 FROM ` + table + ` r WHERE r.tenant = $1 AND r.seq IS NULL
+	ORDER BY r.pending_id, r.pending_ord LIMIT 1
+	ON CONFLICT (tenant) DO NOTHING`,
+		number: `WITH head AS MATERIALIZED (
+		SELECT ctid AS row, pending_id AS id, pending_ord AS ord FROM ` + table + `
 		WHERE tenant = $1 AND seq IS NULL ORDER BY pending_id, pending_ord LIMIT $2
 	), tail AS MATERIALIZED (
-		SELECT e.row, e.id, e.ord FROM (SELECT id, ord FROM head ORDER BY id DESC, ord DESC LIMIT 1) l
-		CROSS JOIN LATERAL (SELECT ctid AS row, pending_id AS id, pending_ord AS ord FROM onlinestock_events
-			WHERE tenant = $1 AND seq IS NULL AND pending_id = l.id AND pending_ord > l.ord OFFSET 0) e
+		SELECT r.row, r.id, r.ord FROM (SELECT id, ord FROM head ORDER BY id DESC, ord DESC LIMIT 1) l
+		CROSS JOIN LATERAL (SELECT ctid AS row, pending_id AS id, pending_ord AS ord FROM ` + table + `
+			WHERE tenant = $1 AND seq IS NULL AND pending_id = l.id AND pending_ord > l.ord OFFSET 0) r
 	), chunk AS MATERIALIZED (
 		SELECT row, row_number() OVER (ORDER BY id, ord) AS n
 		FROM (SELECT * FROM head UNION ALL SELECT * FROM tail) c
 	), last AS (
-		SELECT last_seq AS seq FROM onlinestock_event_counter WHERE tenant = $1
+		SELECT last_seq AS seq FROM ` + counter + ` WHERE tenant = $1
 	), done AS (
-		UPDATE onlinestock_events e SET seq = last.seq + chunk.n FROM chunk, last
-		WHERE e.tenant = $1 AND e.ctid = chunk.row
-		RETURNING e.seq
+		UPDATE ` + table + ` r SET seq = last.seq + chunk.n FROM chunk, last
+		WHERE r.tenant = $1 AND r.ctid = chunk.row
+		RETURNING r.seq
 	)
-	UPDATE onlinestock_event_counter c SET last_seq = d.seq
-	FROM (SELECT max(seq) AS seq FROM done) d WHERE c.tenant = $1 AND d.seq IS NOT NULL`
+	UPDATE ` + counter + ` c SET last_seq = d.seq
+	FROM (SELECT max(seq) AS seq FROM done) d WHERE c.tenant = $1 AND d.seq IS NOT NULL`,
+	}
+}
 
 // rollbackConn ends a transaction a failed batch left open on conn; if that
 // fails too, the pool destroys the connection when it is released.
