@@ -215,11 +215,12 @@ func (s *Service) Reserve(ctx context.Context, o Order) (Reservation, error) {
 	}
 	var res Reservation
 	err = s.store.Update(ctx, func(tx Tx) error {
-		setup, err := tx.Setup(ctx)
+		// The reservation first: a Store may read the setup with it.
+		existing, ok, err := tx.Reservation(ctx, o.ID)
 		if err != nil {
 			return err
 		}
-		existing, ok, err := tx.Reservation(ctx, o.ID)
+		setup, err := tx.Setup(ctx)
 		if err != nil {
 			return err
 		}
@@ -499,11 +500,11 @@ func (s *Service) close(ctx context.Context, order string, to ReservationStatus,
 	}
 	var res Reservation
 	err := s.store.Update(ctx, func(tx Tx) error {
-		setup, err := tx.Setup(ctx)
+		r, err := existingReservation(ctx, tx, order) // first: see Reserve
 		if err != nil {
 			return err
 		}
-		r, err := existingReservation(ctx, tx, order)
+		setup, err := tx.Setup(ctx)
 		if err != nil {
 			return err
 		}
@@ -603,11 +604,11 @@ func (s *Service) part(ctx context.Context, order string, p Part, kind Reservati
 	}
 	var res Reservation
 	err = s.store.Update(ctx, func(tx Tx) error {
-		setup, err := tx.Setup(ctx)
+		r, err := existingReservation(ctx, tx, order) // first: see Reserve
 		if err != nil {
 			return err
 		}
-		r, err := existingReservation(ctx, tx, order)
+		setup, err := tx.Setup(ctx)
 		if err != nil {
 			return err
 		}
@@ -749,11 +750,11 @@ func (s *Service) Amend(ctx context.Context, order string, lines []Line) (Reserv
 	}
 	var res Reservation
 	err = s.store.Update(ctx, func(tx Tx) error {
-		setup, err := tx.Setup(ctx)
+		r, err := existingReservation(ctx, tx, order) // first: see Reserve
 		if err != nil {
 			return err
 		}
-		r, err := existingReservation(ctx, tx, order)
+		setup, err := tx.Setup(ctx)
 		if err != nil {
 			return err
 		}

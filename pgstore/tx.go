@@ -152,7 +152,36 @@ func (t *tx) readSetup(ctx context.Context, exclusive bool) (*onlinestock.Setup,
 		return t.setup, nil
 	}
 	b := t.batch()
-	create := !t.readOnly && !t.createdSetup && !t.s.setupExists.Load()
+	read := t.queueSetup(b, exclusive)
+	br, err := t.send(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	defer br.Close()
+	if err := read.scan(ctx, br); err != nil {
+		return nil, err
+	}
+	if err := br.Close(); err != nil {
+		return nil, interpretError(ctx, err)
+	}
+	return t.setup, nil
+}
+
+// setupRead is a read of the setup queued in a batch: [tx.queueSetup]
+// queues its statements, scan reads their results, in the order queued,
+// and makes the setup the transaction's.
+type setupRead struct {
+	t         *tx
+	exclusive bool
+	create    bool        // the setup row is inserted if missing
+	cached    *setupCache // the cache when the read was queued
+}
+
+// queueSetup queues, in b, the statements that read the setup under the
+// setup lock, shared or exclusive, so that another read can share their
+// round trip.
+func (t *tx) queueSetup(b *pgx.Batch, exclusive bool) *setupRead {
+	read := &setupRead{t: t, exclusive: exclusive, create: !t.readOnly && !t.createdSetup && !t.s.setupExists.Load()}
 	if !t.readOnly {
 		// The setup lock is an advisory lock on the tenant, not a row lock
 		// on its setup row: many transactions sharing a row lock would make
@@ -163,97 +192,95 @@ func (t *tx) readSetup(ctx context.Context, exclusive bool) (*onlinestock.Setup,
 			lock = `SELECT pg_advisory_xact_lock(hashtextextended($1, $2))`
 		}
 		b.Queue(lock, t.tenant(), seedSetup)
-		if create {
+		if read.create {
 			b.Queue(sqlCreateSetup, t.tenant()) // on first use
 		}
 	}
 	// The outlets and registers are read only when the cache does not hold
 	// the setup at the version read: each statement is then empty.
-	cached := t.s.cache.Load()
+	read.cached = t.s.cache.Load()
 	cachedVersion := int64(-1)
-	if cached != nil {
-		cachedVersion = cached.version
+	if read.cached != nil {
+		cachedVersion = read.cached.version
 	}
 	b.Queue(sqlReadSetup, t.tenant())
 	// Read after the lock is granted, so under READ COMMITTED these see the
 	// state the last setup writer committed.
 	b.Queue(sqlReadOutlets, t.tenant(), cachedVersion)
 	b.Queue(sqlReadRegisters, t.tenant(), cachedVersion)
-	br, err := t.send(ctx, b)
-	if err != nil {
-		return nil, err
-	}
-	defer br.Close()
+	return read
+}
+
+// scan reads the results of the statements queueSetup queued.
+func (r *setupRead) scan(ctx context.Context, br pgx.BatchResults) error {
+	t := r.t
 	if !t.readOnly {
 		if _, err := br.Exec(); err != nil {
-			return nil, interpretError(ctx, err)
+			return interpretError(ctx, err)
 		}
 	}
-	if create {
+	if r.create {
 		if _, err := br.Exec(); err != nil {
-			return nil, interpretError(ctx, err)
+			return interpretError(ctx, err)
 		}
 	}
 	setup := &onlinestock.Setup{}
 	var version int64
-	err = br.QueryRow().Scan(&setup.OrderRegister, &version)
+	err := br.QueryRow().Scan(&setup.OrderRegister, &version)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows) && t.readOnly:
 		// A tenant never written: the empty setup.
 		version = -2 // no version: matches no cache
 	case err != nil:
-		return nil, interpretError(ctx, err)
-	case create:
+		return interpretError(ctx, err)
+	case r.create:
 		t.createdSetup = true // known to exist once this transaction commits
 	}
 	rows, err := br.Query()
 	if err != nil {
-		return nil, interpretError(ctx, err)
+		return interpretError(ctx, err)
 	}
 	for rows.Next() {
 		var o onlinestock.Outlet
 		var rank int64
 		if err := rows.Scan(&o.ID, &o.Name, &o.Connected, &o.Buffer, &rank); err != nil {
 			rows.Close()
-			return nil, interpretError(ctx, err)
+			return interpretError(ctx, err)
 		}
 		o.Rank = int(rank)
 		setup.Outlets = append(setup.Outlets, o)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, interpretError(ctx, err)
+		return interpretError(ctx, err)
 	}
 	rows, err = br.Query()
 	if err != nil {
-		return nil, interpretError(ctx, err)
+		return interpretError(ctx, err)
 	}
 	for rows.Next() {
-		var r onlinestock.Register
-		if err := rows.Scan(&r.ID, &r.Outlet, &r.Name); err != nil {
+		var reg onlinestock.Register
+		if err := rows.Scan(&reg.ID, &reg.Outlet, &reg.Name); err != nil {
 			rows.Close()
-			return nil, interpretError(ctx, err)
+			return interpretError(ctx, err)
 		}
-		setup.Registers = append(setup.Registers, r)
+		setup.Registers = append(setup.Registers, reg)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, interpretError(ctx, err)
-	}
-	if err := br.Close(); err != nil {
-		return nil, interpretError(ctx, err)
+		return interpretError(ctx, err)
 	}
 	if version >= 0 {
 		t.version, t.versionKnown = version, true
-		if cached != nil && cached.version == version {
-			setup = cached.setup
+		if r.cached != nil && r.cached.version == version {
+			setup = r.cached.setup
 		} else {
 			t.s.cache.Store(&setupCache{version: version, setup: setup})
 		}
 	}
 	t.setup = setup
-	t.exclusive = t.exclusive || (exclusive && !t.readOnly)
-	return setup, nil
+	t.exclusive = t.exclusive || (r.exclusive && !t.readOnly)
+	return nil
 }
 
 // Catalog implements [onlinestock.Tx]. The catalog changes only under the
@@ -924,6 +951,13 @@ func (t *tx) AppendEvents(ctx context.Context, events []onlinestock.Event) error
 
 func (t *tx) Reservation(ctx context.Context, order string) (onlinestock.Reservation, bool, error) {
 	b := t.batch()
+	// Every update that reads a reservation reads the setup too: when it
+	// is not read yet, it is read in the same round trip, first, so the
+	// setup lock is still taken before the order's.
+	var setup *setupRead
+	if t.setup == nil && !t.readOnly {
+		setup = t.queueSetup(b, false)
+	}
 	if !t.readOnly {
 		// Lock the order ID, whether or not it has a reservation yet, so that
 		// concurrent transactions on one order run one after the other.
@@ -936,6 +970,11 @@ func (t *tx) Reservation(ctx context.Context, order string) (onlinestock.Reserva
 		return onlinestock.Reservation{}, false, err
 	}
 	defer br.Close()
+	if setup != nil {
+		if err := setup.scan(ctx, br); err != nil {
+			return onlinestock.Reservation{}, false, err
+		}
+	}
 	if !t.readOnly {
 		if _, err := br.Exec(); err != nil {
 			return onlinestock.Reservation{}, false, interpretError(ctx, err)

@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/onlinestock/onlinestock"
 	"github.com/onlinestock/onlinestock/pgstore"
@@ -351,5 +353,83 @@ func TestSetupCacheFollowsOtherProcesses(t *testing.T) {
 	must(t, err)
 	if len(r.Allocations) != 1 || r.Allocations[0].Outlet != "south" {
 		t.Errorf("allocations %+v, want 2 from south", r.Allocations)
+	}
+}
+
+// roundTrips is a pgx tracer that counts round trips: each statement sent
+// alone, and each batch, is one.
+type roundTrips struct{ n atomic.Int64 }
+
+func (c *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+
+func (c *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (c *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+
+func (c *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+
+func (c *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
+// TestOrderRoundTrips counts the round trips of the order calls once the
+// setup is cached: the reservation is read with the setup, then the
+// products are read and locked, then the writes are sent with the COMMIT.
+// A round trip costs a network's latency, so a change that adds one shows
+// here.
+func TestOrderRoundTrips(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := poolConfig(t, databaseURL(t), 2)
+	trips := &roundTrips{}
+	cfg.ConnConfig.Tracer = trips
+	reserveConns(t, 2)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	must(t, err)
+	t.Cleanup(pool.Close)
+	svc := newService(t, newStore(t, pool), onlinestock.Config{})
+	must(t, svc.SaveOutlet(ctx, "a", "A"))
+	must(t, svc.SaveOutlet(ctx, "b", "B"))
+	must(t, svc.SaveRegister(ctx, "till", "a", ""))
+	_, err = svc.Activate(ctx, "till")
+	must(t, err)
+	_, err = svc.SaveSelection(ctx, []string{"a", "b"})
+	must(t, err)
+	_, err = svc.Apply(ctx, []onlinestock.Change{onlinestock.Set("p1", "a", 5), onlinestock.Set("p2", "b", 5)})
+	must(t, err)
+	must(t, svc.EnableOnline(ctx, "p1", "p2"))
+	order := onlinestock.Order{ID: "o0", Lines: []onlinestock.Line{{Product: "p1", Quantity: 2}, {Product: "p2", Quantity: 1}}}
+	// A first order reads the catalog into the cache.
+	_, err = svc.Reserve(ctx, order)
+	must(t, err)
+	_, err = svc.Release(ctx, order.ID)
+	must(t, err)
+	order.ID = "o1"
+
+	for _, c := range []struct {
+		name string
+		call func() error
+		want int64
+	}{
+		{"Reserve", func() error { _, err := svc.Reserve(ctx, order); return err }, 3},
+		{"Reserve again", func() error { _, err := svc.Reserve(ctx, order); return err }, 2},
+		{"FulfillPart", func() error {
+			_, err := svc.FulfillPart(ctx, "o1", onlinestock.Part{ID: "s1", Lines: []onlinestock.Line{{Product: "p1", Quantity: 1}}})
+			return err
+		}, 3},
+		{"Release", func() error { _, err := svc.Release(ctx, "o1"); return err }, 3},
+		{"Release again", func() error { _, err := svc.Release(ctx, "o1"); return err }, 2},
+	} {
+		before := trips.n.Load()
+		if err := c.call(); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := trips.n.Load() - before; got != c.want {
+			t.Errorf("%s took %d round trips, want %d", c.name, got, c.want)
+		}
 	}
 }
