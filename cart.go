@@ -103,9 +103,13 @@ func newCartStock(snap Snapshot, lines []Line) cartStock {
 		rows = slices.Compact(rows)
 	}
 	n := len(snap.Outlets)
-	cs.table = stockTable{products: rows, outlets: snap.Outlets, avail: make([]int64, len(rows)*n)}
-	cs.own, cs.bundled = make([]int64, len(rows)), make([]int64, len(rows))
-	cs.online, cs.allow, cs.designated = make([]int64, len(rows)), make([]int64, len(rows)), make([]int, len(rows))
+	// One allocation for the table and the four per-row counts.
+	m := len(rows)
+	counts := make([]int64, m*(n+4))
+	cs.table = stockTable{products: rows, outlets: snap.Outlets, avail: counts[: m*n : m*n]}
+	counts = counts[m*n:]
+	cs.own, cs.bundled, cs.online, cs.allow = counts[:m:m], counts[m:2*m:2*m], counts[2*m:3*m:3*m], counts[3*m:4*m:4*m]
+	cs.designated = make([]int, m)
 	online := cs.online
 	for r, id := range rows {
 		cs.designated[r] = -1

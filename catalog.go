@@ -317,6 +317,18 @@ type stockView struct {
 	products []Product // sorted by ID
 	lowStock int64
 	scratch  []int64 // per outlet, for bundles
+	// known[i] is the online stock of the product knownIDs[i] (sorted),
+	// when it is already known.
+	knownIDs []string
+	known    []int64
+}
+
+// onlineStock is the online stock of p, which is not a bundle.
+func (v *stockView) onlineStock(p *Product) int64 {
+	if i, ok := slices.BinarySearch(v.knownIDs, p.ID); ok {
+		return v.known[i]
+	}
+	return OnlineStock(p.Levels, v.outlets)
 }
 
 func (v *stockView) product(id string) (*Product, bool) {
@@ -401,7 +413,7 @@ func allowance(b Backorder, l *Level, o *Outlet) int64 {
 func (v *stockView) online(p *Product) int64 {
 	b, ok := v.catalog.Bundle(p.ID)
 	if !ok {
-		return OnlineStock(p.Levels, v.outlets)
+		return v.onlineStock(p)
 	}
 	units := v.assemblable(b)
 	var total int64
@@ -493,7 +505,7 @@ func (v *stockView) moveEvents(dst []Event, now time.Time, changed []Level, ids 
 				after += n - units[j]
 			}
 		} else {
-			before = OnlineStock(p.Levels, v.outlets)
+			before = v.onlineStock(p)
 			after = before
 			hint := 0
 			for _, l := range levelsOf(changed, id) {

@@ -167,7 +167,16 @@ func availabilityEvent(now time.Time, product string, before, after Availability
 // only their Quantity (and a bundle's Components, and the units
 // backordered) is kept.
 func orderEvent(now time.Time, kind EventKind, order, part string, allocs []Allocation) Event {
+	products := 0 // allocations are sorted by product: count the runs
+	for i := range allocs {
+		if i == 0 || allocs[i].Product != allocs[i-1].Product {
+			products++
+		}
+	}
 	e := Event{Kind: kind, Time: now, Order: order, Part: part, Allocations: make([]Allocation, len(allocs))}
+	if products > 0 {
+		e.Lines = make([]Line, 0, products)
+	}
 	for i, a := range allocs {
 		e.Allocations[i] = Allocation{Product: a.Product, Outlet: a.Outlet, Quantity: a.Quantity, Components: a.Components, Backordered: a.Backordered}
 		if n := len(e.Lines); n > 0 && e.Lines[n-1].Product == a.Product {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -238,7 +239,7 @@ func (s *Service) Reserve(ctx context.Context, o Order) (Reservation, error) {
 		if err != nil {
 			return err
 		}
-		allocs, sources, err := s.allocate(snap, lines, o.Method)
+		allocs, sources, err := s.allocate(snap, lines, o.Method, v)
 		if err != nil {
 			return err
 		}
@@ -258,9 +259,14 @@ func (s *Service) Reserve(ctx context.Context, o Order) (Reservation, error) {
 }
 
 // allocate places lines (summed, sorted) on outlets, or says why it
-// cannot. It also returns why each outlet gives.
-func (s *Service) allocate(snap Snapshot, lines []Line, methodID string) ([]Allocation, []Source, error) {
+// cannot. It also returns why each outlet gives. When v is not nil, snap
+// holds v's products as they are, and v learns their online stock, which
+// allocate works out, so that moving their stock need not sum it again.
+func (s *Service) allocate(snap Snapshot, lines []Line, methodID string, v *stockView) ([]Allocation, []Source, error) {
 	cs := newCartStock(snap, lines)
+	if v != nil {
+		v.knownIDs, v.known = cs.table.products, cs.online
+	}
 	var order []int
 	if len(cs.kits) > 0 && cs.purchasable {
 		order = outletOrder(s.cfg.Allocator, cs.request(snap))
@@ -333,35 +339,35 @@ var (
 // bundle, its components) and the bundles having them as components, with
 // their levels.
 func (s *Service) moveStock(ctx context.Context, tx Tx, v *stockView, allocs []Allocation, m stockMove) error {
+	sc := moveScratches.Get().(*moveScratch)
+	defer sc.release()
 	// One step per allocation and level it moves, grouped by product in
 	// allocation order.
-	type step struct {
-		product, bundle string
-		alloc           int
-		units           int64
-	}
-	steps := make([]step, 0, len(allocs))
+	steps := sc.steps[:0]
 	for i, a := range allocs {
 		if a.Quantity == 0 {
 			continue
 		}
 		if len(a.Components) == 0 {
-			steps = append(steps, step{a.Product, "", i, a.Quantity})
+			steps = append(steps, moveStep{a.Product, "", i, a.Quantity})
 		}
 		for _, c := range a.Components {
-			steps = append(steps, step{c.Product, a.Product, i, a.Quantity * c.Quantity})
+			steps = append(steps, moveStep{c.Product, a.Product, i, a.Quantity * c.Quantity})
 		}
 	}
+	sc.steps = steps
 	if len(steps) == 0 {
 		return nil
 	}
-	slices.SortStableFunc(steps, func(a, b step) int { return cmp.Compare(a.product, b.product) })
+	if !slices.IsSortedFunc(steps, compareStepProducts) {
+		slices.SortStableFunc(steps, compareStepProducts)
+	}
 	now, err := s.now()
 	if err != nil {
 		return err
 	}
-	lg := ledger{now: now, movements: make([]Movement, 0, len(steps))}
-	writes := make([]Level, 0, len(steps))
+	lg := ledger{now: now, movements: sc.movements[:0]}
+	writes := sc.writes[:0]
 	first := 0 // the current product's levels are writes[first:]
 	for _, st := range steps {
 		a := &allocs[st.alloc]
@@ -408,25 +414,74 @@ func (s *Service) moveStock(ctx context.Context, tx Tx, v *stockView, allocs []A
 		lg.move(kind, "", ref, l, m.onHandSign*st.units, m.reservedSign*st.units)
 		lg.movements[len(lg.movements)-1].Bundle = st.bundle
 	}
-	slices.SortFunc(writes, func(a, b Level) int {
-		return cmp.Or(cmp.Compare(a.Product, b.Product), cmp.Compare(a.Outlet, b.Outlet))
-	})
+	sc.movements, sc.writes = lg.movements, writes
+	if !slices.IsSortedFunc(writes, compareLevels) {
+		slices.SortFunc(writes, compareLevels)
+	}
 	if err := tx.PutLevels(ctx, writes); err != nil {
 		return err
 	}
 	if err := tx.AppendMovements(ctx, lg.movements); err != nil {
 		return err
 	}
-	touched := make([]string, 0, len(writes))
+	touched := sc.touched[:0]
 	for _, l := range writes {
 		if n := len(touched); n == 0 || touched[n-1] != l.Product {
 			touched = append(touched, l.Product)
 		}
 	}
-	if events := v.moveEvents(make([]Event, 0, len(touched)), now, writes, v.catalog.affected(touched)); len(events) > 0 {
+	sc.touched = touched
+	events := v.moveEvents(sc.events[:0], now, writes, v.catalog.affected(touched))
+	sc.events = events
+	if len(events) > 0 {
 		return tx.AppendEvents(ctx, events)
 	}
 	return nil
+}
+
+// moveStep is one step of [Service.moveStock]: units of product (of
+// bundle, for a component) that allocation alloc moves.
+type moveStep struct {
+	product, bundle string
+	alloc           int
+	units           int64
+}
+
+func compareStepProducts(a, b moveStep) int { return cmp.Compare(a.product, b.product) }
+
+func compareLevels(a, b Level) int {
+	return cmp.Or(cmp.Compare(a.Product, b.Product), cmp.Compare(a.Outlet, b.Outlet))
+}
+
+// moveScratch holds the working slices of one [Service.moveStock], kept
+// from call to call: a Tx copies the slices it is given.
+type moveScratch struct {
+	steps     []moveStep
+	movements []Movement
+	writes    []Level
+	touched   []string
+	events    []Event
+}
+
+var moveScratches = sync.Pool{New: func() any { return new(moveScratch) }}
+
+// maxScratch is the most elements a kept scratch slice may hold: a call
+// that moved more (an expiry of many orders) lets its slices go.
+const maxScratch = 1024
+
+// release clears the scratch, so it keeps no strings alive, and returns
+// it to the pool unless it grew large.
+func (sc *moveScratch) release() {
+	if max(cap(sc.steps), cap(sc.movements), cap(sc.writes), cap(sc.touched), cap(sc.events)) > maxScratch {
+		return
+	}
+	clear(sc.steps)
+	clear(sc.movements)
+	clear(sc.writes)
+	clear(sc.touched)
+	clear(sc.events)
+	sc.steps, sc.movements, sc.writes, sc.touched, sc.events = sc.steps[:0], sc.movements[:0], sc.writes[:0], sc.touched[:0], sc.events[:0]
+	moveScratches.Put(sc)
 }
 
 // withRef returns m with the reference ref.
@@ -811,7 +866,7 @@ func (s *Service) Amend(ctx context.Context, order string, lines []Line) (Reserv
 		if len(want) > 0 {
 			// Route on the stock as it would be without this order.
 			snap := Snapshot{Outlets: setup.Outlets, Products: credit(v.products, held), Methods: methods, Primary: setup.Primary(), Catalog: cat}
-			if allocs, sources, err = s.allocate(snap, want, r.Method); err != nil {
+			if allocs, sources, err = s.allocate(snap, want, r.Method, nil); err != nil {
 				return err
 			}
 		}

@@ -210,7 +210,8 @@ func outletOrder(alloc Allocator, req AllocationRequest) []int {
 // in order of the method's outlet, or -1, and restrict says it must give
 // everything (it is known to cover the cart). need is used up.
 func route(t *stockTable, need []int64, order []int, preferred int, restrict bool) ([]Allocation, []Source) {
-	r := router{t: t, order: order, left: need}
+	// Most carts get one allocation per product.
+	r := router{t: t, order: order, left: need, allocs: make([]Allocation, 0, len(need))}
 	if preferred >= 0 {
 		stage := StageMethodOutlet
 		if restrict {
@@ -257,7 +258,7 @@ func (r *router) avail(i, p int) int64 { return r.t.avail[i*len(r.t.outlets)+r.o
 
 // needed returns the products still needed.
 func (r *router) needed() []int {
-	var need []int
+	need := make([]int, 0, len(r.left))
 	for i, n := range r.left {
 		if n > 0 {
 			need = append(need, i)
@@ -269,7 +270,7 @@ func (r *router) needed() []int {
 // candidates returns, in preference order, the positions of the outlets
 // other than skip that can give some of the products needed.
 func (r *router) candidates(need []int, skip int) []int {
-	var cands []int
+	cands := make([]int, 0, len(r.order))
 	for p := range r.order {
 		if p != skip && slices.ContainsFunc(need, func(i int) bool { return r.avail(i, p) > 0 }) {
 			cands = append(cands, p)
@@ -283,7 +284,13 @@ func (r *router) candidates(need []int, skip int) []int {
 // product only when it can give all of it and no earlier one did. Outlets
 // that give are recorded as sources, in order.
 func (r *router) give(ps []int, stage Stage, whole bool) {
-	gave := make([]bool, len(ps))
+	var few [8]bool // most routes have few outlets give
+	var gave []bool
+	if len(ps) <= len(few) {
+		gave = few[:len(ps)]
+	} else {
+		gave = make([]bool, len(ps))
+	}
 	for i := range r.left {
 		for j, p := range ps {
 			n := min(r.left[i], r.avail(i, p))

@@ -131,7 +131,9 @@ type Store interface {
 // within the transaction, since concurrent claimers must see them, and are
 // undone with it. Slices returned by reads
 // belong to the transaction: callers must not modify them or keep them after
-// the function returns.
+// the function returns. Writes copy the slice they are given, so a caller
+// may reuse it once the call returns; the slices within its elements (an
+// event's Lines, say) they may keep.
 //
 // In an Update, reads lock what they return against concurrent Updates
 // until commit: [Tx.Setup] takes a shared lock on the setup and

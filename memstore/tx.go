@@ -365,11 +365,18 @@ func (t *tx) commit() {
 			s.products[l.Product] = p
 		}
 		// Levels share their outlet's ID string, so that comparing them
-		// with the outlets, as every read of online stock does, is quick.
+		// with the outlets, as every read of online stock does, is quick. A
+		// level replaced keeps the string it has.
+		i, found := slices.BinarySearchFunc(p.levels, l.Outlet, func(e onlinestock.Level, id string) int { return cmp.Compare(e.Outlet, id) })
+		if found {
+			l.Outlet = p.levels[i].Outlet
+			p.levels[i] = l
+			continue
+		}
 		if o, ok := s.setup.Outlet(l.Outlet); ok {
 			l.Outlet = o.ID
 		}
-		p.levels = upsert(p.levels, l, func(l onlinestock.Level) string { return l.Outlet })
+		p.levels = slices.Insert(p.levels, i, l)
 	}
 	for _, id := range t.enabled {
 		s.products[id].enabled = true

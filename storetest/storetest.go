@@ -75,6 +75,7 @@ func Run(t *testing.T, newStore NewStore, opts ...Option) {
 	t.Run("Catalog", func(t *testing.T) { testCatalog(t, newStore, o) })
 	t.Run("Backorders", func(t *testing.T) { testBackorders(t, newStore, o) })
 	t.Run("Runtime", func(t *testing.T) { testRuntime(t, newStore) })
+	t.Run("Tx", func(t *testing.T) { testTxWrites(t, newStore) })
 }
 
 // setRapidChecks makes rapid run n checks unless the command line chose.
