@@ -45,6 +45,10 @@ var PlanSettings = map[string]string{
 	"create-ledger-count": sqlNumberingPlan,
 }
 
+// GenericPlans are the statements of HotStatements the Store runs with
+// their generic plan.
+var GenericPlans = []string{"products"}
+
 // PropagateSettings makes Citus pass the planner settings of a transaction
 // on to its workers.
 const PropagateSettings = sqlPropagateSettings

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/onlinestock/onlinestock"
 	"github.com/onlinestock/onlinestock/pgstore"
@@ -192,6 +193,9 @@ func TestHotPlansUseIndexes(t *testing.T) {
 			if bad := checkPlan(plans[0].Plan, false, ""); len(bad) > 0 {
 				t.Errorf("%s, %s: not by index:\n\t%s", name, when, strings.Join(bad, "\n\t"))
 			}
+			if slices.Contains(pgstore.GenericPlans, name) {
+				explainGeneric(t, ctx, pool, name, sql, a, when)
+			}
 		}
 	}
 	explainAll("statistics as the load left them")
@@ -199,4 +203,59 @@ func TestHotPlansUseIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	explainAll("statistics fresh")
+}
+
+// explainGeneric checks the generic plan of a statement the Store runs
+// with its generic plan: prepared, and explained as it executes with the
+// generic plan forced.
+func explainGeneric(t *testing.T, ctx context.Context, pool *pgxpool.Pool, name, sql string, args []any, when string) {
+	t.Helper()
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	// EXECUTE takes no parameters: its arguments are written as literals.
+	params := make([]string, len(args))
+	for i, a := range args {
+		var cast string
+		switch a.(type) {
+		case string:
+			cast = "text"
+		case []string:
+			cast = "text[]"
+		case int64, int:
+			cast = "bigint"
+		default:
+			t.Fatalf("%s: no literal for argument %d, a %T", name, i+1, a)
+		}
+		if err := conn.QueryRow(ctx, "SELECT format('%L', $1::"+cast+")", a).Scan(&params[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out []byte
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = force_generic_plan"); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "PREPARE generic AS "+sql); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, "EXPLAIN (FORMAT JSON) EXECUTE generic("+strings.Join(params, ", ")+")").Scan(&out)
+	})
+	// Prepared for the session, not the transaction.
+	if _, derr := conn.Exec(ctx, "DEALLOCATE generic"); derr != nil && err == nil {
+		t.Fatal(derr)
+	}
+	if err != nil {
+		t.Errorf("%s, generic plan: %v", name, err)
+		return
+	}
+	var plans []struct{ Plan planNode }
+	if err := json.Unmarshal(out, &plans); err != nil || len(plans) != 1 {
+		t.Fatalf("%s: EXPLAIN output %s: %v", name, out, err)
+	}
+	if bad := checkPlan(plans[0].Plan, false, ""); len(bad) > 0 {
+		t.Errorf("%s, generic plan, %s: not by index:\n\t%s", name, when, strings.Join(bad, "\n\t"))
+	}
 }

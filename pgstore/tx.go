@@ -523,7 +523,7 @@ func (t *tx) Products(ctx context.Context, ids []string) ([]onlinestock.Product,
 	}
 	// Read after the locks are granted, so under READ COMMITTED this sees
 	// what the last writer of these products committed.
-	b.Queue(sqlProducts, t.tenant(), ids)
+	queueProducts(b, t.tenant(), ids)
 	br, err := t.send(ctx, b)
 	if err != nil {
 		return nil, err
@@ -557,7 +557,7 @@ func (t *tx) PeekProducts(ctx context.Context, ids []string) ([]onlinestock.Prod
 		return []onlinestock.Product{}, nil
 	}
 	b := t.batch()
-	b.Queue(sqlProducts, t.tenant(), ids)
+	queueProducts(b, t.tenant(), ids)
 	br, err := t.send(ctx, b)
 	if err != nil {
 		return nil, err
@@ -686,7 +686,44 @@ const sqlProductsAtPlan = `SET LOCAL enable_seqscan = off`
 // scanProducts reads rows of (id, enabled, outlet, on_hand, reserved,
 // version), sorted by product and outlet, with a NULL outlet for a product
 // without levels, leaving out this transaction's placeholders.
+// queueProducts queues sqlProducts for products ids of tenant, planned
+// once per connection: the plan of a custom plan for each call
+// (PostgreSQL's choice for it, since no generic estimate of an array's
+// length matches the array given) cost more than running it. Its plan is
+// the same either way, an index lookup per key (see sqlProducts), and
+// TestHotPlansUseIndexes checks the generic one. The setting is put back
+// as it was right after, so no other statement runs with it.
+func queueProducts(b *pgx.Batch, tenant string, ids []string) {
+	b.Queue(sqlGenericPlan)
+	b.Queue(sqlProducts, tenant, ids)
+	b.Queue(sqlRestorePlan)
+}
+
+const (
+	// sqlGenericPlan keeps the plan cache mode in a transaction-local
+	// setting of its own, then has the next statements use their generic
+	// plan; sqlRestorePlan puts the mode back.
+	sqlGenericPlan = `SELECT set_config('onlinestock.plan_cache_mode', current_setting('plan_cache_mode'), true),
+		set_config('plan_cache_mode', 'force_generic_plan', true)`
+	sqlRestorePlan = `SELECT set_config('plan_cache_mode', current_setting('onlinestock.plan_cache_mode'), true)`
+)
+
+// scanProducts reads the results of the statements queueProducts queued.
 func (t *tx) scanProducts(ctx context.Context, br pgx.BatchResults) ([]onlinestock.Product, error) {
+	if _, err := br.Exec(); err != nil { // sqlGenericPlan
+		return nil, interpretError(ctx, err)
+	}
+	products, err := t.scanProductRows(ctx, br)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := br.Exec(); err != nil { // sqlRestorePlan
+		return nil, interpretError(ctx, err)
+	}
+	return products, nil
+}
+
+func (t *tx) scanProductRows(ctx context.Context, br pgx.BatchResults) ([]onlinestock.Product, error) {
 	rows, err := br.Query()
 	if err != nil {
 		return nil, interpretError(ctx, err)
@@ -800,7 +837,7 @@ func (t *tx) ProductsAt(ctx context.Context, outlets []string) ([]onlinestock.Pr
 			return nil, interpretError(ctx, err)
 		}
 	}
-	products, err := t.scanProducts(ctx, br)
+	products, err := t.scanProductRows(ctx, br)
 	if err != nil {
 		return nil, err
 	}
