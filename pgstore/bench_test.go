@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -337,6 +338,70 @@ func BenchmarkReserveRelease(b *testing.B) {
 						} else {
 							bt.Queue("UPDATE "+orders+" SET status = $2 WHERE id = $1", order, status)
 						}
+						return tx.SendBatch(ctx, bt).Close()
+					})
+				}
+				if err := move(1, "open", true); err != nil {
+					return err
+				}
+				return move(-1, "released", false)
+			})
+		})
+		// The same, writing also the other rows the Service writes: each
+		// order's reservation row in full, and per transaction an event
+		// per line and one for the order in the outbox, and a movement per
+		// line in the ledger, to tables with the Store's own columns and
+		// indexes. It measures the rows; the Service's ratio to it is the
+		// cost of everything else it does.
+		b.Run(fmt.Sprintf("raw-same-rows/workers=%d", n), func(b *testing.B) {
+			ctx := context.Background()
+			pool := newPool(b, int32(n)+2)
+			like := func(table string) string { return "LIKE " + table + " INCLUDING ALL" }
+			levels := throwaway(b, pool, like("onlinestock_levels"))
+			orders := throwaway(b, pool, like("onlinestock_reservations"))
+			events := throwaway(b, pool, like("onlinestock_events"))
+			movements := throwaway(b, pool, like("onlinestock_movements"))
+			if _, err := pool.Exec(ctx, "INSERT INTO "+levels+` SELECT 't', 'p' || g, 'o' || (g % 50), 1000000, 0, 1
+				FROM generate_series(0, $1) g`, n*lines); err != nil {
+				b.Fatal(err)
+			}
+			var seq atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			workers(b, n, func(w int) error {
+				products := make([]string, lines)
+				outlets := make([]string, lines)
+				quantities := make([]int64, lines)
+				for i := range products {
+					products[i], outlets[i], quantities[i] = fmt.Sprintf("p%d", w*lines+i), fmt.Sprintf("o%d", (w*lines+i)%50), 1
+				}
+				order := fmt.Sprint(seq.Add(1))
+				detail := `{"sources": [{"outlet": "o0", "stage": "one_outlet", "rank": 1}]}`
+				move := func(sign int, status string, insert bool) error {
+					return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+						bt := &pgx.Batch{}
+						for i, p := range products {
+							bt.Queue("UPDATE "+levels+" SET reserved = reserved + $3 WHERE tenant = 't' AND product = $1 AND outlet = $2 AND on_hand - reserved >= $3",
+								p, outlets[i], sign)
+						}
+						if insert {
+							bt.Queue("INSERT INTO "+orders+` VALUES ('t', $1, '', $2, $3, $2, $4, $3, $5, $6, NULL, $7)`,
+								order, products, quantities, outlets, status, time.Now().UnixNano(), detail)
+						} else {
+							bt.Queue("UPDATE "+orders+" SET status = $2, detail = $3 WHERE tenant = 't' AND order_id = $1", order, status, detail)
+						}
+						now := time.Now().UnixNano()
+						bt.Queue("INSERT INTO "+events+` (tenant, pending_id, pending_ord, kind, time_ns, product,
+								before_quantity, before_label, after_quantity, after_label, outlet, previous, order_detail)
+							SELECT 't', $1::bigint, g, 'availability_changed', $2::bigint, ($3::text[])[g], 10, 'in_stock', 9, 'in_stock', '', '', NULL::jsonb
+							FROM generate_series(1, $4::int) g
+							UNION ALL SELECT 't', $1::bigint, $4::int + 1, 'order_reserved', $2::bigint, '', 0, '', 0, '', '', '', $5::jsonb`,
+							seq.Add(1), now, products, lines, `{"order": "`+order+`", "lines": [{"product": "p", "quantity": 1}]}`)
+						bt.Queue("INSERT INTO "+movements+` (tenant, pending_id, pending_ord, time_ns, product, outlet, kind, ref,
+								on_hand_delta, reserved_delta, on_hand, reserved, version)
+							SELECT 't', $1::bigint, g, $2::bigint, ($3::text[])[g], ($4::text[])[g], 'reserve', $5::text, 0, $6::bigint, 1000000, 1, 1
+							FROM generate_series(1, $7::int) g`,
+							seq.Add(1), now, products, outlets, order, sign, lines)
 						return tx.SendBatch(ctx, bt).Close()
 					})
 				}
