@@ -46,7 +46,7 @@ var PlanSettings = map[string]string{
 }
 
 // GenericPlans are the statements of HotStatements the Store runs with
-// their generic plan.
+// their generic plan, except on Citus.
 var GenericPlans = []string{"products"}
 
 // PropagateSettings makes Citus pass the planner settings of a transaction

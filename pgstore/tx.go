@@ -523,7 +523,7 @@ func (t *tx) Products(ctx context.Context, ids []string) ([]onlinestock.Product,
 	}
 	// Read after the locks are granted, so under READ COMMITTED this sees
 	// what the last writer of these products committed.
-	queueProducts(b, t.tenant(), ids)
+	t.queueProducts(b, ids)
 	br, err := t.send(ctx, b)
 	if err != nil {
 		return nil, err
@@ -557,7 +557,7 @@ func (t *tx) PeekProducts(ctx context.Context, ids []string) ([]onlinestock.Prod
 		return []onlinestock.Product{}, nil
 	}
 	b := t.batch()
-	queueProducts(b, t.tenant(), ids)
+	t.queueProducts(b, ids)
 	br, err := t.send(ctx, b)
 	if err != nil {
 		return nil, err
@@ -686,16 +686,22 @@ const sqlProductsAtPlan = `SET LOCAL enable_seqscan = off`
 // scanProducts reads rows of (id, enabled, outlet, on_hand, reserved,
 // version), sorted by product and outlet, with a NULL outlet for a product
 // without levels, leaving out this transaction's placeholders.
-// queueProducts queues sqlProducts for products ids of tenant, planned
-// once per connection: the plan of a custom plan for each call
-// (PostgreSQL's choice for it, since no generic estimate of an array's
-// length matches the array given) cost more than running it. Its plan is
-// the same either way, an index lookup per key (see sqlProducts), and
-// TestHotPlansUseIndexes checks the generic one. The setting is put back
-// as it was right after, so no other statement runs with it.
-func queueProducts(b *pgx.Batch, tenant string, ids []string) {
+// queueProducts queues sqlProducts for products ids, planned once per
+// connection: a custom plan for each call (PostgreSQL's choice for it,
+// since no generic estimate of an array's length matches the array given)
+// cost more than running it. Its plan is the same either way, an index
+// lookup per key (see sqlProducts), and TestHotPlansUseIndexes checks the
+// generic one. The setting is put back as it was right after, so no other
+// statement runs with it. On Citus, which routes a statement by the
+// tenant it is given and cannot route this one's generic plan, it is
+// planned for each call.
+func (t *tx) queueProducts(b *pgx.Batch, ids []string) {
+	if t.s.citus {
+		b.Queue(sqlProducts, t.tenant(), ids)
+		return
+	}
 	b.Queue(sqlGenericPlan)
-	b.Queue(sqlProducts, tenant, ids)
+	b.Queue(sqlProducts, t.tenant(), ids)
 	b.Queue(sqlRestorePlan)
 }
 
@@ -710,6 +716,9 @@ const (
 
 // scanProducts reads the results of the statements queueProducts queued.
 func (t *tx) scanProducts(ctx context.Context, br pgx.BatchResults) ([]onlinestock.Product, error) {
+	if t.s.citus {
+		return t.scanProductRows(ctx, br)
+	}
 	if _, err := br.Exec(); err != nil { // sqlGenericPlan
 		return nil, interpretError(ctx, err)
 	}
