@@ -3,6 +3,8 @@ package pgstore_test
 import (
 	"context"
 	"fmt"
+	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -303,15 +305,31 @@ func BenchmarkConnectDisconnect(b *testing.B) {
 
 // BenchmarkReserveRelease reserves an order of 5 lines and releases it, per
 // op, on 50 connected outlets, each product stocked at a few of them. The
-// baseline does the same row updates in two transactions: the 5 levels'
-// reserved count up, with a reservation row inserted, then down, with the
-// row updated.
+// raw baseline does the same row updates in two transactions: the 5
+// levels' reserved count up, with a reservation row inserted, then down,
+// with the row updated; raw-same-rows also writes the outbox and ledger
+// rows the Service writes. Each runs on loopback, and again through a
+// proxy that holds what it forwards a millisecond each way, as a network
+// between the application and its database would; each run reports the
+// round trip it measured (ms/round-trip).
 func BenchmarkReserveRelease(b *testing.B) {
 	const lines = 5
+	for _, rtt := range []time.Duration{0, 2 * time.Millisecond} {
+		suffix := ""
+		if rtt > 0 {
+			suffix = fmt.Sprintf("/rtt=%v", rtt)
+		}
+		benchReserveRelease(b, lines, rtt, suffix)
+	}
+}
+
+// benchReserveRelease runs BenchmarkReserveRelease over connections with
+// the round-trip time rtt (0 for none added).
+func benchReserveRelease(b *testing.B, lines int, rtt time.Duration, suffix string) {
 	for _, n := range []int{1, 16} {
-		b.Run(fmt.Sprintf("raw/workers=%d", n), func(b *testing.B) {
+		b.Run(fmt.Sprintf("raw%s/workers=%d", suffix, n), func(b *testing.B) {
 			ctx := context.Background()
-			pool := newPool(b, int32(n)+2)
+			pool, reportRTT := delayedPool(b, int32(n)+2, rtt)
 			levels := throwaway(b, pool, "product text, outlet text, on_hand bigint, reserved bigint, PRIMARY KEY (product, outlet)")
 			orders := throwaway(b, pool, "id text PRIMARY KEY, status text")
 			if _, err := pool.Exec(ctx, "INSERT INTO "+levels+` SELECT 'p' || g, 'o' || (g % 50), 1000000, 0
@@ -321,6 +339,7 @@ func BenchmarkReserveRelease(b *testing.B) {
 			var seq atomic.Int64
 			b.ReportAllocs()
 			b.ResetTimer()
+			defer reportRTT() // after ResetTimer, which drops reported metrics
 			workers(b, n, func(w int) error {
 				products := make([]string, lines)
 				for i := range products {
@@ -353,9 +372,9 @@ func BenchmarkReserveRelease(b *testing.B) {
 		// line in the ledger, to tables with the Store's own columns and
 		// indexes. It measures the rows; the Service's ratio to it is the
 		// cost of everything else it does.
-		b.Run(fmt.Sprintf("raw-same-rows/workers=%d", n), func(b *testing.B) {
+		b.Run(fmt.Sprintf("raw-same-rows%s/workers=%d", suffix, n), func(b *testing.B) {
 			ctx := context.Background()
-			pool := newPool(b, int32(n)+2)
+			pool, reportRTT := delayedPool(b, int32(n)+2, rtt)
 			like := func(table string) string { return "LIKE " + table + " INCLUDING ALL" }
 			levels := throwaway(b, pool, like("onlinestock_levels"))
 			orders := throwaway(b, pool, like("onlinestock_reservations"))
@@ -368,6 +387,7 @@ func BenchmarkReserveRelease(b *testing.B) {
 			var seq atomic.Int64
 			b.ReportAllocs()
 			b.ResetTimer()
+			defer reportRTT() // after ResetTimer, which drops reported metrics
 			workers(b, n, func(w int) error {
 				products := make([]string, lines)
 				outlets := make([]string, lines)
@@ -411,9 +431,9 @@ func BenchmarkReserveRelease(b *testing.B) {
 				return move(-1, "released", false)
 			})
 		})
-		b.Run(fmt.Sprintf("reserve+release/workers=%d", n), func(b *testing.B) {
+		b.Run(fmt.Sprintf("reserve+release%s/workers=%d", suffix, n), func(b *testing.B) {
 			ctx := context.Background()
-			pool := newPool(b, int32(n)+2)
+			pool, reportRTT := delayedPool(b, int32(n)+2, rtt)
 			svc := newService(b, newStore(b, pool), onlinestock.Config{})
 			c := sparse(n * lines)
 			benchOutlets(b, svc, c.outlets)
@@ -421,6 +441,7 @@ func BenchmarkReserveRelease(b *testing.B) {
 			var seq atomic.Int64
 			b.ReportAllocs()
 			b.ResetTimer()
+			defer reportRTT() // after ResetTimer, which drops reported metrics
 			workers(b, n, func(w int) error {
 				order := onlinestock.Order{ID: fmt.Sprint(seq.Add(1))}
 				for i := range lines {
@@ -434,6 +455,43 @@ func BenchmarkReserveRelease(b *testing.B) {
 			})
 		})
 	}
+}
+
+// delayedPool is newPool, its connections going through a proxy that adds
+// rtt to every round trip when rtt is not 0, as a network between the
+// application and the database would. The proxy's timers are coarse (a
+// millisecond or so), so the round trip is measured, with SELECT 1, and
+// reported beside the benchmark as ms/round-trip by the function it
+// returns.
+func delayedPool(b *testing.B, maxConns int32, rtt time.Duration) (*pgxpool.Pool, func()) {
+	b.Helper()
+	if rtt == 0 {
+		return newPool(b, maxConns), func() {}
+	}
+	newPool(b, 1) // migrated
+	ctx := context.Background()
+	cfg := poolConfig(b, databaseURL(b), maxConns)
+	reserveConns(b, int(maxConns))
+	p := newDelayProxy(b, net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))), rtt/2)
+	cfg.ConnConfig.Host, cfg.ConnConfig.Port = "127.0.0.1", uint16(p.ln.Addr().(*net.TCPAddr).Port)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(pool.Close)
+	const trips = 20
+	var one int
+	if err := pool.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil { // connected and prepared
+		b.Fatal(err)
+	}
+	start := time.Now()
+	for range trips {
+		if err := pool.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+			b.Fatal(err)
+		}
+	}
+	measured := float64(time.Since(start).Microseconds()) / 1000 / trips
+	return pool, func() { b.ReportMetric(measured, "ms/round-trip") }
 }
 
 // BenchmarkHotProduct is a flash sale: 32 workers reserve and release one

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -21,21 +22,31 @@ import (
 
 // proxy forwards TCP connections to PostgreSQL until it is taken down:
 // then it cuts every open connection and refuses new ones, as a database
-// that stopped would, until it is brought up again.
+// that stopped would, until it is brought up again. With a delay, it holds
+// what it forwards that long each way, as a network would.
 type proxy struct {
 	ln     net.Listener
 	target string
+	delay  time.Duration // one way
 
 	mu    sync.Mutex
 	down  bool
 	conns map[net.Conn]bool
 }
 
-func newProxy(t *testing.T, target string) *proxy {
+func newProxy(t testing.TB, target string) *proxy {
+	return newDelayProxy(t, target, 0)
+}
+
+// newDelayProxy returns a proxy that delays what it forwards by delay,
+// each way.
+func newDelayProxy(t testing.TB, target string, delay time.Duration) *proxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	p := &proxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target, delay: delay, conns: map[net.Conn]bool{}}
 	t.Cleanup(func() {
 		ln.Close()
 		p.setDown(true)
@@ -76,9 +87,45 @@ func (p *proxy) forward(c net.Conn) {
 	}
 	p.conns[c], p.conns[s] = true, true
 	p.mu.Unlock()
-	go func() { _, _ = io.Copy(s, c); s.Close() }()
-	_, _ = io.Copy(c, s)
+	go func() { p.copy(s, c); s.Close() }()
+	p.copy(c, s)
 	c.Close()
+}
+
+// copy forwards what src sends to dst, each read held for the delay.
+func (p *proxy) copy(dst, src net.Conn) {
+	if p.delay <= 0 {
+		_, _ = io.Copy(dst, src)
+		return
+	}
+	type chunk struct {
+		due  time.Time
+		data []byte
+	}
+	chunks := make(chan chunk, 1024)
+	go func() {
+		defer close(chunks)
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				chunks <- chunk{time.Now().Add(p.delay), slices.Clone(buf[:n])}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for c := range chunks {
+		time.Sleep(time.Until(c.due))
+		if _, err := dst.Write(c.data); err != nil {
+			src.Close() // ends the reader, which closes chunks
+			for range chunks {
+				continue
+			}
+			return
+		}
+	}
 }
 
 func (p *proxy) setDown(down bool) {
