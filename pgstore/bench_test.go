@@ -346,24 +346,16 @@ func benchReserveRelease(b *testing.B, lines int, rtt time.Duration, suffix stri
 					products[i] = fmt.Sprintf("p%d", w*lines+i)
 				}
 				order := fmt.Sprint(seq.Add(1))
-				move := func(sign int, status string, insert bool) error {
-					return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-						bt := &pgx.Batch{}
-						for _, p := range products {
-							bt.Queue("UPDATE "+levels+" SET reserved = reserved + $2 WHERE product = $1 AND on_hand - reserved >= $2", p, sign)
-						}
-						if insert {
-							bt.Queue("INSERT INTO "+orders+" VALUES ($1, $2)", order, status)
-						} else {
-							bt.Queue("UPDATE "+orders+" SET status = $2 WHERE id = $1", order, status)
-						}
-						return tx.SendBatch(ctx, bt).Close()
-					})
-				}
-				if err := move(1, "open", true); err != nil {
-					return err
-				}
-				return move(-1, "released", false)
+				return rawPair(ctx, pool, func(bt *pgx.Batch, sign int, status string, reserve bool) {
+					for _, p := range products {
+						bt.Queue("UPDATE "+levels+" SET reserved = reserved + $2 WHERE product = $1 AND on_hand - reserved >= $2", p, sign)
+					}
+					if reserve {
+						bt.Queue("INSERT INTO "+orders+" VALUES ($1, $2)", order, status)
+					} else {
+						bt.Queue("UPDATE "+orders+" SET status = $2 WHERE id = $1", order, status)
+					}
+				})
 			})
 		})
 		// The same, writing also the other rows the Service writes: each
@@ -397,38 +389,30 @@ func benchReserveRelease(b *testing.B, lines int, rtt time.Duration, suffix stri
 				}
 				order := fmt.Sprint(seq.Add(1))
 				detail := `{"sources": [{"outlet": "o0", "stage": "one_outlet", "rank": 1}]}`
-				move := func(sign int, status string, insert bool) error {
-					return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-						bt := &pgx.Batch{}
-						for i, p := range products {
-							bt.Queue("UPDATE "+levels+" SET reserved = reserved + $3 WHERE tenant = 't' AND product = $1 AND outlet = $2 AND on_hand - reserved >= $3",
-								p, outlets[i], sign)
-						}
-						if insert {
-							bt.Queue("INSERT INTO "+orders+` VALUES ('t', $1, '', $2, $3, $2, $4, $3, $5, $6, NULL, $7)`,
-								order, products, quantities, outlets, status, time.Now().UnixNano(), detail)
-						} else {
-							bt.Queue("UPDATE "+orders+" SET status = $2, detail = $3 WHERE tenant = 't' AND order_id = $1", order, status, detail)
-						}
-						now := time.Now().UnixNano()
-						bt.Queue("INSERT INTO "+events+` (tenant, pending_id, pending_ord, kind, time_ns, product,
-								before_quantity, before_label, after_quantity, after_label, outlet, previous, order_detail)
-							SELECT 't', $1::bigint, g, 'availability_changed', $2::bigint, ($3::text[])[g], 10, 'in_stock', 9, 'in_stock', '', '', NULL::jsonb
-							FROM generate_series(1, $4::int) g
-							UNION ALL SELECT 't', $1::bigint, $4::int + 1, 'order_reserved', $2::bigint, '', 0, '', 0, '', '', '', $5::jsonb`,
-							seq.Add(1), now, products, lines, `{"order": "`+order+`", "lines": [{"product": "p", "quantity": 1}]}`)
-						bt.Queue("INSERT INTO "+movements+` (tenant, pending_id, pending_ord, time_ns, product, outlet, kind, ref,
-								on_hand_delta, reserved_delta, on_hand, reserved, version)
-							SELECT 't', $1::bigint, g, $2::bigint, ($3::text[])[g], ($4::text[])[g], 'reserve', $5::text, 0, $6::bigint, 1000000, 1, 1
-							FROM generate_series(1, $7::int) g`,
-							seq.Add(1), now, products, outlets, order, sign, lines)
-						return tx.SendBatch(ctx, bt).Close()
-					})
-				}
-				if err := move(1, "open", true); err != nil {
-					return err
-				}
-				return move(-1, "released", false)
+				return rawPair(ctx, pool, func(bt *pgx.Batch, sign int, status string, reserve bool) {
+					for i, p := range products {
+						bt.Queue("UPDATE "+levels+" SET reserved = reserved + $3 WHERE tenant = 't' AND product = $1 AND outlet = $2 AND on_hand - reserved >= $3",
+							p, outlets[i], sign)
+					}
+					if reserve {
+						bt.Queue("INSERT INTO "+orders+` VALUES ('t', $1, '', $2, $3, $2, $4, $3, $5, $6, NULL, $7)`,
+							order, products, quantities, outlets, status, time.Now().UnixNano(), detail)
+					} else {
+						bt.Queue("UPDATE "+orders+" SET status = $2, detail = $3 WHERE tenant = 't' AND order_id = $1", order, status, detail)
+					}
+					now := time.Now().UnixNano()
+					bt.Queue("INSERT INTO "+events+` (tenant, pending_id, pending_ord, kind, time_ns, product,
+						before_quantity, before_label, after_quantity, after_label, outlet, previous, order_detail)
+					SELECT 't', $1::bigint, g, 'availability_changed', $2::bigint, ($3::text[])[g], 10, 'in_stock', 9, 'in_stock', '', '', NULL::jsonb
+					FROM generate_series(1, $4::int) g
+					UNION ALL SELECT 't', $1::bigint, $4::int + 1, 'order_reserved', $2::bigint, '', 0, '', 0, '', '', '', $5::jsonb`,
+						seq.Add(1), now, products, lines, `{"order": "`+order+`", "lines": [{"product": "p", "quantity": 1}]}`)
+					bt.Queue("INSERT INTO "+movements+` (tenant, pending_id, pending_ord, time_ns, product, outlet, kind, ref,
+						on_hand_delta, reserved_delta, on_hand, reserved, version)
+					SELECT 't', $1::bigint, g, $2::bigint, ($3::text[])[g], ($4::text[])[g], 'reserve', $5::text, 0, $6::bigint, 1000000, 1, 1
+					FROM generate_series(1, $7::int) g`,
+						seq.Add(1), now, products, outlets, order, sign, lines)
+				})
 			})
 		})
 		b.Run(fmt.Sprintf("reserve+release%s/workers=%d", suffix, n), func(b *testing.B) {
@@ -455,6 +439,28 @@ func benchReserveRelease(b *testing.B, lines int, rtt time.Duration, suffix stri
 			})
 		})
 	}
+}
+
+// rawPair runs a baseline's reserve and release: two transactions, each
+// of one batch, which queue fills given the sign of the move (+1 to
+// reserve, -1 to release), the order's status after it, and whether it
+// reserves.
+func rawPair(ctx context.Context, pool *pgxpool.Pool, queue func(b *pgx.Batch, sign int, status string, reserve bool)) error {
+	for _, step := range []struct {
+		sign    int
+		status  string
+		reserve bool
+	}{{+1, "open", true}, {-1, "released", false}} {
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			b := &pgx.Batch{}
+			queue(b, step.sign, step.status, step.reserve)
+			return tx.SendBatch(ctx, b).Close()
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // delayedPool is newPool, its connections going through a proxy that adds

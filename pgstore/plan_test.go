@@ -186,13 +186,7 @@ func TestHotPlansUseIndexes(t *testing.T) {
 				t.Errorf("%s: %v", name, err)
 				continue
 			}
-			var plans []struct{ Plan planNode }
-			if err := json.Unmarshal(out, &plans); err != nil || len(plans) != 1 {
-				t.Fatalf("%s: EXPLAIN output %s: %v", name, out, err)
-			}
-			if bad := checkPlan(plans[0].Plan, false, ""); len(bad) > 0 {
-				t.Errorf("%s, %s: not by index:\n\t%s", name, when, strings.Join(bad, "\n\t"))
-			}
+			checkExplained(t, name, when, out)
 			if slices.Contains(pgstore.GenericPlans, name) && !citus { // on Citus they are planned per call
 				explainGeneric(t, ctx, pool, name, sql, a, when)
 			}
@@ -251,11 +245,17 @@ func explainGeneric(t *testing.T, ctx context.Context, pool *pgxpool.Pool, name,
 		t.Errorf("%s, generic plan: %v", name, err)
 		return
 	}
+	checkExplained(t, name+", generic plan", when, out)
+}
+
+// checkExplained checks the output of EXPLAIN (FORMAT JSON) with checkPlan.
+func checkExplained(t *testing.T, name, when string, out []byte) {
+	t.Helper()
 	var plans []struct{ Plan planNode }
 	if err := json.Unmarshal(out, &plans); err != nil || len(plans) != 1 {
 		t.Fatalf("%s: EXPLAIN output %s: %v", name, out, err)
 	}
 	if bad := checkPlan(plans[0].Plan, false, ""); len(bad) > 0 {
-		t.Errorf("%s, generic plan, %s: not by index:\n\t%s", name, when, strings.Join(bad, "\n\t"))
+		t.Errorf("%s, %s: not by index:\n\t%s", name, when, strings.Join(bad, "\n\t"))
 	}
 }

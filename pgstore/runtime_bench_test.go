@@ -490,11 +490,13 @@ func BenchmarkTenantsWorker(b *testing.B) {
 }
 
 // statementCounter is a pgx tracer that counts the statements a pool
-// sends, one by one or in batches.
-type statementCounter struct{ n atomic.Int64 }
+// sends, one by one or in batches (n), and the round trips they take
+// (trips): each statement sent alone, and each batch, is one.
+type statementCounter struct{ n, trips atomic.Int64 }
 
 func (c *statementCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
 	c.n.Add(1)
+	c.trips.Add(1)
 	return ctx
 }
 
@@ -502,6 +504,7 @@ func (c *statementCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQu
 
 func (c *statementCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
 	c.n.Add(int64(len(d.Batch.QueuedQueries)))
+	c.trips.Add(1)
 	return ctx
 }
 

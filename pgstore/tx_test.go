@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -356,26 +355,6 @@ func TestSetupCacheFollowsOtherProcesses(t *testing.T) {
 	}
 }
 
-// roundTrips is a pgx tracer that counts round trips: each statement sent
-// alone, and each batch, is one.
-type roundTrips struct{ n atomic.Int64 }
-
-func (c *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	c.n.Add(1)
-	return ctx
-}
-
-func (c *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
-
-func (c *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
-	c.n.Add(1)
-	return ctx
-}
-
-func (c *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
-
-func (c *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
-
 // TestOrderRoundTrips counts the round trips of the order calls once the
 // setup is cached: the reservation is read with the setup, then the
 // products are read and locked, then the writes are sent with the COMMIT.
@@ -385,7 +364,7 @@ func TestOrderRoundTrips(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	cfg := poolConfig(t, databaseURL(t), 2)
-	trips := &roundTrips{}
+	trips := &statementCounter{}
 	cfg.ConnConfig.Tracer = trips
 	reserveConns(t, 2)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -424,11 +403,11 @@ func TestOrderRoundTrips(t *testing.T) {
 		{"Release", func() error { _, err := svc.Release(ctx, "o1"); return err }, 3},
 		{"Release again", func() error { _, err := svc.Release(ctx, "o1"); return err }, 2},
 	} {
-		before := trips.n.Load()
+		before := trips.trips.Load()
 		if err := c.call(); err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		if got := trips.n.Load() - before; got != c.want {
+		if got := trips.trips.Load() - before; got != c.want {
 			t.Errorf("%s took %d round trips, want %d", c.name, got, c.want)
 		}
 	}
