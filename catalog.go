@@ -616,17 +616,9 @@ func (s *Service) SetBackorder(ctx context.Context, b Backorder) error {
 	if err := b.validate(); err != nil {
 		return err
 	}
-	return s.store.Update(ctx, func(tx Tx) error {
-		setup, err := tx.LockSetup(ctx)
-		if err != nil {
-			return err
-		}
+	return s.updateCatalog(ctx, func(tx Tx, setup *Setup, cat *Catalog) error {
 		if _, ok := setup.Outlet(b.Outlet); b.Outlet != "" && !ok {
 			return notFound("outlet", b.Outlet)
-		}
-		cat, err := tx.Catalog(ctx)
-		if err != nil {
-			return err
 		}
 		found, err := tx.Products(ctx, []string{b.Product})
 		if err != nil {
@@ -656,15 +648,7 @@ func (s *Service) DeleteBackorder(ctx context.Context, product string) error {
 	if err := checkID("product", product); err != nil {
 		return err
 	}
-	return s.store.Update(ctx, func(tx Tx) error {
-		setup, err := tx.LockSetup(ctx)
-		if err != nil {
-			return err
-		}
-		cat, err := tx.Catalog(ctx)
-		if err != nil {
-			return err
-		}
+	return s.updateCatalog(ctx, func(tx Tx, setup *Setup, cat *Catalog) error {
 		if _, ok := cat.Backorder(product); !ok {
 			return notFound("backorder policy of product", product)
 		}
@@ -710,15 +694,7 @@ func (s *Service) SaveBundle(ctx context.Context, b Bundle) error {
 	if err := b.normalizeAndValidate(); err != nil {
 		return err
 	}
-	return s.store.Update(ctx, func(tx Tx) error {
-		setup, err := tx.LockSetup(ctx)
-		if err != nil {
-			return err
-		}
-		cat, err := tx.Catalog(ctx)
-		if err != nil {
-			return err
-		}
+	return s.updateCatalog(ctx, func(tx Tx, setup *Setup, cat *Catalog) error {
 		old, exists := cat.Bundle(b.ID)
 		if exists && slices.Equal(old.Components, b.Components) {
 			return nil
@@ -767,15 +743,7 @@ func (s *Service) DeleteBundle(ctx context.Context, id string) error {
 	if err := checkID("bundle", id); err != nil {
 		return err
 	}
-	return s.store.Update(ctx, func(tx Tx) error {
-		setup, err := tx.LockSetup(ctx)
-		if err != nil {
-			return err
-		}
-		cat, err := tx.Catalog(ctx)
-		if err != nil {
-			return err
-		}
+	return s.updateCatalog(ctx, func(tx Tx, setup *Setup, cat *Catalog) error {
 		if !cat.IsBundle(id) {
 			return notFound("bundle", id)
 		}
@@ -798,6 +766,22 @@ func checkNotHeld(ctx context.Context, tx Tx, product string) error {
 		return fmt.Errorf("bundle %q is held by open order %q: %w", product, open[0].Order, ErrConflict)
 	}
 	return nil
+}
+
+// updateCatalog runs fn in an Update with the setup and the catalog read
+// under the exclusive setup lock, which every change of the catalog takes.
+func (s *Service) updateCatalog(ctx context.Context, fn func(tx Tx, setup *Setup, cat *Catalog) error) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		setup, err := tx.LockSetup(ctx)
+		if err != nil {
+			return err
+		}
+		cat, err := tx.Catalog(ctx)
+		if err != nil {
+			return err
+		}
+		return fn(tx, setup, cat)
+	})
 }
 
 // changeCatalog checks product, which the change from cat to next

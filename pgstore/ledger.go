@@ -107,16 +107,6 @@ func (s *Store) Movements(ctx context.Context, f onlinestock.MovementFilter) ([]
 	if limit <= 0 {
 		limit = 100
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return nil, interpretError(ctx, err)
-	}
-	defer conn.Release()
-	b := &pgx.Batch{}
-	numbering := s.queueNumbering(b, movementLog, limit)
 	query, args := sqlMovements, []any{s.cfg.Tenant, int64(f.After), limit, f.Outlet}
 	switch {
 	case f.Product != "":
@@ -124,39 +114,21 @@ func (s *Store) Movements(ctx context.Context, f onlinestock.MovementFilter) ([]
 	case f.Ref != "":
 		query, args = sqlMovementsOfRef, append(args, f.Ref)
 	}
-	b.Queue(query, args...)
-	br := conn.SendBatch(ctx, b)
-	defer br.Close()
-	for range numbering {
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			rollbackConn(ctx, conn)
-			return nil, interpretError(ctx, err)
-		}
-	}
-	rows, err := br.Query()
-	if err != nil {
-		return nil, interpretError(ctx, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
+	err := s.readNumbered(ctx, movementLog, limit, func(rows pgx.Rows) error {
 		var m onlinestock.Movement
 		var seq, at int64
 		var kind, reason string
 		if err := rows.Scan(&seq, &at, &m.Product, &m.Outlet, &kind, &reason, &m.Ref,
 			&m.OnHandDelta, &m.ReservedDelta, &m.OnHand, &m.Reserved, &m.Version, &m.Bundle); err != nil {
-			return nil, interpretError(ctx, err)
+			return interpretError(ctx, err)
 		}
 		m.Seq, m.Time = uint64(seq), fromNanos(&at)
 		m.Kind, m.Reason = onlinestock.MovementKind(kind), onlinestock.StockReason(reason)
 		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, interpretError(ctx, err)
-	}
-	rows.Close()
-	if err := br.Close(); err != nil {
-		return nil, interpretError(ctx, err)
+		return nil
+	}, query, args...)
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

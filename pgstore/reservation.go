@@ -65,43 +65,37 @@ func decodeDetail(raw []byte, r *onlinestock.Reservation) error {
 	if err := json.Unmarshal(raw, &d); err != nil {
 		return fmt.Errorf("pgstore: reservation %q: corrupt detail: %w", r.Order, err)
 	}
-	if d.Fulfilled != nil {
-		if len(d.Fulfilled) != len(r.Allocations) || len(d.Released) != len(r.Allocations) {
-			return fmt.Errorf("pgstore: reservation %q: corrupt detail: %d allocations, %d fulfilled, %d released",
-				r.Order, len(r.Allocations), len(d.Fulfilled), len(d.Released))
-		}
-		for i := range r.Allocations {
-			r.Allocations[i].Fulfilled, r.Allocations[i].Released = d.Fulfilled[i], d.Released[i]
-		}
+	if (d.Fulfilled == nil) != (d.Released == nil) {
+		return fmt.Errorf("pgstore: reservation %q: corrupt detail: fulfilled and released units not kept together", r.Order)
 	}
-	if d.Reported != nil {
-		if len(d.Reported) != len(r.Allocations) {
-			return fmt.Errorf("pgstore: reservation %q: corrupt detail: %d allocations, %d reported",
-				r.Order, len(r.Allocations), len(d.Reported))
-		}
-		for i := range r.Allocations {
-			r.Allocations[i].Reported = d.Reported[i]
-		}
-	}
-	if d.Components != nil {
-		if len(d.Components) != len(r.Allocations) {
-			return fmt.Errorf("pgstore: reservation %q: corrupt detail: %d allocations, %d component lists",
-				r.Order, len(r.Allocations), len(d.Components))
-		}
-		for i := range r.Allocations {
-			r.Allocations[i].Components = d.Components[i]
-		}
-	}
-	if d.Backordered != nil {
-		if len(d.Backordered) != len(r.Allocations) {
-			return fmt.Errorf("pgstore: reservation %q: corrupt detail: %d allocations, %d backordered",
-				r.Order, len(r.Allocations), len(d.Backordered))
-		}
-		for i := range r.Allocations {
-			r.Allocations[i].Backordered = d.Backordered[i]
+	for _, err := range []error{
+		spread(r, "fulfilled", d.Fulfilled, func(a *onlinestock.Allocation, n int64) { a.Fulfilled = n }),
+		spread(r, "released", d.Released, func(a *onlinestock.Allocation, n int64) { a.Released = n }),
+		spread(r, "reported", d.Reported, func(a *onlinestock.Allocation, b bool) { a.Reported = b }),
+		spread(r, "component lists", d.Components, func(a *onlinestock.Allocation, c []onlinestock.Component) { a.Components = c }),
+		spread(r, "backordered", d.Backordered, func(a *onlinestock.Allocation, n int64) { a.Backordered = n }),
+	} {
+		if err != nil {
+			return err
 		}
 	}
 	r.Sources, r.Parts = d.Sources, d.Parts
+	return nil
+}
+
+// spread hands each of r's allocations its value in vals, a list of the
+// detail kept per allocation; nil is no list, and a list of another
+// length is corrupt.
+func spread[T any](r *onlinestock.Reservation, what string, vals []T, set func(*onlinestock.Allocation, T)) error {
+	if vals == nil {
+		return nil
+	}
+	if len(vals) != len(r.Allocations) {
+		return fmt.Errorf("pgstore: reservation %q: corrupt detail: %d allocations, %d %s", r.Order, len(r.Allocations), len(vals), what)
+	}
+	for i := range r.Allocations {
+		set(&r.Allocations[i], vals[i])
+	}
 	return nil
 }
 

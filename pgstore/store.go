@@ -104,16 +104,23 @@ func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), SchemaCheckTimeout)
-	defer cancel()
-	citus, err := checkNode(ctx, pool)
+	citus, err := checkDatabase(pool)
 	if err != nil {
 		return nil, err
 	}
-	if err := CheckSchema(ctx, pool); err != nil {
-		return nil, err
-	}
 	return &Store{pool: pool, cfg: cfg.withDefaults(), citus: citus}, nil
+}
+
+// checkDatabase refuses a Citus worker node and a schema this build cannot
+// use, waiting at most SchemaCheckTimeout, and reports whether the
+// database is a Citus cluster.
+func checkDatabase(pool *pgxpool.Pool) (citus bool, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), SchemaCheckTimeout)
+	defer cancel()
+	if citus, err = checkNode(ctx, pool); err != nil {
+		return false, err
+	}
+	return citus, CheckSchema(ctx, pool)
 }
 
 // SchemaCheckTimeout bounds the schema check of [New].
@@ -192,34 +199,7 @@ func (s *Store) EventsSince(ctx context.Context, after uint64, limit int) ([]onl
 	if after >= math.MaxInt64 {
 		return out, ctx.Err()
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return nil, interpretError(ctx, err)
-	}
-	defer conn.Release() // a connection left inside a transaction is destroyed, not reused
-	b := &pgx.Batch{}
-	numbering := s.queueNumbering(b, eventLog, limit)
-	// After the COMMIT, in a statement (and snapshot) of its own: it sees
-	// every number given out so far, and only those.
-	b.Queue(sqlEventsSince, s.cfg.Tenant, int64(after), limit)
-	br := conn.SendBatch(ctx, b)
-	defer br.Close()
-	for range numbering {
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			rollbackConn(ctx, conn)
-			return nil, interpretError(ctx, err)
-		}
-	}
-	rows, err := br.Query()
-	if err != nil {
-		return nil, interpretError(ctx, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
+	err := s.readNumbered(ctx, eventLog, limit, func(rows pgx.Rows) error {
 		var e onlinestock.Event
 		var seq int64
 		var at *int64
@@ -227,23 +207,66 @@ func (s *Store) EventsSince(ctx context.Context, after uint64, limit int) ([]onl
 		var orderDetail []byte
 		if err := rows.Scan(&seq, &kind, &at, &e.Product, &e.Before.Quantity, &beforeLabel,
 			&e.After.Quantity, &afterLabel, &e.Outlet, &e.Previous, &e.Methods, &orderDetail); err != nil {
-			return nil, interpretError(ctx, err)
+			return interpretError(ctx, err)
 		}
 		if err := decodeOrderDetail(orderDetail, &e); err != nil {
-			return nil, fmt.Errorf("pgstore: event %d: %w", seq, err)
+			return fmt.Errorf("pgstore: event %d: %w", seq, err)
 		}
 		e.Seq, e.Kind, e.Time = uint64(seq), onlinestock.EventKind(kind), fromNanos(at)
 		e.Before.Label, e.After.Label = onlinestock.Label(beforeLabel), onlinestock.Label(afterLabel)
 		out = append(out, e)
+		return nil
+	}, sqlEventsSince, s.cfg.Tenant, int64(after), limit)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// readNumbered numbers a chunk of l's rows committed since the last
+// numbering (see DESIGN.md), then runs query with args and hands each row
+// it returns to scan, all in one round trip.
+func (s *Store) readNumbered(ctx context.Context, l numberedLog, limit int, scan func(pgx.Rows) error, query string, args ...any) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return interpretError(ctx, err)
+	}
+	defer conn.Release() // a connection left inside a transaction is destroyed, not reused
+	b := &pgx.Batch{}
+	numbering := s.queueNumbering(b, l, limit)
+	// After the COMMIT, in a statement (and snapshot) of its own: it sees
+	// every number given out so far, and only those.
+	b.Queue(query, args...)
+	br := conn.SendBatch(ctx, b)
+	defer br.Close()
+	for range numbering {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			rollbackConn(ctx, conn)
+			return interpretError(ctx, err)
+		}
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return interpretError(ctx, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, interpretError(ctx, err)
+		return interpretError(ctx, err)
 	}
 	rows.Close()
 	if err := br.Close(); err != nil {
-		return nil, interpretError(ctx, err)
+		return interpretError(ctx, err)
 	}
-	return out, nil
+	return nil
 }
 
 // sqlEventsSince reads numbered events in order, from the index of

@@ -53,13 +53,8 @@ func NewTenants(pool *pgxpool.Pool, cfg Config) (*Tenants, error) {
 	if cfg.Tenant != "" {
 		return nil, fmt.Errorf("pgstore: Config.Tenant: %q: each tenant's Store gets its own: leave it empty: %w", cfg.Tenant, onlinestock.ErrInvalid)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), SchemaCheckTimeout)
-	defer cancel()
-	citus, err := checkNode(ctx, pool)
+	citus, err := checkDatabase(pool)
 	if err != nil {
-		return nil, err
-	}
-	if err := CheckSchema(ctx, pool); err != nil {
 		return nil, err
 	}
 	return &Tenants{pool: pool, cfg: cfg.withDefaults(), citus: citus}, nil
