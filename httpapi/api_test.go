@@ -197,15 +197,7 @@ func TestErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		tests := []struct {
-			name         string
-			method, path string
-			body         string
-			status       int
-			code         string
-			field        string // the problem's field, when the request was malformed
-			detail       string // a word the detail must hold
-		}{
+		tests := []refusal{
 			{"malformed JSON", "POST", "/v1/changes", `{"changes": [`, 400, httpapi.CodeInvalid, "", "JSON"},
 			{"a syntax error", "POST", "/v1/changes", `{"changes": [}]}`, 400, httpapi.CodeInvalid, "", "malformed JSON"},
 			{"an empty body", "POST", "/v1/quote", ``, 400, httpapi.CodeInvalid, "", "empty"},
@@ -231,32 +223,17 @@ func TestErrors(t *testing.T) {
 			{"an unknown path", "GET", "/v2/availability", ``, 404, httpapi.CodeNoRoute, "", "/v2"},
 			{"a wrong method", "DELETE", "/v1/quote", ``, 405, httpapi.CodeMethodNotAllowed, "", "DELETE"},
 		}
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				var r response
-				if tt.body == "" && tt.method != "POST" {
-					r = c.do(tt.method, tt.path, nil)
-				} else {
-					r = c.raw(tt.method, tt.path, "application/json", strings.NewReader(tt.body))
+		checkRefusals(t, c, tests, func(t *testing.T, tt refusal, r response, p httpapi.Error) {
+			if tt.code == httpapi.CodeInsufficientStock {
+				want := []onlinestock.Shortfall{{Product: "tee", Requested: 6, Available: 5, Status: onlinestock.LineShort}}
+				if diff := cmp.Diff(want, p.Shortfalls); diff != "" {
+					t.Errorf("shortfalls mismatch (-want +got):\n%s", diff)
 				}
-				if r.status != tt.status {
-					t.Fatalf("status %d, want %d; body %s", r.status, tt.status, r.body)
-				}
-				p := r.problem(t)
-				if p.Code != tt.code || p.Field != tt.field || !strings.Contains(p.Detail, tt.detail) {
-					t.Errorf("problem %+v, want code %q, field %q, detail holding %q", p, tt.code, tt.field, tt.detail)
-				}
-				if tt.code == httpapi.CodeInsufficientStock {
-					want := []onlinestock.Shortfall{{Product: "tee", Requested: 6, Available: 5, Status: onlinestock.LineShort}}
-					if diff := cmp.Diff(want, p.Shortfalls); diff != "" {
-						t.Errorf("shortfalls mismatch (-want +got):\n%s", diff)
-					}
-				}
-				if tt.code == httpapi.CodeMethodNotAllowed && r.header.Get("Allow") != "POST" {
-					t.Errorf("Allow: %q, want POST", r.header.Get("Allow"))
-				}
-			})
-		}
+			}
+			if tt.code == httpapi.CodeMethodNotAllowed && r.header.Get("Allow") != "POST" {
+				t.Errorf("Allow: %q, want POST", r.header.Get("Allow"))
+			}
+		})
 
 		// Nothing changed: the same levels, no new event.
 		after, err := svc.EventsSince(ctx, 0, 0)

@@ -230,3 +230,42 @@ func setUpShop(c *client) {
 		{"kind": "set", "product": "tee", "outlet": "south", "quantity": 3}]}`)
 	c.must(204, "POST", "/v1/products/enable", map[string]any{"products": []string{"tee"}})
 }
+
+// refusal is a request the API must refuse: its status, and the code, field
+// and words of detail of the problem it answers with.
+type refusal struct {
+	name         string
+	method, path string
+	body         string
+	status       int
+	code         string
+	field        string // the problem's field, when the request was malformed
+	detail       string // words the detail must hold
+}
+
+// checkRefusals sends each request, a JSON body but for a GET or DELETE
+// without one, and checks its answer; more, when not nil, checks more of
+// it.
+func checkRefusals(t *testing.T, c *client, tests []refusal, more func(t *testing.T, tt refusal, r response, p httpapi.Error)) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var r response
+			if tt.body == "" && tt.method != "POST" {
+				r = c.do(tt.method, tt.path, nil)
+			} else {
+				r = c.raw(tt.method, tt.path, "application/json", strings.NewReader(tt.body))
+			}
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d; body %s", r.status, tt.status, r.body)
+			}
+			p := r.problem(t)
+			if p.Code != tt.code || p.Field != tt.field || !strings.Contains(p.Detail, tt.detail) {
+				t.Errorf("problem %+v, want code %q, field %q, detail holding %q", p, tt.code, tt.field, tt.detail)
+			}
+			if more != nil {
+				more(t, tt, r, p)
+			}
+		})
+	}
+}

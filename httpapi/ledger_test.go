@@ -226,15 +226,7 @@ func TestLedgerErrors(t *testing.T) {
 		change := func(fields string) string {
 			return `{"changes": [{"kind": "adjust", "product": "tee", "outlet": "north", "quantity": -1, ` + fields + `}]}`
 		}
-		tests := []struct {
-			name         string
-			method, path string
-			body         string
-			status       int
-			code         string
-			field        string // the problem's field, when the request was malformed
-			detail       string // words the detail must hold
-		}{
+		tests := []refusal{
 			{"a misspelt parameter", "GET", "/v1/movements?prodcut=tee", ``, 400, httpapi.CodeInvalid, "prodcut", "unknown query parameter"},
 			{"a filter by kind, which there is not", "GET", "/v1/movements?kind=set", ``, 400, httpapi.CodeInvalid, "kind", "known are product, outlet, ref, after, limit"},
 			{"a product given twice", "GET", "/v1/movements?product=tee&product=cap", ``, 400, httpapi.CodeInvalid, "product", "2 times"},
@@ -274,23 +266,7 @@ func TestLedgerErrors(t *testing.T) {
 				{"kind": "adjust", "product": "cap", "outlet": "north", "quantity": 1, "reason": "return", "ref": "receipt-45"},
 				{"kind": "set", "product": "tee", "outlet": "south", "quantity": 9, "if_version": 1, "check_version": true, "reason": "count"}]}`, 409, httpapi.CodeConflict, "", "not 1"},
 		}
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				var r response
-				if tt.method == "GET" {
-					r = c.do(tt.method, tt.path, nil)
-				} else {
-					r = c.raw(tt.method, tt.path, "application/json", strings.NewReader(tt.body))
-				}
-				if r.status != tt.status {
-					t.Fatalf("status %d, want %d; body %s", r.status, tt.status, r.body)
-				}
-				p := r.problem(t)
-				if p.Code != tt.code || p.Field != tt.field || !strings.Contains(p.Detail, tt.detail) {
-					t.Errorf("problem %+v, want code %q, field %q, detail holding %q", p, tt.code, tt.field, tt.detail)
-				}
-			})
-		}
+		checkRefusals(t, c, tests, nil)
 		if diff := cmp.Diff(before, snapshot()); diff != "" {
 			t.Errorf("state after rejected requests mismatch (-want +got):\n%s", diff)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"strings"
 	"testing"
 	"time"
 
@@ -204,15 +203,7 @@ func TestOrderErrors(t *testing.T) {
 		}
 		before := snapshot()
 
-		tests := []struct {
-			name         string
-			method, path string
-			body         string
-			status       int
-			code         string
-			field        string // the problem's field, when the request was malformed
-			detail       string // words the detail must hold
-		}{
+		tests := []refusal{
 			{"shipping an unknown order", "POST", "/v1/reservations/nope/fulfill-part", `{"id": "s", "lines": [{"product": "tee", "quantity": 1}]}`, 404, httpapi.CodeNotFound, "", "nope"},
 			{"a part without an ID", "POST", "/v1/reservations/web-1/fulfill-part", `{"lines": [{"product": "tee", "quantity": 1}]}`, 400, httpapi.CodeInvalid, "", "part: empty"},
 			{"a part without lines", "POST", "/v1/reservations/web-1/release-part", `{"id": "c"}`, 400, httpapi.CodeInvalid, "", "lines: empty"},
@@ -247,26 +238,11 @@ func TestOrderErrors(t *testing.T) {
 			{"a limit that is not a number", "GET", "/v1/reservations?limit=ten", ``, 400, httpapi.CodeInvalid, "limit", "non-negative integer"},
 			{"reading an amendment", "GET", "/v1/reservations/web-1/amend", ``, 405, httpapi.CodeMethodNotAllowed, "", "GET"},
 		}
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				var r response
-				if tt.method == "GET" {
-					r = c.do(tt.method, tt.path, nil)
-				} else {
-					r = c.raw(tt.method, tt.path, "application/json", strings.NewReader(tt.body))
-				}
-				if r.status != tt.status {
-					t.Fatalf("status %d, want %d; body %s", r.status, tt.status, r.body)
-				}
-				p := r.problem(t)
-				if p.Code != tt.code || p.Field != tt.field || !strings.Contains(p.Detail, tt.detail) {
-					t.Errorf("problem %+v, want code %q, field %q, detail holding %q", p, tt.code, tt.field, tt.detail)
-				}
-				if tt.code == httpapi.CodeInsufficientStock && len(p.Shortfalls) != 1 {
-					t.Errorf("shortfalls %+v, want tee's", p.Shortfalls)
-				}
-			})
-		}
+		checkRefusals(t, c, tests, func(t *testing.T, tt refusal, _ response, p httpapi.Error) {
+			if tt.code == httpapi.CodeInsufficientStock && len(p.Shortfalls) != 1 {
+				t.Errorf("shortfalls %+v, want tee's", p.Shortfalls)
+			}
+		})
 		if diff := cmp.Diff(before, snapshot()); diff != "" {
 			t.Errorf("state after rejected requests mismatch (-want +got):\n%s", diff)
 		}
