@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/onlinestock/onlinestock"
-	"github.com/onlinestock/onlinestock/pgstore"
 )
 
 // TestCatalogCacheFollowsOtherProcesses runs two Stores on one tenant, as
@@ -15,18 +14,8 @@ import (
 func TestCatalogCacheFollowsOtherProcesses(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := sharedPool(t)
-	tenant := newTenant(t, pool)
-	open := func() *onlinestock.Service {
-		s, err := pgstore.New(pool, pgstore.Config{Tenant: tenant})
-		must(t, err)
-		return newService(t, s, onlinestock.Config{})
-	}
-	a, b := open(), open()
-	must(t, a.SaveOutlet(ctx, "north", "North"))
-	must(t, a.SaveRegister(ctx, "till", "north", ""))
-	_, err := a.Activate(ctx, "till")
-	must(t, err)
+	a, b := twoProcesses(t)
+	var err error
 	_, err = a.Apply(ctx, []onlinestock.Change{onlinestock.Set("soap", "north", 6), onlinestock.Set("towel", "north", 1)})
 	must(t, err)
 	must(t, a.SaveBundle(ctx, onlinestock.Bundle{ID: "kit", Components: []onlinestock.Component{{Product: "soap", Quantity: 2}}}))

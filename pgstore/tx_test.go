@@ -290,11 +290,11 @@ func TestContextCancellation(t *testing.T) {
 	}))
 }
 
-// TestSetupCacheFollowsOtherProcesses runs two Stores on one tenant, as two
-// processes would: each caches the setup and the methods by the version of
-// the setup, and sees the other's changes at its next transaction.
-func TestSetupCacheFollowsOtherProcesses(t *testing.T) {
-	t.Parallel()
+// twoProcesses returns two Services on one new tenant, each over a Store
+// of its own, as two processes would run them, the tenant's outlet north
+// activated by the register till.
+func twoProcesses(t *testing.T) (a, b *onlinestock.Service) {
+	t.Helper()
 	ctx := context.Background()
 	pool := sharedPool(t)
 	tenant := newTenant(t, pool)
@@ -303,11 +303,22 @@ func TestSetupCacheFollowsOtherProcesses(t *testing.T) {
 		must(t, err)
 		return newService(t, s, onlinestock.Config{})
 	}
-	a, b := open(), open()
+	a, b = open(), open()
 	must(t, a.SaveOutlet(ctx, "north", "North"))
 	must(t, a.SaveRegister(ctx, "till", "north", ""))
 	_, err := a.Activate(ctx, "till")
 	must(t, err)
+	return a, b
+}
+
+// TestSetupCacheFollowsOtherProcesses runs two Stores on one tenant, as two
+// processes would: each caches the setup and the methods by the version of
+// the setup, and sees the other's changes at its next transaction.
+func TestSetupCacheFollowsOtherProcesses(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a, b := twoProcesses(t)
+	var err error
 	outlets := func(svc *onlinestock.Service) []string {
 		setup, err := svc.Setup(ctx)
 		must(t, err)
