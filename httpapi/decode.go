@@ -69,6 +69,7 @@ func jsonError(err error) *Error {
 	p := &Error{Status: http.StatusBadRequest, Code: CodeInvalid}
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var when *time.ParseError
 	switch {
 	case errors.Is(err, io.EOF):
 		p.Detail = "the body is empty: send a JSON object"
@@ -83,6 +84,15 @@ func jsonError(err error) *Error {
 		} else {
 			p.Detail = fmt.Sprintf("%s: a JSON %s, not %s", p.Field, typ.Value, typeName(typ.Type))
 		}
+	case errors.As(err, &when):
+		// time.Time decodes itself, and encoding/json does not say which
+		// field it was.
+		p.Detail = fmt.Sprintf("%q is not an RFC 3339 time, such as 2026-03-01T09:30:00Z", when.Value)
+		if reason := strings.TrimPrefix(when.Message, ": "); reason != "" {
+			p.Detail += ": " + reason
+		}
+	case strings.HasPrefix(err.Error(), "Time.UnmarshalJSON: "):
+		p.Detail = "a time is a JSON string, such as \"2026-03-01T09:30:00Z\""
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		p.Field = strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		p.Detail = fmt.Sprintf("unknown field %q", p.Field)

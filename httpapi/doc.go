@@ -44,6 +44,12 @@
 //	GET    /v1/methods                            shipping methods
 //	PUT    /v1/methods/{method}                   save one (onlinestock.Method)
 //	DELETE /v1/methods/{method}                   delete one
+//	GET    /v1/bundles                            every bundle
+//	PUT    /v1/bundles/{bundle}                   save one (onlinestock.Bundle: {"components"})
+//	DELETE /v1/bundles/{bundle}                   delete one
+//	GET    /v1/backorders                         every backorder policy
+//	PUT    /v1/products/{product}/backorder       set one (onlinestock.Backorder: {"limit", "expected", "outlet"})
+//	DELETE /v1/products/{product}/backorder       remove it
 //
 // Bodies and answers are the library's types in their JSON form (see "On
 // the wire" in package onlinestock), wrapped in an object where the answer
@@ -100,6 +106,25 @@
 // (1 to 10000, 100 by default); an empty page means there are no more.
 // Like the reservations listing, it refuses an unknown, repeated or empty
 // parameter.
+//
+// # The catalog
+//
+// A POS adapter keeps the POS's composite products and its backorder
+// settings in step with PUT and DELETE. A bundle ([onlinestock.Bundle]) is
+// made of components, each a product that exists and is not a bundle,
+// with the units one bundle takes; it holds no stock of its own, and an
+// outlet offers as many as its least plentiful component allows, so its
+// availability moves with its components'. A product that holds stock
+// cannot become a bundle, and neither a bundle nor its components take
+// backorders. While an open order holds a bundle, changing or deleting it
+// is a conflict naming the order; saving it as it stands changes nothing.
+// A backorder policy ([onlinestock.Backorder]) keeps a product purchasable
+// past its online stock, up to limit units (0 takes none), reserved at its
+// designated outlet (the primary when none is named) while that outlet is
+// connected; expected, an RFC 3339 time, is when stock is due, for the
+// storefront to show. Removing the policy leaves units already backordered
+// reserved. The id or product of a body may be left out: the path's is
+// used, and a body naming another is invalid.
 //
 // # Errors
 //

@@ -30,6 +30,8 @@ var bodyRoutes = []struct{ method, path string }{
 	{"POST", "/v1/reservations/web-1/fulfill-part"},
 	{"POST", "/v1/reservations/web-1/release-part"},
 	{"POST", "/v1/reservations/web-1/amend"},
+	{"PUT", "/v1/bundles/gift"},
+	{"PUT", "/v1/products/tee/backorder"},
 }
 
 // FuzzRequestBody sends any body to each operation that reads one: the
@@ -48,6 +50,8 @@ func FuzzRequestBody(f *testing.F) {
 		`{"id": "ship-1", "lines": [{"product": "tee", "quantity": 1}]}`,
 		`{"id": "cancel-1", "outlet": "north", "lines": [{"product": "tee", "quantity": 2}]}`,
 		`{"id": "ship-2", "outlet": "south", "lines": [{"product": "tee", "quantity": 1}, {"product": "tee", "quantity": 1}]}`,
+		`{"components": [{"product": "tee", "quantity": 2}]}`, `{"id": "gift", "components": [{"product": "tee", "quantity": 1}, {"product": "tee", "quantity": 1}]}`,
+		`{"limit": 5, "expected": "2026-12-24T09:00:00Z", "outlet": "north"}`, `{"product": "tee", "limit": 0}`, `{"limit": 1, "expected": "2026-02-30T00:00:00Z"}`,
 		``, `null`, `[]`, `{"changes": null}`, `{"lines": [{"quantity": 1e400}]}`, "\"\\ud800\"", `{"a":`,
 	}
 	for i := range bodyRoutes {

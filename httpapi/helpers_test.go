@@ -75,7 +75,7 @@ func pgStore(t *testing.T) onlinestock.Store {
 	tenant := "httpapi-" + hex.EncodeToString(b[:])
 	t.Cleanup(func() {
 		for _, table := range []string{"setup", "event_counter", "outlets", "registers", "methods", "products",
-			"levels", "keys", "events", "reservations", "cursors", "dead_letters", "movements", "movement_counter", "leases", "pending"} {
+			"levels", "keys", "events", "reservations", "cursors", "dead_letters", "movements", "movement_counter", "leases", "pending", "bundle_components", "backorders"} {
 			if _, err := pool.Exec(context.Background(), "DELETE FROM onlinestock_"+table+" WHERE tenant = $1", tenant); err != nil {
 				t.Errorf("deleting tenant %q from %s: %v", tenant, table, err)
 			}

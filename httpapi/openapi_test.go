@@ -91,7 +91,8 @@ func TestOpenAPISchemas(t *testing.T) {
 		"Part": onlinestock.Part{}, "Amendment": Amendment{}, "Reservations": Reservations{},
 		"Movement": onlinestock.Movement{}, "Movements": Movements{},
 		"MovementKind": onlinestock.MovedBySet, "StockReason": onlinestock.StockSale,
-		"Component": onlinestock.Component{},
+		"Component": onlinestock.Component{}, "Bundle": onlinestock.Bundle{}, "Bundles": Bundles{},
+		"Backorder": onlinestock.Backorder{}, "Backorders": Backorders{},
 	}
 	for name, schema := range doc.Components.Schemas {
 		v, ok := types[name]

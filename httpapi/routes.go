@@ -51,6 +51,14 @@ var routes = []route{
 	{"GET", "/v1/methods", "getMethods", getMethods},
 	{"PUT", "/v1/methods/{method}", "saveMethod", saveMethod},
 	{"DELETE", "/v1/methods/{method}", "deleteMethod", deleteMethod},
+
+	// Catalog
+	{"GET", "/v1/bundles", "listBundles", listBundles},
+	{"PUT", "/v1/bundles/{bundle}", "saveBundle", saveBundle},
+	{"DELETE", "/v1/bundles/{bundle}", "deleteBundle", deleteBundle},
+	{"GET", "/v1/backorders", "listBackorders", listBackorders},
+	{"PUT", "/v1/products/{product}/backorder", "setBackorder", setBackorder},
+	{"DELETE", "/v1/products/{product}/backorder", "deleteBackorder", deleteBackorder},
 }
 
 // ProductAvailability is a product's availability, as getAvailability
@@ -502,12 +510,9 @@ func saveMethod(c *call) error {
 	if err := c.decode(&m); err != nil {
 		return err
 	}
-	id := c.r.PathValue("method")
-	if m.ID != "" && m.ID != id {
-		return &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Field: "id",
-			Detail: fmt.Sprintf("id: %q in the body, %q in the path", m.ID, id)}
+	if err := samePathID(c, "id", &m.ID, "method"); err != nil {
+		return err
 	}
-	m.ID = id
 	if err := c.svc.SaveMethod(c.ctx, m); err != nil {
 		return err
 	}
@@ -519,4 +524,91 @@ func deleteMethod(c *call) error {
 		return err
 	}
 	return c.done()
+}
+
+// Bundles is the answer of listBundles: every bundle, sorted by ID.
+type Bundles struct {
+	Bundles []onlinestock.Bundle `json:"bundles"`
+}
+
+func listBundles(c *call) error {
+	bundles, err := c.svc.Bundles(c.ctx)
+	if err != nil {
+		return err
+	}
+	if bundles == nil {
+		bundles = []onlinestock.Bundle{}
+	}
+	return c.ok(Bundles{Bundles: bundles})
+}
+
+func saveBundle(c *call) error {
+	var b onlinestock.Bundle
+	if err := c.decode(&b); err != nil {
+		return err
+	}
+	if err := samePathID(c, "id", &b.ID, "bundle"); err != nil {
+		return err
+	}
+	if err := c.svc.SaveBundle(c.ctx, b); err != nil {
+		return err
+	}
+	return c.done()
+}
+
+func deleteBundle(c *call) error {
+	if err := c.svc.DeleteBundle(c.ctx, c.r.PathValue("bundle")); err != nil {
+		return err
+	}
+	return c.done()
+}
+
+// Backorders is the answer of listBackorders: every backorder policy,
+// sorted by product.
+type Backorders struct {
+	Backorders []onlinestock.Backorder `json:"backorders"`
+}
+
+func listBackorders(c *call) error {
+	policies, err := c.svc.Backorders(c.ctx)
+	if err != nil {
+		return err
+	}
+	if policies == nil {
+		policies = []onlinestock.Backorder{}
+	}
+	return c.ok(Backorders{Backorders: policies})
+}
+
+func setBackorder(c *call) error {
+	var b onlinestock.Backorder
+	if err := c.decode(&b); err != nil {
+		return err
+	}
+	if err := samePathID(c, "product", &b.Product, "product"); err != nil {
+		return err
+	}
+	if err := c.svc.SetBackorder(c.ctx, b); err != nil {
+		return err
+	}
+	return c.done()
+}
+
+func deleteBackorder(c *call) error {
+	if err := c.svc.DeleteBackorder(c.ctx, c.r.PathValue("product")); err != nil {
+		return err
+	}
+	return c.done()
+}
+
+// samePathID sets *id, the body's field named field, to the path's
+// wildcard: a body may leave it out, but may not name another.
+func samePathID(c *call, field string, id *string, wildcard string) error {
+	path := c.r.PathValue(wildcard)
+	if *id != "" && *id != path {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Field: field,
+			Detail: fmt.Sprintf("%s: %q in the body, %q in the path", field, *id, path)}
+	}
+	*id = path
+	return nil
 }
