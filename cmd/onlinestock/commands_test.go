@@ -332,6 +332,24 @@ func TestImport(t *testing.T) {
 	if len(levels) != 2 || levels[0].OnHand != 249 || levels[1].OnHand != 250 {
 		t.Errorf("levels of p249 after import: %+v", levels)
 	}
+	// The ledger has a movement per row, a count under the import's ref,
+	// which the summary names.
+	_, ref, found := strings.Cut(strings.TrimSpace(out), "ledger ref ")
+	if !found || !strings.HasPrefix(ref, "import:") {
+		t.Fatalf("first import printed %q: no ledger ref", out)
+	}
+	moved, err := svc.Movements(ctx, onlinestock.MovementFilter{Ref: ref, Limit: onlinestock.MaxMovementPage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(moved) != rows {
+		t.Errorf("%d movements under ref %q, want %d", len(moved), ref, rows)
+	}
+	for _, m := range moved {
+		if m.Kind != onlinestock.MovedBySet || m.Reason != onlinestock.StockCount {
+			t.Fatalf("movement %+v: want a set, reason count", m)
+		}
+	}
 
 	// Again: every row is already applied, and nothing changes.
 	before, err := svc.EventsSince(ctx, 0, 0)
@@ -375,6 +393,32 @@ func TestImport(t *testing.T) {
 	}
 	if _, _, err := cli(t, "import", "--database-url", db, "--tenant", tenant); !errors.As(err, new(*usageError)) {
 		t.Errorf("import without a file: error %v, want a usage error", err)
+	}
+
+	// A reason and a ref of one's own; a bad one applies nothing.
+	out, _, err = cli(t, "import", "--quiet", writeFile(t, "receipt.csv", "r1,north,4\n"), "--database-url", db, "--tenant", tenant,
+		"--reason", "receipt", "--ref", "delivery-9")
+	if err != nil || !strings.HasSuffix(strings.TrimSpace(out), "ledger ref delivery-9") {
+		t.Fatalf("import with --reason and --ref: %q, %v", out, err)
+	}
+	moved, err = svc.Movements(ctx, onlinestock.MovementFilter{Ref: "delivery-9", Limit: 10})
+	if err != nil || len(moved) != 1 || moved[0].Reason != onlinestock.StockReceipt || moved[0].Product != "r1" {
+		t.Errorf("movements under delivery-9: %+v, %v", moved, err)
+	}
+	for name, flags := range map[string][]string{
+		"an empty reason":        {"--reason", ""},
+		"a reason too long":      {"--reason", strings.Repeat("r", onlinestock.MaxReasonBytes+1)},
+		"a control character":    {"--reason", "count\x07"},
+		"a ref too long":         {"--ref", strings.Repeat("r", onlinestock.MaxIDBytes+1)},
+		"a ref of invalid UTF-8": {"--ref", "\xff"},
+	} {
+		args := append([]string{"import", writeFile(t, "flags.csv", "q1,north,1\n"), "--database-url", db, "--tenant", tenant}, flags...)
+		if _, _, err := cli(t, args...); !errors.As(err, new(*usageError)) {
+			t.Errorf("%s: error %v, want a usage error", name, err)
+		}
+		if _, err := svc.Levels(ctx, "q1"); !errors.Is(err, onlinestock.ErrNotFound) {
+			t.Errorf("%s: q1 was imported (%v)", name, err)
+		}
 	}
 }
 

@@ -23,7 +23,7 @@ import (
 func importCommand(db *database) *cobra.Command {
 	o := importOptions{db: db}
 	cmd := &cobra.Command{
-		Use:   "import --tenant T [--batch N] FILE.csv",
+		Use:   "import --tenant T [--batch N] [--reason R] [--ref REF] FILE.csv",
 		Short: "Load stock levels from a CSV file (product,outlet,on_hand)",
 		Long: `Load stock levels from a CSV file of product,outlet,on_hand rows (a header
 row of those names is skipped) as batches of Set changes, with a progress
@@ -32,7 +32,12 @@ bar and a rate on standard error.
 Every row is checked before any is applied. Each batch applies all or
 nothing, and each change's idempotency key is derived from the file and the
 row's line, so running the same import again, after an interruption or
-twice by mistake, skips what was applied and changes stock once.`,
+twice by mistake, skips what was applied and changes stock once.
+
+The stock ledger records each change with a reason, "count" unless --reason
+says otherwise, and a reference, by default "import:" and the start of the
+file's SHA-256, which finds the import's movements (onlinestock inspect, or
+GET /v1/movements?ref=...).`,
 		Args: nargs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return importCSV(cmd, args[0], o)
@@ -42,6 +47,8 @@ twice by mistake, skips what was applied and changes stock once.`,
 	tenantFlag(fs, &o.tenant)
 	fs.IntVar(&o.batch, "batch", 5000, "rows per batch, each applied all or nothing")
 	fs.BoolVar(&o.quiet, "quiet", false, "print no progress, only the summary")
+	fs.StringVar(&o.reason, "reason", string(onlinestock.StockCount), "the stock ledger's reason for every change: sale, return, receipt, count, damage, transfer, correction or your own code")
+	fs.StringVar(&o.ref, "ref", "", `the stock ledger's reference for every change (default "import:" and the start of the file's SHA-256)`)
 	return cmd
 }
 
@@ -50,6 +57,8 @@ type importOptions struct {
 	tenant string
 	batch  int
 	quiet  bool
+	reason string
+	ref    string
 }
 
 // importCSV loads stock levels from a CSV file of product,outlet,on_hand
@@ -68,6 +77,17 @@ func importCSV(cmd *cobra.Command, path string, o importOptions) error {
 	ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
 	if o.batch <= 0 || o.batch > onlinestock.MaxBatch {
 		return usageErrorf("import: --batch must be from 1 to %d", onlinestock.MaxBatch)
+	}
+	if len(o.reason) > onlinestock.MaxReasonBytes {
+		return usageErrorf("import: --reason: %d bytes, longer than %d", len(o.reason), onlinestock.MaxReasonBytes)
+	}
+	if err := checkID("--reason", o.reason); err != nil {
+		return usageErrorf("import: %v", err)
+	}
+	if o.ref != "" {
+		if err := checkID("--ref", o.ref); err != nil {
+			return usageErrorf("import: %v", err)
+		}
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -96,7 +116,7 @@ func importCSV(cmd *cobra.Command, path string, o importOptions) error {
 		if !known[outlet] {
 			return fmt.Errorf("line %d: outlet %q: %w (save it first)", line, outlet, onlinestock.ErrNotFound)
 		}
-		if err := checkProduct(product); err != nil {
+		if err := checkID("product", product); err != nil {
 			return fmt.Errorf("line %d: %w", line, err)
 		}
 		if onHand < -onlinestock.MaxOnHand || onHand > onlinestock.MaxOnHand {
@@ -108,7 +128,11 @@ func importCSV(cmd *cobra.Command, path string, o importOptions) error {
 	if err != nil {
 		return fmt.Errorf("import %s: nothing applied: %w", path, err)
 	}
-	keyPrefix := "import:" + hex.EncodeToString(h.Sum(nil)[:12]) + ":"
+	run := "import:" + hex.EncodeToString(h.Sum(nil)[:12])
+	keyPrefix, ref := run+":", o.ref
+	if ref == "" {
+		ref = run
+	}
 
 	// Pass 2: apply.
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -137,7 +161,8 @@ func importCSV(cmd *cobra.Command, path string, o importOptions) error {
 		return nil
 	}
 	err = readRows(f, func(line int, product, outlet string, onHand int64) error {
-		changes = append(changes, onlinestock.Set(product, outlet, onHand).WithKey(keyPrefix+strconv.Itoa(line)))
+		changes = append(changes, onlinestock.Set(product, outlet, onHand).WithKey(keyPrefix+strconv.Itoa(line)).
+			WithReason(onlinestock.StockReason(o.reason)).WithRef(ref))
 		if len(changes) == o.batch {
 			return flush()
 		}
@@ -151,23 +176,24 @@ func importCSV(cmd *cobra.Command, path string, o importOptions) error {
 		return fmt.Errorf("import %s: stopped after %d rows (run it again to resume): %w", path, applied+duplicates, err)
 	}
 	elapsed := progress.elapsed()
-	fmt.Fprintf(stdout, "imported %s: %d rows in %v (%.0f rows/s): %d applied, %d already applied\n",
-		path, rows, elapsed.Round(time.Millisecond), float64(rows)/max(elapsed.Seconds(), 1e-9), applied, duplicates)
+	fmt.Fprintf(stdout, "imported %s: %d rows in %v (%.0f rows/s): %d applied, %d already applied; ledger ref %s\n",
+		path, rows, elapsed.Round(time.Millisecond), float64(rows)/max(elapsed.Seconds(), 1e-9), applied, duplicates, ref)
 	return nil
 }
 
-// checkProduct catches the product IDs the library would refuse, so that
-// pass 1 finds them; the library still checks every change it applies.
-func checkProduct(id string) error {
+// checkID catches the IDs (products, and the reason and reference given)
+// the library would refuse, so that they stop the import before anything
+// is applied; the library still checks every change it applies.
+func checkID(name, id string) error {
 	switch {
 	case id == "":
-		return fmt.Errorf("product: empty: %w", onlinestock.ErrInvalid)
+		return fmt.Errorf("%s: empty: %w", name, onlinestock.ErrInvalid)
 	case len(id) > onlinestock.MaxIDBytes:
-		return fmt.Errorf("product: %d bytes, longer than %d: %w", len(id), onlinestock.MaxIDBytes, onlinestock.ErrInvalid)
+		return fmt.Errorf("%s: %d bytes, longer than %d: %w", name, len(id), onlinestock.MaxIDBytes, onlinestock.ErrInvalid)
 	case !utf8.ValidString(id):
-		return fmt.Errorf("product %q: invalid UTF-8: %w", id, onlinestock.ErrInvalid)
+		return fmt.Errorf("%s %q: invalid UTF-8: %w", name, id, onlinestock.ErrInvalid)
 	case strings.ContainsFunc(id, unicode.IsControl):
-		return fmt.Errorf("product %q: control character: %w", id, onlinestock.ErrInvalid)
+		return fmt.Errorf("%s %q: control character: %w", name, id, onlinestock.ErrInvalid)
 	}
 	return nil
 }
