@@ -75,6 +75,17 @@ func TestInspect(t *testing.T) {
 	if _, err := svc.Reserve(ctx, onlinestock.Order{ID: "web-1", Lines: []onlinestock.Line{{Product: "tee", Quantity: 4}}}); err != nil {
 		t.Fatal(err)
 	}
+	// A catalog: a bundle of two caps and a tee, and records on pre-order.
+	if _, err := svc.Apply(ctx, []onlinestock.Change{onlinestock.Set("cap", "north", 4), onlinestock.Set("record", "north", 0)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.SaveBundle(ctx, onlinestock.Bundle{ID: "gift", Components: []onlinestock.Component{{Product: "tee", Quantity: 1}, {Product: "cap", Quantity: 2}}}); err != nil {
+		t.Fatal(err)
+	}
+	expected := time.Date(2026, 12, 24, 9, 0, 0, 0, time.UTC)
+	if err := svc.SetBackorder(ctx, onlinestock.Backorder{Product: "record", Limit: 50, Expected: expected}); err != nil {
+		t.Fatal(err)
+	}
 	inspect := func(args ...string) string {
 		t.Helper()
 		out, _, err := cli(t, append(append([]string{"inspect"}, args...), "--database-url", db, "--tenant", tenant)...)
@@ -97,6 +108,8 @@ func TestInspect(t *testing.T) {
 		{[]string{"reservations"}, []string{`^order +status +method +created +deadline +product +outlet +quantity$`, `^web-1 +open +\S+ +tee +north +2$`, `^web-1 +open +\S+ +tee +south +2$`}},
 		{[]string{"reservations", "--product", "tee", "--outlet", "south"}, []string{`^web-1 +open +\S+ +tee +south +2$`}},
 		{[]string{"dead-letters"}, []string{`^seq +time +reason$`}},
+		{[]string{"bundles"}, []string{`^bundle +component +units$`, `^gift +cap +2$`, `^gift +tee +1$`}},
+		{[]string{"backorders"}, []string{`^product +limit +expected +outlet$`, `^record +50 +2026-12-24T09:00:00Z +\(primary\)$`}},
 	}
 	for _, tt := range tables {
 		out := inspect(tt.args...)
@@ -117,6 +130,20 @@ func TestInspect(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, levels); diff != "" {
 		t.Errorf("inspect levels --json mismatch (-want +got):\n%s", diff)
+	}
+	var bundles []onlinestock.Bundle
+	if err := json.Unmarshal([]byte(inspect("bundles", "--json")), &bundles); err != nil {
+		t.Fatal(err)
+	}
+	if want, err := svc.Bundles(ctx); err != nil || !cmp.Equal(want, bundles) {
+		t.Errorf("inspect bundles --json: %+v, want %+v (%v)", bundles, want, err)
+	}
+	var policies []onlinestock.Backorder
+	if err := json.Unmarshal([]byte(inspect("backorders", "--json")), &policies); err != nil {
+		t.Fatal(err)
+	}
+	if want := []onlinestock.Backorder{{Product: "record", Limit: 50, Expected: expected}}; !cmp.Equal(want, policies) {
+		t.Errorf("inspect backorders --json: %+v, want %+v", policies, want)
 	}
 	var events []onlinestock.Event
 	if err := json.Unmarshal([]byte(inspect("events", "--json", "--after", "100")), &events); err != nil || events == nil || len(events) != 0 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,7 +21,7 @@ func inspectCommand(db *database) *cobra.Command {
 	o := &inspectOptions{db: db}
 	cmd := &cobra.Command{
 		Use:   "inspect",
-		Short: "Show a tenant's outlets, methods, levels, availability, events, reservations, stock ledger or dead letters",
+		Short: "Show a tenant's outlets, methods, catalog, levels, availability, events, reservations, stock ledger or dead letters",
 		Long: `Show a tenant's state as a table, or as JSON with --json (the library's
 types in their JSON form).`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -63,6 +64,8 @@ types in their JSON form).`,
 	cmd.AddCommand(
 		o.command("setup", "Outlets (connected, buffer, rank, primary) and registers", nargs(0, 0), inspectSetup),
 		o.command("methods", "Shipping, delivery and pickup methods, orphaned flagged", nargs(0, 0), inspectMethods),
+		o.command("bundles", "Bundles and the units of each component one bundle takes", nargs(0, 0), inspectBundles),
+		o.command("backorders", "Backorder policies: how many units each product sells past its stock, and where", nargs(0, 0), inspectBackorders),
 		o.command("levels PRODUCT", "A product's level at each outlet", nargs(1, 1), inspectLevels),
 		o.command("availability PRODUCT...", "What the storefront sees of products", nargs(1, -1), inspectAvailability),
 		events,
@@ -156,6 +159,44 @@ func inspectMethods(in *inspection, _ []string) error {
 		t.row("method", "name", "kind", "outlet", "rule", "orphaned")
 		for _, m := range methods {
 			t.row(m.ID, m.Name, m.Kind, m.Outlet, m.Rule, yes(isOrphan[m.ID]))
+		}
+	})
+}
+
+func inspectBundles(in *inspection, _ []string) error {
+	bundles, err := in.svc.Bundles(in.ctx)
+	if err != nil {
+		return err
+	}
+	if bundles == nil {
+		bundles = []onlinestock.Bundle{}
+	}
+	return in.out.print(bundles, func(t *table) {
+		t.row("bundle", "component", "units")
+		for _, b := range bundles {
+			for _, c := range b.Components {
+				t.row(b.ID, c.Product, c.Quantity)
+			}
+		}
+	})
+}
+
+func inspectBackorders(in *inspection, _ []string) error {
+	policies, err := in.svc.Backorders(in.ctx)
+	if err != nil {
+		return err
+	}
+	if policies == nil {
+		policies = []onlinestock.Backorder{}
+	}
+	return in.out.print(policies, func(t *table) {
+		t.row("product", "limit", "expected", "outlet")
+		for _, b := range policies {
+			expected, outlet := "", cmp.Or(b.Outlet, "(primary)")
+			if !b.Expected.IsZero() {
+				expected = b.Expected.UTC().Format(time.RFC3339)
+			}
+			t.row(b.Product, b.Limit, expected, outlet)
 		}
 	})
 }

@@ -23,12 +23,13 @@
 // once. migrate status lists the applied and pending migrations and changes
 // nothing; it exits with status 3 when migrations are pending.
 //
-// inspect shows setup, methods, levels PRODUCT, availability PRODUCT...,
-// events (--after, --limit), reservation ORDER..., reservations (a page of
-// them by --status, --product, --outlet, --due-before, --after and --limit),
-// movements (a page of the stock ledger by --product, --outlet, --ref,
-// --after and --limit) or dead-letters (--consumer). A listing whose page
-// is full says on standard error how to ask for the next.
+// inspect shows setup, methods, bundles, backorders, levels PRODUCT,
+// availability PRODUCT..., events (--after, --limit), reservation
+// ORDER..., reservations (a page of them by --status, --product, --outlet,
+// --due-before, --after and --limit), movements (a page of the stock
+// ledger by --product, --outlet, --ref, --after and --limit) or
+// dead-letters (--consumer). A listing whose page is full says on standard
+// error how to ask for the next.
 //
 // The exit status is 0 on success, 1 on failure, 2 on a mistake in the
 // command line and 3 when migrate status finds migrations pending.
