@@ -88,7 +88,7 @@
 // check_version and if_version (a count based on the level at that
 // version), a key (one per line of a POS document: the same change under
 // a key applied before answers duplicate, while another change under it is
-// a conflict whose detail names the key), a reason (sale, return,
+// a conflict whose key member and detail name the key), a reason (sale, return,
 // receipt, count, damage, transfer, correction, or the merchant's own
 // code, at most 64 bytes) and a ref (the POS document) for the stock
 // ledger, and an order: the change then reports the POS's sale of that

@@ -266,7 +266,16 @@ func TestLedgerErrors(t *testing.T) {
 				{"kind": "adjust", "product": "cap", "outlet": "north", "quantity": 1, "reason": "return", "ref": "receipt-45"},
 				{"kind": "set", "product": "tee", "outlet": "south", "quantity": 9, "if_version": 1, "check_version": true, "reason": "count"}]}`, 409, httpapi.CodeConflict, "", "not 1"},
 		}
-		checkRefusals(t, c, tests, nil)
+		checkRefusals(t, c, tests, func(t *testing.T, tt refusal, _ response, p httpapi.Error) {
+			// A key conflict names its key in a member of its own.
+			want := ""
+			if strings.HasPrefix(tt.detail, `key "`) {
+				want = strings.TrimSuffix(strings.TrimPrefix(tt.detail, `key "`), `"`)
+			}
+			if p.Key != want {
+				t.Errorf("problem's key %q, want %q", p.Key, want)
+			}
+		})
 		if diff := cmp.Diff(before, snapshot()); diff != "" {
 			t.Errorf("state after rejected requests mismatch (-want +got):\n%s", diff)
 		}

@@ -49,6 +49,10 @@ type Error struct {
 	// Outlet and Shortfalls detail an insufficient_stock error.
 	Outlet     string                  `json:"outlet,omitempty"`
 	Shortfalls []onlinestock.Shortfall `json:"shortfalls,omitempty"`
+	// Key is the idempotency key of a conflict over a key used before for
+	// another change ([onlinestock.KeyConflictError]), so that a POS
+	// adapter can find the line at fault without parsing the detail.
+	Key string `json:"key,omitempty"`
 }
 
 // Error implements error.
@@ -67,10 +71,13 @@ func problem(err error) *Error {
 	}
 	p = &Error{Detail: err.Error()}
 	var short *onlinestock.InsufficientStockError
+	var reused *onlinestock.KeyConflictError
 	switch {
 	case errors.As(err, &short):
 		p.Status, p.Code = http.StatusConflict, CodeInsufficientStock
 		p.Outlet, p.Shortfalls = short.Outlet, short.Shortfalls
+	case errors.As(err, &reused):
+		p.Status, p.Code, p.Key = http.StatusConflict, CodeConflict, reused.Key
 	case errors.Is(err, onlinestock.ErrInvalid):
 		p.Status, p.Code = http.StatusBadRequest, CodeInvalid
 	case errors.Is(err, onlinestock.ErrNotFound):
