@@ -143,6 +143,22 @@ func TestOpenAPIEnums(t *testing.T) {
 	if got := doc.Components.Schemas["StockReason"].MaxLength; got != onlinestock.MaxReasonBytes {
 		t.Errorf("schema StockReason's maxLength %d, want MaxReasonBytes, %d", got, onlinestock.MaxReasonBytes)
 	}
+	for _, p := range []struct {
+		schema, property, member string
+		want                     int64
+	}{
+		{"Bundle", "components", "maxItems", onlinestock.MaxComponents},
+		{"Component", "quantity", "maximum", onlinestock.MaxComponentQuantity},
+		{"Backorder", "limit", "maximum", onlinestock.MaxOnHand},
+	} {
+		var prop map[string]any
+		if err := json.Unmarshal(doc.Components.Schemas[p.schema].Properties[p.property], &prop); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := prop[p.member].(float64); int64(got) != p.want {
+			t.Errorf("schema %s, property %s: %s %v, want %d", p.schema, p.property, p.member, prop[p.member], p.want)
+		}
+	}
 	for _, p := range []struct{ schema, property, ref string }{
 		{"Movement", "kind", "MovementKind"},
 		{"Movement", "reason", "StockReason"},
