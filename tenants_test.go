@@ -60,8 +60,7 @@ func (s *wakingStore) Update(ctx context.Context, fn func(onlinestock.Tx) error)
 	return nil
 }
 
-// add creates a tenant with a shop, as clockedShop does, and returns its
-// Service.
+// add creates a tenant with openShop's shop, and returns its Service.
 func (m *memTenants) add(t *testing.T, name string, cfg onlinestock.Config) *onlinestock.Service {
 	t.Helper()
 	s := &wakingStore{Store: memstore.New(), name: name, in: m}
@@ -72,20 +71,7 @@ func (m *memTenants) add(t *testing.T, name string, cfg onlinestock.Config) *onl
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := t.Context()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(svc.SaveOutlet(ctx, "north", "North"))
-	must(svc.SaveRegister(ctx, "till", "north", ""))
-	_, err = svc.Activate(ctx, "till")
-	must(err)
-	_, err = svc.Apply(ctx, []onlinestock.Change{onlinestock.Set("tee", "north", 5)})
-	must(err)
-	must(svc.EnableOnline(ctx, "tee"))
+	openShop(t, svc)
 	return svc
 }
 

@@ -45,6 +45,14 @@ func clockedShop(t *testing.T, store onlinestock.Store) (*onlinestock.Service, *
 	if err != nil {
 		t.Fatal(err)
 	}
+	openShop(t, svc)
+	return svc, clock
+}
+
+// openShop sets svc up as a one-outlet shop, north, its register active,
+// selling 5 tees.
+func openShop(t *testing.T, svc *onlinestock.Service) {
+	t.Helper()
 	ctx := t.Context()
 	must := func(err error) {
 		t.Helper()
@@ -54,12 +62,11 @@ func clockedShop(t *testing.T, store onlinestock.Store) (*onlinestock.Service, *
 	}
 	must(svc.SaveOutlet(ctx, "north", "North"))
 	must(svc.SaveRegister(ctx, "till", "north", ""))
-	_, err = svc.Activate(ctx, "till")
+	_, err := svc.Activate(ctx, "till")
 	must(err)
 	_, err = svc.Apply(ctx, []onlinestock.Change{onlinestock.Set("tee", "north", 5)})
 	must(err)
 	must(svc.EnableOnline(ctx, "tee"))
-	return svc, clock
 }
 
 // collector is a Notifier that keeps the sequence numbers it is given.

@@ -216,13 +216,18 @@ type noListener struct{ onlinestock.Tenants }
 func BenchmarkDeliveryLatency(b *testing.B) {
 	const writers = 8
 	type start func(b *testing.B, pool *pgxpool.Pool, svc *onlinestock.Service, n onlinestock.Notifier) *onlinestock.Worker
+	// deliverOnly is a Worker that delivers to n, polling every poll, and
+	// does nothing else.
+	deliverOnly := func(n onlinestock.Notifier, poll time.Duration) onlinestock.WorkerConfig {
+		return onlinestock.WorkerConfig{
+			Consumers:    []onlinestock.Consumer{{Name: "bench", Notifier: n}},
+			PollInterval: poll, ExpireEvery: -1, RetentionEvery: -1,
+			Logger: slog.New(slog.DiscardHandler),
+		}
+	}
 	overStore := func(poll time.Duration) start {
 		return func(b *testing.B, _ *pgxpool.Pool, svc *onlinestock.Service, n onlinestock.Notifier) *onlinestock.Worker {
-			w, err := onlinestock.NewWorker(svc, onlinestock.WorkerConfig{
-				Consumers:    []onlinestock.Consumer{{Name: "bench", Notifier: n}},
-				PollInterval: poll, ExpireEvery: -1, RetentionEvery: -1,
-				Logger: slog.New(slog.DiscardHandler),
-			})
+			w, err := onlinestock.NewWorker(svc, deliverOnly(n, poll))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -240,11 +245,7 @@ func BenchmarkDeliveryLatency(b *testing.B) {
 			if !listen {
 				tenants = noListener{pg}
 			}
-			w, err := onlinestock.NewTenantsWorker(tenants, onlinestock.Config{}, onlinestock.WorkerConfig{
-				Consumers:    []onlinestock.Consumer{{Name: "bench", Notifier: n}},
-				PollInterval: poll, ExpireEvery: -1, RetentionEvery: -1,
-				Logger: slog.New(slog.DiscardHandler),
-			})
+			w, err := onlinestock.NewTenantsWorker(tenants, onlinestock.Config{}, deliverOnly(n, poll))
 			if err != nil {
 				b.Fatal(err)
 			}

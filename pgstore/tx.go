@@ -683,9 +683,6 @@ const (
 // outlet's products.
 const sqlProductsAtPlan = `SET LOCAL enable_seqscan = off`
 
-// scanProducts reads rows of (id, enabled, outlet, on_hand, reserved,
-// version), sorted by product and outlet, with a NULL outlet for a product
-// without levels, leaving out this transaction's placeholders.
 // queueProducts queues sqlProducts for products ids, planned once per
 // connection: a custom plan for each call (PostgreSQL's choice for it,
 // since no generic estimate of an array's length matches the array given)
@@ -732,6 +729,9 @@ func (t *tx) scanProducts(ctx context.Context, br pgx.BatchResults) ([]onlinesto
 	return products, nil
 }
 
+// scanProductRows reads rows of (id, enabled, outlet, on_hand, reserved,
+// version), sorted by product and outlet, with a NULL outlet for a product
+// without levels, leaving out this transaction's placeholders.
 func (t *tx) scanProductRows(ctx context.Context, br pgx.BatchResults) ([]onlinestock.Product, error) {
 	rows, err := br.Query()
 	if err != nil {
