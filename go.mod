@@ -1,6 +1,6 @@
 module github.com/onlinestock/onlinestock
 
-go 1.25.0
+go 1.26
 
 require (
 	github.com/google/go-cmp v0.7.0
@@ -16,6 +16,7 @@ require (
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/go-json-experiment/json v1.27.2 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/google/uuid v1.6.0 // indirect

@@ -60,7 +60,7 @@ func TestStory(t *testing.T) {
 			t.Fatalf("quote %+v: want purchasable by courier", q)
 		}
 
-		order := `{"id": "web-1", "lines": [{"product": "tee", "quantity": 4}], "method": "courier", "ttl_ns": 900000000000}`
+		order := `{"id": "web-1", "lines": [{"product": "tee", "quantity": 4}], "method": "courier", "ttl_seconds": 900}`
 		var r, again onlinestock.Reservation
 		c.must(200, "POST", "/v1/reservations", order).into(t, &r)
 		c.must(200, "POST", "/v1/reservations", order).into(t, &again) // idempotent by order ID
@@ -199,14 +199,14 @@ func TestErrors(t *testing.T) {
 
 		tests := []refusal{
 			{"malformed JSON", "POST", "/v1/changes", `{"changes": [`, 400, httpapi.CodeInvalid, "", "JSON"},
-			{"a syntax error", "POST", "/v1/changes", `{"changes": [}]}`, 400, httpapi.CodeInvalid, "", "malformed JSON"},
+			{"a syntax error", "POST", "/v1/changes", `{"changes": [}]}`, 400, httpapi.CodeInvalid, "changes[0]", "malformed JSON"},
 			{"an empty body", "POST", "/v1/quote", ``, 400, httpapi.CodeInvalid, "", "empty"},
-			{"a string for a number", "POST", "/v1/changes", `{"changes": [{"kind": "set", "product": "tee", "outlet": "north", "quantity": "5"}]}`, 400, httpapi.CodeInvalid, "changes.quantity", "quantity"},
-			{"a fraction for a number", "POST", "/v1/quote", `{"lines": [{"product": "tee", "quantity": 1.5}]}`, 400, httpapi.CodeInvalid, "lines.quantity", "integer"},
+			{"a string for a number", "POST", "/v1/changes", `{"changes": [{"kind": "set", "product": "tee", "outlet": "north", "quantity": "5"}]}`, 400, httpapi.CodeInvalid, "changes[0].quantity", "quantity"},
+			{"a fraction for a number", "POST", "/v1/quote", `{"lines": [{"product": "tee", "quantity": 1.5}]}`, 400, httpapi.CodeInvalid, "lines[0].quantity", "integer"},
 			{"an array for the body", "POST", "/v1/quote", `[1]`, 400, httpapi.CodeInvalid, "", "not an object"},
 			{"an unknown field", "POST", "/v1/quote", `{"lines": [], "coupon": "x"}`, 400, httpapi.CodeInvalid, "coupon", "coupon"},
 			{"two values", "POST", "/v1/quote", `{"lines": []} {}`, 400, httpapi.CodeInvalid, "", "more than one"},
-			{"an unknown change kind", "POST", "/v1/changes", `{"changes": [{"kind": "delete", "product": "tee", "outlet": "north", "quantity": 1}]}`, 400, httpapi.CodeInvalid, "", "kind"},
+			{"an unknown change kind", "POST", "/v1/changes", `{"changes": [{"kind": "delete", "product": "tee", "outlet": "north", "quantity": 1}]}`, 400, httpapi.CodeInvalid, "changes[0].kind", "kind"},
 			{"an empty batch", "POST", "/v1/changes", `{"changes": []}`, 400, httpapi.CodeInvalid, "changes", "empty"},
 			{"a control character in an ID", "POST", "/v1/changes", `{"changes": [{"kind": "set", "product": "t\u0001", "outlet": "north", "quantity": 1}]}`, 400, httpapi.CodeInvalid, "", "product"},
 			{"an on-hand out of range", "POST", "/v1/changes", `{"changes": [{"kind": "adjust", "product": "tee", "outlet": "north", "quantity": 1000000000001}]}`, 400, httpapi.CodeInvalid, "", "delta"},
@@ -218,7 +218,7 @@ func TestErrors(t *testing.T) {
 			{"disconnecting the primary outlet", "POST", "/v1/outlets/north/disconnect", ``, 409, httpapi.CodePrimaryOutlet, "", "primary"},
 			{"no product asked", "GET", "/v1/availability", ``, 400, httpapi.CodeInvalid, "product", "product"},
 			{"a negative after", "GET", "/v1/events?after=-1", ``, 400, httpapi.CodeInvalid, "after", "after"},
-			{"a limit too large", "GET", "/v1/events?limit=5000", ``, 400, httpapi.CodeInvalid, "limit", "limit"},
+			{"a limit too large", "GET", "/v1/events?limit=5000", ``, 400, httpapi.CodeOverLimit, "limit", "limit"},
 			{"a method ID that differs from the path", "PUT", "/v1/methods/a", `{"id": "b", "name": "B", "kind": "pickup"}`, 400, httpapi.CodeInvalid, "id", "path"},
 			{"an unknown path", "GET", "/v2/availability", ``, 404, httpapi.CodeNoRoute, "", "/v2"},
 			{"a wrong method", "DELETE", "/v1/quote", ``, 405, httpapi.CodeMethodNotAllowed, "", "DELETE"},
@@ -348,23 +348,31 @@ func TestOperationTimeout(t *testing.T) {
 	})
 }
 
+// TestAuthorize checks that Authorize sees the principal Authenticate
+// proved and the operation, after the role check, and may refuse more.
 func TestAuthorize(t *testing.T) {
 	t.Parallel()
 	var seen []string
-	authorize := func(r *http.Request, operation string) error {
-		seen = append(seen, operation)
-		switch r.Header.Get("Authorization") {
-		case "Bearer pos":
-			return nil
-		case "Bearer storefront":
-			if operation == "getAvailability" || operation == "quote" {
-				return nil
-			}
-			return errors.New("the storefront key may only read")
-		}
-		return fmt.Errorf("no key: %w", httpapi.ErrUnauthenticated)
+	keys := map[string]httpapi.Principal{
+		"pos":        {Role: httpapi.RolePOS, Key: "k1"},
+		"storefront": {Role: httpapi.RoleStorefront, Key: "k2"},
+		"read-only":  {Role: httpapi.RolePOS, Key: "k3"},
 	}
-	c, _ := newAPI(t, stores()["memstore"], httpapi.Config{Authorize: authorize})
+	authenticate := httpapi.BearerToken(func(_ context.Context, token string) (httpapi.Principal, error) {
+		p, ok := keys[token]
+		if !ok {
+			return httpapi.Principal{}, httpapi.ErrUnauthenticated
+		}
+		return p, nil
+	})
+	authorize := func(_ context.Context, p httpapi.Principal, operation string) error {
+		seen = append(seen, p.Key+" "+operation)
+		if p.Key == "k3" && operation != "getLevels" {
+			return errors.New("this key may only read levels")
+		}
+		return nil
+	}
+	c, _ := newAPI(t, stores()["memstore"], httpapi.Config{Authenticate: authenticate, Authorize: authorize})
 	send := func(key, method, path, body string) response {
 		req, err := http.NewRequest(method, c.base+path, strings.NewReader(body))
 		if err != nil {
@@ -376,28 +384,45 @@ func TestAuthorize(t *testing.T) {
 		}
 		return c.send(req)
 	}
-	if r := send("", "GET", "/v1/availability?product=tee", ""); r.status != 401 || r.problem(t).Code != httpapi.CodeUnauthenticated {
-		t.Errorf("no key: status %d, body %s", r.status, r.body)
+	for _, tt := range []struct {
+		name, key, method, path, body string
+		status                        int
+		code, challenge, detail       string
+	}{
+		{"no key", "", "GET", "/v1/availability?product=tee", "", 401, httpapi.CodeUnauthenticated, `Bearer realm="onlinestock"`, "Bearer"},
+		{"an unknown key", "nope", "GET", "/v1/availability?product=tee", "", 401, httpapi.CodeUnauthenticated, `Bearer realm="onlinestock", error="invalid_token"`, "not valid"},
+		{"the storefront reading", "storefront", "GET", "/v1/availability?product=tee", "", 200, "", "", ""},
+		{"the storefront changing stock", "storefront", "POST", "/v1/changes", `{"changes": [{"kind": "set", "product": "tee", "outlet": "north", "quantity": 1}]}`,
+			403, httpapi.CodeForbidden, "", "applyChanges needs the pos or admin role; this key has the storefront role"},
+		{"the POS saving an outlet", "pos", "PUT", "/v1/outlets/north", `{"name": "North"}`, 204, "", "", ""},
+		{"the POS reserving", "pos", "POST", "/v1/reservations", `{"id": "w", "lines": [{"product": "tee", "quantity": 1}]}`,
+			403, httpapi.CodeForbidden, "", "reserve needs the storefront or admin role"},
+		{"Authorize refusing what the role allows", "read-only", "GET", "/v1/setup", "", 403, httpapi.CodeForbidden, "", "only read levels"},
+		{"the OpenAPI document without a key", "", "GET", "/v1/openapi.json", "", 200, "", "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := send(tt.key, tt.method, tt.path, tt.body)
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d; body %s", r.status, tt.status, r.body)
+			}
+			if tt.code != "" {
+				if p := r.problem(t); p.Code != tt.code || !strings.Contains(p.Detail, tt.detail) {
+					t.Errorf("problem %+v, want code %s and a detail holding %q", p, tt.code, tt.detail)
+				}
+			}
+			if got := r.header.Get("WWW-Authenticate"); got != tt.challenge {
+				t.Errorf("WWW-Authenticate %q, want %q", got, tt.challenge)
+			}
+		})
 	}
-	if r := send("storefront", "GET", "/v1/availability?product=tee", ""); r.status != 200 {
-		t.Errorf("storefront reading: status %d, body %s", r.status, r.body)
-	}
-	if r := send("storefront", "POST", "/v1/changes", `{"changes": [{"kind": "set", "product": "tee", "outlet": "north", "quantity": 1}]}`); r.status != 403 || r.problem(t).Code != httpapi.CodeForbidden {
-		t.Errorf("storefront changing stock: status %d, body %s", r.status, r.body)
-	}
-	if r := send("pos", "PUT", "/v1/outlets/north", `{"name": "North"}`); r.status != 204 {
-		t.Errorf("POS saving an outlet: status %d, body %s", r.status, r.body)
-	}
-	if r := send("", "GET", "/v1/openapi.json", ""); r.status != 200 {
-		t.Errorf("reading the OpenAPI document without a key: status %d", r.status)
-	}
-	want := []string{"getAvailability", "getAvailability", "applyChanges", "saveOutlet"}
+	want := []string{"k2 getAvailability", "k1 saveOutlet", "k3 getSetup"}
 	if diff := cmp.Diff(want, seen); diff != "" {
 		t.Errorf("operations authorized mismatch (-want +got):\n%s", diff)
 	}
 }
 
-// TestTenants serves two tenants from one Handler, picked by a header.
+// TestTenants serves two tenants from one Handler, picked by the
+// principal: no header, path or ID reaches the other tenant.
 func TestTenants(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, ns newStore) {
@@ -409,19 +434,24 @@ func TestTenants(t *testing.T) {
 			}
 			services[tenant] = svc
 		}
-		c := serve(t, nil, httpapi.Config{Tenant: func(r *http.Request) (*onlinestock.Service, error) {
-			svc, ok := services[r.Header.Get("X-Tenant")]
-			if !ok {
-				return nil, fmt.Errorf("tenant %q: %w", r.Header.Get("X-Tenant"), onlinestock.ErrNotFound)
-			}
-			return svc, nil
-		}})
+		c := serve(t, nil, httpapi.Config{
+			Authenticate: func(r *http.Request) (httpapi.Principal, error) {
+				return httpapi.Principal{Tenant: strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), Role: httpapi.RoleAdmin}, nil
+			},
+			Tenant: func(_ context.Context, p httpapi.Principal) (*onlinestock.Service, error) {
+				svc, ok := services[p.Tenant]
+				if !ok {
+					return nil, fmt.Errorf("tenant %q: %w", p.Tenant, onlinestock.ErrNotFound)
+				}
+				return svc, nil
+			}})
 		put := func(tenant, outlet string) int {
 			req, err := http.NewRequest("PUT", c.base+"/v1/outlets/"+outlet, strings.NewReader(`{"name": "X"}`))
 			if err != nil {
 				t.Fatal(err)
 			}
-			req.Header.Set("X-Tenant", tenant)
+			req.Header.Set("Authorization", "Bearer "+tenant)
+			req.Header.Set("X-Tenant", "b")
 			req.Header.Set("Content-Type", "application/json")
 			return c.send(req).status
 		}

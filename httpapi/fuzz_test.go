@@ -43,7 +43,7 @@ func FuzzRequestBody(f *testing.F) {
 		`{"changes": [{"kind": "adjust", "product": "tee", "outlet": "north", "quantity": -1, "key": "k"}]}`,
 		`{"changes": [{"kind": "set", "product": "tee", "outlet": "north", "quantity": 1, "if_version": 1, "check_version": true}]}`,
 		`{"lines": [{"product": "tee", "quantity": 2}]}`,
-		`{"id": "web-1", "lines": [{"product": "tee", "quantity": 1}], "method": "courier", "ttl_ns": 1000}`,
+		`{"id": "web-1", "lines": [{"product": "tee", "quantity": 1}], "method": "courier", "ttl_seconds": 1}`,
 		`{"products": ["tee"]}`, `{"name": "East"}`, `{"outlet": "north", "name": "Till 2"}`,
 		`{"register": "till"}`, `{"units": 3}`, `{"outlets": ["north"]}`,
 		`{"name": "Courier", "kind": "shipping", "rule": "allow_all"}`,

@@ -41,7 +41,7 @@ func TestGoldenOrderLifecycle(t *testing.T) {
 	last := events[len(events)-1].Seq
 
 	got := transcript(t, c, []exchange{
-		{"POST", "/v1/reservations", `{"id": "web-1", "lines": [{"product": "tee", "quantity": 4}], "method": "courier", "ttl_ns": 900000000000}`},
+		{"POST", "/v1/reservations", `{"id": "web-1", "lines": [{"product": "tee", "quantity": 4}], "method": "courier", "ttl_seconds": 900}`},
 		{"POST", "/v1/reservations/web-1/fulfill-part", `{"id": "ship-1", "lines": [{"product": "tee", "quantity": 1}]}`},
 		{"POST", "/v1/reservations/web-1/release-part", `{"id": "cancel-1", "outlet": "south", "lines": [{"product": "tee", "quantity": 1}]}`},
 		{"POST", "/v1/reservations/web-1/amend", `{"lines": [{"product": "tee", "quantity": 3}]}`},

@@ -76,7 +76,7 @@ func TestMovements(t *testing.T) {
 			{After: math.MaxInt64},
 			{Limit: 2},
 			{Product: "tee", After: 5, Limit: 2},
-			{Limit: onlinestock.MaxMovementPage},
+			{Limit: httpapi.DefaultMaxPage},
 		} {
 			var page httpapi.Movements
 			c.must(200, "GET", "/v1/movements"+movementsQuery(f), nil).into(t, &page)
@@ -228,7 +228,7 @@ func TestLedgerErrors(t *testing.T) {
 		}
 		tests := []refusal{
 			{"a misspelt parameter", "GET", "/v1/movements?prodcut=tee", ``, 400, httpapi.CodeInvalid, "prodcut", "unknown query parameter"},
-			{"a filter by kind, which there is not", "GET", "/v1/movements?kind=set", ``, 400, httpapi.CodeInvalid, "kind", "known are product, outlet, ref, after, limit"},
+			{"a filter by kind, which there is not", "GET", "/v1/movements?kind=set", ``, 400, httpapi.CodeInvalid, "kind", "known are after, limit, outlet, product, ref"},
 			{"a product given twice", "GET", "/v1/movements?product=tee&product=cap", ``, 400, httpapi.CodeInvalid, "product", "2 times"},
 			{"an empty ref", "GET", "/v1/movements?ref=", ``, 400, httpapi.CodeInvalid, "ref", "empty"},
 			{"an empty after", "GET", "/v1/movements?after=&limit=5", ``, 400, httpapi.CodeInvalid, "after", "empty"},
@@ -238,8 +238,8 @@ func TestLedgerErrors(t *testing.T) {
 			{"a negative after", "GET", "/v1/movements?after=-1", ``, 400, httpapi.CodeInvalid, "after", "non-negative integer"},
 			{"an after past the largest seq", "GET", "/v1/movements?after=9223372036854775808", ``, 400, httpapi.CodeInvalid, "", "after: 9223372036854775808 is beyond"},
 			{"an after past 64 bits", "GET", "/v1/movements?after=18446744073709551616", ``, 400, httpapi.CodeInvalid, "after", "non-negative integer"},
-			{"a limit of zero", "GET", "/v1/movements?limit=0", ``, 400, httpapi.CodeInvalid, "limit", "from 1 to 10000"},
-			{"a limit too large", "GET", "/v1/movements?limit=10001", ``, 400, httpapi.CodeInvalid, "limit", "from 1 to 10000"},
+			{"a limit of zero", "GET", "/v1/movements?limit=0", ``, 400, httpapi.CodeInvalid, "limit", "from 1 to 1000"},
+			{"a limit too large", "GET", "/v1/movements?limit=10001", ``, 400, httpapi.CodeOverLimit, "limit", "more than the 1000 one page may hold"},
 			{"a limit that is not a number", "GET", "/v1/movements?limit=all", ``, 400, httpapi.CodeInvalid, "limit", "non-negative integer"},
 			{"a malformed escape", "GET", "/v1/movements?ref=%zz", ``, 400, httpapi.CodeInvalid, "", "malformed query"},
 			{"a semicolon", "GET", "/v1/movements?product=tee;outlet=north", ``, 400, httpapi.CodeInvalid, "", "malformed query"},
@@ -258,10 +258,10 @@ func TestLedgerErrors(t *testing.T) {
 				`{"changes": [{"kind": "adjust", "product": "tee", "outlet": "north", "quantity": 3, "order": "web-1"}]}`, 400, httpapi.CodeInvalid, "", "delta"},
 			{"a reason too long", "POST", "/v1/changes", change(`"reason": "` + strings.Repeat("x", onlinestock.MaxReasonBytes+1) + `"`), 400, httpapi.CodeInvalid, "", "reason: 65 bytes"},
 			{"a reason with a control character", "POST", "/v1/changes", change(`"reason": "sale\u0007"`), 400, httpapi.CodeInvalid, "", "reason: control character"},
-			{"a reason that is a number", "POST", "/v1/changes", change(`"reason": 7`), 400, httpapi.CodeInvalid, "changes.reason", "a JSON number, not a string"},
+			{"a reason that is a number", "POST", "/v1/changes", change(`"reason": 7`), 400, httpapi.CodeInvalid, "changes[0].reason", "an integer, not a string"},
 			{"a change's ref too long", "POST", "/v1/changes", change(`"ref": "` + long + `"`), 400, httpapi.CodeInvalid, "", "ref: 129 bytes"},
-			{"an order that is an object", "POST", "/v1/changes", change(`"order": {"id": "web-1"}`), 400, httpapi.CodeInvalid, "changes.order", "a JSON object, not a string"},
-			{"a misspelt reason", "POST", "/v1/changes", change(`"reasons": "sale"`), 400, httpapi.CodeInvalid, "reasons", "unknown field"},
+			{"an order that is an object", "POST", "/v1/changes", change(`"order": {"id": "web-1"}`), 400, httpapi.CodeInvalid, "changes[0].order", "an object, not a string"},
+			{"a misspelt reason", "POST", "/v1/changes", change(`"reasons": "sale"`), 400, httpapi.CodeInvalid, "changes[0].reasons", "unknown field"},
 			{"a good change beside a stale count", "POST", "/v1/changes", `{"changes": [
 				{"kind": "adjust", "product": "cap", "outlet": "north", "quantity": 1, "reason": "return", "ref": "receipt-45"},
 				{"kind": "set", "product": "tee", "outlet": "south", "quantity": 9, "if_version": 1, "check_version": true, "reason": "count"}]}`, 409, httpapi.CodeConflict, "", "not 1"},

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -81,7 +82,7 @@ func TestOpenAPISchemas(t *testing.T) {
 		"ChangeResults": ChangeResults{}, "Products": Products{}, "Line": onlinestock.Line{},
 		"Cart": onlinestock.Cart{}, "Shortfall": onlinestock.Shortfall{}, "ProductQuote": onlinestock.ProductQuote{},
 		"Method": onlinestock.Method{}, "Methods": Methods{}, "MethodQuote": onlinestock.MethodQuote{},
-		"Quote": onlinestock.Quote{}, "Order": onlinestock.Order{}, "Allocation": onlinestock.Allocation{},
+		"Quote": onlinestock.Quote{}, "Order": Order{}, "Allocation": onlinestock.Allocation{},
 		"Reservation": onlinestock.Reservation{}, "Orders": Orders{}, "Event": onlinestock.Event{},
 		"Events": Events{}, "Outlet": onlinestock.Outlet{}, "Register": onlinestock.Register{},
 		"Setup": onlinestock.Setup{}, "AvailabilityChange": onlinestock.AvailabilityChange{},
@@ -257,4 +258,141 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// TestOpenAPISecurity checks that the document states, for every
+// operation, the roles that may call it (x-roles, and in words in its
+// description), the statuses every operation can answer, and that only
+// the document itself is open to anyone.
+func TestOpenAPISecurity(t *testing.T) {
+	var doc struct {
+		Security   []map[string][]string `json:"security"`
+		Servers    []map[string]string   `json:"servers"`
+		Components struct {
+			SecuritySchemes map[string]struct {
+				Type, Scheme string
+			} `json:"securitySchemes"`
+		} `json:"components"`
+		Paths map[string]map[string]struct {
+			OperationID string                     `json:"operationId"`
+			Description string                     `json:"description"`
+			Roles       []Role                     `json:"x-roles"`
+			Security    *[]map[string][]string     `json:"security"`
+			Responses   map[string]json.RawMessage `json:"responses"`
+			RequestBody json.RawMessage            `json:"requestBody"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if s := doc.Components.SecuritySchemes["apiKey"]; s.Type != "http" || s.Scheme != "bearer" {
+		t.Errorf("securitySchemes.apiKey %+v, want http bearer", s)
+	}
+	if diff := cmp.Diff([]map[string][]string{{"apiKey": {}}}, doc.Security); diff != "" {
+		t.Errorf("security mismatch (-want +got):\n%s", diff)
+	}
+	if len(doc.Servers) == 0 {
+		t.Error("no servers")
+	}
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			name := method + " " + path
+			if op.OperationID == "getOpenAPI" {
+				if op.Security == nil || len(*op.Security) != 0 {
+					t.Errorf("%s: security %v, want [] (open to anyone)", name, op.Security)
+				}
+				continue
+			}
+			if op.Security != nil {
+				t.Errorf("%s: security of its own, %v", name, *op.Security)
+			}
+			if diff := cmp.Diff(Roles(op.OperationID), op.Roles); diff != "" {
+				t.Errorf("%s: x-roles mismatch with the routes (-routes +document):\n%s", name, diff)
+			}
+			if words := "Roles: " + roleWords(op.Roles) + "."; !strings.HasSuffix(op.Description, words) {
+				t.Errorf("%s: description %q does not end with %q", name, op.Description, words)
+			}
+			want := []string{"400", "401", "403", "404", "500", "503"}
+			if method != "get" {
+				want = append(want, "409")
+			}
+			if op.RequestBody != nil {
+				want = append(want, "408", "413", "415")
+			}
+			for _, status := range want {
+				if _, ok := op.Responses[status]; !ok {
+					t.Errorf("%s: no %s response listed", name, status)
+				}
+			}
+		}
+	}
+}
+
+func roleWords(roles []Role) string {
+	s := make([]string, len(roles))
+	for i, r := range roles {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ", ")
+}
+
+// TestOpenAPILimits checks the limits the document states against the
+// handler's defaults and the library's bounds.
+func TestOpenAPILimits(t *testing.T) {
+	var doc map[string]any
+	if err := json.Unmarshal(OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	at := func(path ...string) any {
+		var v any = doc
+		for _, p := range path {
+			switch c := v.(type) {
+			case map[string]any:
+				v = c[p]
+			case []any:
+				i, _ := strconv.Atoi(p)
+				v = c[i]
+			}
+		}
+		return v
+	}
+	param := func(path, method, name string) map[string]any {
+		for _, p := range at("paths", path, method, "parameters").([]any) {
+			if p := p.(map[string]any); p["name"] == name {
+				return p["schema"].(map[string]any)
+			}
+		}
+		t.Fatalf("%s %s: no parameter %s", method, path, name)
+		return nil
+	}
+	for _, tt := range []struct {
+		name string
+		got  any
+		want int64
+	}{
+		{"availability: products", param("/v1/availability", "get", "product")["maxItems"], DefaultMaxPage},
+		{"reservations: limit", param("/v1/reservations", "get", "limit")["maximum"], min(DefaultMaxPage, onlinestock.MaxReservationsPage)},
+		{"movements: limit", param("/v1/movements", "get", "limit")["maximum"], min(DefaultMaxPage, onlinestock.MaxMovementPage)},
+		{"events: limit", param("/v1/events", "get", "limit")["maximum"], min(DefaultMaxPage, MaxEventsPage)},
+		{"cart lines", at("components", "schemas", "Cart", "properties", "lines", "maxItems"), DefaultMaxLines},
+		{"order lines", at("components", "schemas", "Order", "properties", "lines", "maxItems"), DefaultMaxLines},
+		{"amended lines", at("components", "schemas", "Amendment", "properties", "lines", "maxItems"), DefaultMaxLines},
+		{"part lines", at("components", "schemas", "Part", "properties", "lines", "maxItems"), DefaultMaxLines},
+		{"ttl_seconds", at("components", "schemas", "Order", "properties", "ttl_seconds", "maximum"), MaxTTLSeconds},
+	} {
+		if got, _ := tt.got.(float64); int64(got) != tt.want {
+			t.Errorf("%s: %v in the document, want %d", tt.name, tt.got, tt.want)
+		}
+	}
+	info := at("info", "description").(string)
+	for _, limit := range []string{"4 MiB", "10 s (BodyTimeout", "30 s (Timeout", "10 s (WriteTimeout", "128 requests in flight",
+		"1000 products", "1000 lines", "100,000"} {
+		if !strings.Contains(info, limit) {
+			t.Errorf("the document's description does not state %q", limit)
+		}
+	}
+	if DefaultMaxBodyBytes != 4<<20 || DefaultBodyTimeout != 10*time.Second || DefaultTimeout != 30*time.Second ||
+		DefaultWriteTimeout != 10*time.Second || DefaultMaxInFlight != 128 || DefaultMaxLineOutlets != 100_000 {
+		t.Error("a default changed: state it in the document's description, then here")
+	}
 }

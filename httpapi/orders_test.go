@@ -78,7 +78,7 @@ func TestOrderLifecycle(t *testing.T) {
 		}
 
 		// Another order, released, to list by status.
-		c.must(200, "POST", "/v1/reservations", `{"id": "web-2", "lines": [{"product": "tee", "quantity": 1}], "ttl_ns": 600000000000}`)
+		c.must(200, "POST", "/v1/reservations", `{"id": "web-2", "lines": [{"product": "tee", "quantity": 1}], "ttl_seconds": 600}`)
 		c.must(200, "POST", "/v1/reservations", `{"id": "web-0", "lines": [{"product": "tee", "quantity": 1}]}`)
 		c.must(200, "POST", "/v1/reservations/web-0/release", nil)
 
@@ -205,14 +205,14 @@ func TestOrderErrors(t *testing.T) {
 
 		tests := []refusal{
 			{"shipping an unknown order", "POST", "/v1/reservations/nope/fulfill-part", `{"id": "s", "lines": [{"product": "tee", "quantity": 1}]}`, 404, httpapi.CodeNotFound, "", "nope"},
-			{"a part without an ID", "POST", "/v1/reservations/web-1/fulfill-part", `{"lines": [{"product": "tee", "quantity": 1}]}`, 400, httpapi.CodeInvalid, "", "part: empty"},
-			{"a part without lines", "POST", "/v1/reservations/web-1/release-part", `{"id": "c"}`, 400, httpapi.CodeInvalid, "", "lines: empty"},
+			{"a part without an ID", "POST", "/v1/reservations/web-1/fulfill-part", `{"lines": [{"product": "tee", "quantity": 1}]}`, 400, httpapi.CodeInvalid, "id", "id: required"},
+			{"a part without lines", "POST", "/v1/reservations/web-1/release-part", `{"id": "c"}`, 400, httpapi.CodeInvalid, "lines", "lines: required"},
 			{"a part of no units", "POST", "/v1/reservations/web-1/fulfill-part", `{"id": "s", "lines": [{"product": "tee", "quantity": 0}]}`, 400, httpapi.CodeInvalid, "", "quantity"},
 			{"a part of more than the order holds", "POST", "/v1/reservations/web-1/fulfill-part", `{"id": "s", "lines": [{"product": "tee", "quantity": 3}]}`, 400, httpapi.CodeInvalid, "", "holds 2"},
 			{"a part of a product the order lacks", "POST", "/v1/reservations/web-1/release-part", `{"id": "c", "lines": [{"product": "cap", "quantity": 1}]}`, 400, httpapi.CodeInvalid, "", "cap"},
 			{"a part at an outlet that gave nothing of it", "POST", "/v1/reservations/web-1/fulfill-part", `{"id": "s", "outlet": "west", "lines": [{"product": "tee", "quantity": 1}]}`, 400, httpapi.CodeInvalid, "", "west"},
 			{"a part with an unknown field", "POST", "/v1/reservations/web-1/fulfill-part", `{"id": "s", "lines": [{"product": "tee", "quantity": 1}], "carrier": "x"}`, 400, httpapi.CodeInvalid, "carrier", "carrier"},
-			{"a part with a string for a quantity", "POST", "/v1/reservations/web-1/fulfill-part", `{"id": "s", "lines": [{"product": "tee", "quantity": "1"}]}`, 400, httpapi.CodeInvalid, "lines.quantity", "integer"},
+			{"a part with a string for a quantity", "POST", "/v1/reservations/web-1/fulfill-part", `{"id": "s", "lines": [{"product": "tee", "quantity": "1"}]}`, 400, httpapi.CodeInvalid, "lines[0].quantity", "integer"},
 			{"a part that is not JSON", "POST", "/v1/reservations/web-1/release-part", `{"id": "c", "lines": [`, 400, httpapi.CodeInvalid, "", "JSON"},
 			{"a shipment ID used for other units", "POST", "/v1/reservations/web-1/fulfill-part", `{"id": "ship-1", "lines": [{"product": "tee", "quantity": 1}]}`, 409, httpapi.CodeConflict, "", "ship-1"},
 			{"a shipment ID used again to release", "POST", "/v1/reservations/web-1/release-part", `{"id": "ship-1", "outlet": "south", "lines": [{"product": "tee", "quantity": 1}]}`, 409, httpapi.CodeConflict, "", "ship-1"},
@@ -234,7 +234,7 @@ func TestOrderErrors(t *testing.T) {
 			{"a malformed escape", "GET", "/v1/reservations?product=%zz", ``, 400, httpapi.CodeInvalid, "", "malformed query"},
 			{"a semicolon", "GET", "/v1/reservations?product=tee;outlet=north", ``, 400, httpapi.CodeInvalid, "", "malformed query"},
 			{"a limit of zero", "GET", "/v1/reservations?limit=0", ``, 400, httpapi.CodeInvalid, "limit", "from 1 to 1000"},
-			{"a limit too large", "GET", "/v1/reservations?limit=1001", ``, 400, httpapi.CodeInvalid, "limit", "from 1 to 1000"},
+			{"a limit too large", "GET", "/v1/reservations?limit=1001", ``, 400, httpapi.CodeOverLimit, "limit", "more than the 1000 one page may hold"},
 			{"a limit that is not a number", "GET", "/v1/reservations?limit=ten", ``, 400, httpapi.CodeInvalid, "limit", "non-negative integer"},
 			{"reading an amendment", "GET", "/v1/reservations/web-1/amend", ``, 405, httpapi.CodeMethodNotAllowed, "", "GET"},
 		}

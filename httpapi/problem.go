@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/onlinestock/onlinestock"
 )
@@ -20,23 +20,22 @@ const (
 	CodePrimaryOutlet     = "primary_outlet"     // 409: onlinestock.ErrPrimaryOutlet
 	CodeNotActive         = "not_active"         // 503: onlinestock.ErrNotActive
 	CodeCommitUnknown     = "commit_unknown"     // 500: onlinestock.ErrCommitUnknown: it may or may not have been applied
-	CodeUnauthenticated   = "unauthenticated"    // 401: Config.Authorize returned ErrUnauthenticated
-	CodeForbidden         = "forbidden"          // 403: Config.Authorize returned another error
+	CodeUnauthenticated   = "unauthenticated"    // 401: no credential, or not a valid one (see WWW-Authenticate)
+	CodeForbidden         = "forbidden"          // 403: the principal's role may not call the operation, or Config.Authorize refused
 	CodeNoRoute           = "no_route"           // 404: no operation at this path
 	CodeMethodNotAllowed  = "method_not_allowed" // 405: the path has no such method (see Allow)
 	CodeUnsupportedMedia  = "unsupported_media"  // 415: a body that is not application/json
 	CodeTooLarge          = "too_large"          // 413: a body over Config.MaxBodyBytes
+	CodeOverLimit         = "over_limit"         // 400: a page, a listing or a cart over one of the limits of a request (see limit)
 	CodeBodyTimeout       = "body_timeout"       // 408: the body took longer than Config.BodyTimeout
 	CodeTimeout           = "timeout"            // 503: the operation took longer than Config.Timeout
+	CodeBusy              = "busy"               // 503: Config.MaxInFlight requests in flight already (see Retry-After)
 	CodeInternal          = "internal"           // 500: anything else; the details are logged, not sent
 )
 
-// ErrUnauthenticated is what [Config.Authorize] wraps to answer 401.
-var ErrUnauthenticated = errors.New("httpapi: unauthenticated")
-
 // Error is an RFC 9457 problem: the body of every error response, sent as
-// application/problem+json. Return one from [Config.Tenant] or
-// [Config.Authorize] to choose the status and code.
+// application/problem+json. Return one from [Config.Authenticate],
+// [Config.Tenant] or [Config.Authorize] to choose the status and code.
 type Error struct {
 	Type   string `json:"type"`             // always "about:blank": the code says what happened
 	Title  string `json:"title"`            // the status's text
@@ -53,6 +52,9 @@ type Error struct {
 	// another change ([onlinestock.KeyConflictError]), so that a POS
 	// adapter can find the line at fault without parsing the detail.
 	Key string `json:"key,omitempty"`
+	// Limit is the limit a request went over: of an over_limit, busy or
+	// too_large problem.
+	Limit int64 `json:"limit,omitempty"`
 }
 
 // Error implements error.
@@ -109,24 +111,22 @@ func denied(err error) error {
 	if errors.As(err, new(*Error)) {
 		return err
 	}
+	detail := strings.TrimSuffix(err.Error(), ": "+ErrUnauthenticated.Error())
 	if errors.Is(err, ErrUnauthenticated) {
-		return &Error{Status: http.StatusUnauthorized, Code: CodeUnauthenticated, Detail: err.Error()}
+		return &unauthenticatedProblem{p: &Error{Status: http.StatusUnauthorized, Code: CodeUnauthenticated, Detail: detail}, err: err}
 	}
-	return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Detail: err.Error()}
+	return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Detail: detail}
 }
 
-// writeError answers err, when not nil, as a problem. The details of an
-// internal error are logged, not sent.
-func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	if err == nil {
-		return
-	}
-	p := problem(err)
-	if p.Status >= 500 && p.Code != CodeNotActive {
-		log.ErrorContext(r.Context(), "httpapi: request failed", "method", r.Method, "path", r.URL.Path, "status", p.Status, "err", err)
-	}
-	writeProblem(w, p)
+// unauthenticatedProblem is a 401 that keeps the error it came from, for
+// its challenge.
+type unauthenticatedProblem struct {
+	p   *Error
+	err error
 }
+
+func (u *unauthenticatedProblem) Error() string { return u.p.Error() }
+func (u *unauthenticatedProblem) Unwrap() []error { return []error{u.p, u.err} }
 
 func writeProblem(w http.ResponseWriter, p *Error) {
 	if p.Status == 0 {

@@ -3,63 +3,73 @@ package httpapi
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
+	"net/url"
+	"time"
 
 	"github.com/onlinestock/onlinestock"
 )
 
-// routes is every operation of the API. To add one: a line here, a
-// handler below, and its entry in openapi.json (a test checks that the
-// two agree).
+// routes is every operation of the API, with the roles but admin that may
+// call it. To add one: a line here, a handler below, and its entry in
+// openapi.json (a test checks that the two agree, roles included).
 var routes = []route{
 	// Storefront
-	{"GET", "/v1/availability", "getAvailability", getAvailability},
-	{"POST", "/v1/quote", "quote", quote},
+	{"GET", "/v1/availability", "getAvailability", shopAndPOS, getAvailability},
+	{"POST", "/v1/quote", "quote", shop, quote},
 
 	// Orders
-	{"POST", "/v1/reservations", "reserve", reserve},
-	{"GET", "/v1/reservations/{order}", "getReservation", getReservation},
-	{"POST", "/v1/reservations/{order}/release", "release", release},
-	{"POST", "/v1/reservations/{order}/fulfill", "fulfill", fulfill},
-	{"POST", "/v1/reservations/{order}/fulfill-part", "fulfillPart", fulfillPart},
-	{"POST", "/v1/reservations/{order}/release-part", "releasePart", releasePart},
-	{"POST", "/v1/reservations/{order}/amend", "amend", amend},
-	{"GET", "/v1/reservations", "listReservations", listReservations},
-	{"POST", "/v1/reservations/expire", "expireReservations", expireReservations},
+	{"POST", "/v1/reservations", "reserve", shop, reserve},
+	{"GET", "/v1/reservations/{order}", "getReservation", shopAndPOS, getReservation},
+	{"POST", "/v1/reservations/{order}/release", "release", shopAndPOS, release},
+	{"POST", "/v1/reservations/{order}/fulfill", "fulfill", pos, fulfill},
+	{"POST", "/v1/reservations/{order}/fulfill-part", "fulfillPart", pos, fulfillPart},
+	{"POST", "/v1/reservations/{order}/release-part", "releasePart", pos, releasePart},
+	{"POST", "/v1/reservations/{order}/amend", "amend", shop, amend},
+	{"GET", "/v1/reservations", "listReservations", pos, listReservations},
+	{"POST", "/v1/reservations/expire", "expireReservations", pos, expireReservations},
 
 	// POS sync
-	{"POST", "/v1/changes", "applyChanges", applyChanges},
-	{"GET", "/v1/products/{product}/levels", "getLevels", getLevels},
-	{"POST", "/v1/products/enable", "enableOnline", enableOnline},
-	{"POST", "/v1/products/disable", "disableOnline", disableOnline},
-	{"GET", "/v1/movements", "listMovements", listMovements},
+	{"POST", "/v1/changes", "applyChanges", pos, applyChanges},
+	{"GET", "/v1/products/{product}/levels", "getLevels", pos, getLevels},
+	{"POST", "/v1/products/enable", "enableOnline", pos, enableOnline},
+	{"POST", "/v1/products/disable", "disableOnline", pos, disableOnline},
+	{"GET", "/v1/movements", "listMovements", pos, listMovements},
 
 	// Events
-	{"GET", "/v1/events", "getEvents", getEvents},
+	{"GET", "/v1/events", "getEvents", pos, getEvents},
 
 	// Setup
-	{"GET", "/v1/setup", "getSetup", getSetup},
-	{"PUT", "/v1/outlets/{outlet}", "saveOutlet", saveOutlet},
-	{"PUT", "/v1/registers/{register}", "saveRegister", saveRegister},
-	{"POST", "/v1/activate", "activate", activate},
-	{"POST", "/v1/outlets/{outlet}/connect", "connect", connect},
-	{"POST", "/v1/outlets/{outlet}/disconnect", "disconnect", disconnect},
-	{"PUT", "/v1/outlets/{outlet}/buffer", "setBuffer", setBuffer},
-	{"PUT", "/v1/outlets/{outlet}/rank", "setRank", setRank},
-	{"PUT", "/v1/selection", "saveSelection", saveSelection},
-	{"POST", "/v1/selection/preview", "previewSelection", previewSelection},
-	{"GET", "/v1/methods", "getMethods", getMethods},
-	{"PUT", "/v1/methods/{method}", "saveMethod", saveMethod},
-	{"DELETE", "/v1/methods/{method}", "deleteMethod", deleteMethod},
+	{"GET", "/v1/setup", "getSetup", pos, getSetup},
+	{"PUT", "/v1/outlets/{outlet}", "saveOutlet", pos, saveOutlet},
+	{"PUT", "/v1/registers/{register}", "saveRegister", pos, saveRegister},
+	{"POST", "/v1/activate", "activate", pos, activate},
+	{"POST", "/v1/outlets/{outlet}/connect", "connect", pos, connect},
+	{"POST", "/v1/outlets/{outlet}/disconnect", "disconnect", pos, disconnect},
+	{"PUT", "/v1/outlets/{outlet}/buffer", "setBuffer", pos, setBuffer},
+	{"PUT", "/v1/outlets/{outlet}/rank", "setRank", pos, setRank},
+	{"PUT", "/v1/selection", "saveSelection", pos, saveSelection},
+	{"POST", "/v1/selection/preview", "previewSelection", pos, previewSelection},
+	{"GET", "/v1/methods", "getMethods", shopAndPOS, getMethods},
+	{"PUT", "/v1/methods/{method}", "saveMethod", pos, saveMethod},
+	{"DELETE", "/v1/methods/{method}", "deleteMethod", pos, deleteMethod},
 
 	// Catalog
-	{"GET", "/v1/bundles", "listBundles", listBundles},
-	{"PUT", "/v1/bundles/{bundle}", "saveBundle", saveBundle},
-	{"DELETE", "/v1/bundles/{bundle}", "deleteBundle", deleteBundle},
-	{"GET", "/v1/backorders", "listBackorders", listBackorders},
-	{"PUT", "/v1/products/{product}/backorder", "setBackorder", setBackorder},
-	{"DELETE", "/v1/products/{product}/backorder", "deleteBackorder", deleteBackorder},
+	{"GET", "/v1/bundles", "listBundles", shopAndPOS, listBundles},
+	{"PUT", "/v1/bundles/{bundle}", "saveBundle", pos, saveBundle},
+	{"DELETE", "/v1/bundles/{bundle}", "deleteBundle", pos, deleteBundle},
+	{"GET", "/v1/backorders", "listBackorders", shopAndPOS, listBackorders},
+	{"PUT", "/v1/products/{product}/backorder", "setBackorder", pos, setBackorder},
+	{"DELETE", "/v1/products/{product}/backorder", "deleteBackorder", pos, deleteBackorder},
 }
+
+// The roles of the operations; admin may call every one.
+var (
+	shop       = []Role{RoleStorefront}
+	pos        = []Role{RolePOS}
+	shopAndPOS = []Role{RoleStorefront, RolePOS}
+)
 
 // ProductAvailability is a product's availability, as getAvailability
 // answers it.
@@ -74,14 +84,9 @@ type AvailabilityPage struct {
 }
 
 func getAvailability(c *call) error {
-	ids := c.r.URL.Query()["product"]
-	if len(ids) == 0 {
-		return &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Field: "product",
-			Detail: "product: name at least one, as ?product=a&product=b"}
-	}
+	ids := c.q["product"]
 	if len(ids) > c.h.cfg.MaxPage {
-		return &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Field: "product",
-			Detail: fmt.Sprintf("product: %d products, more than %d in one page", len(ids), c.h.cfg.MaxPage)}
+		return overLimit("product", int64(c.h.cfg.MaxPage), "product: %d products, more than the %d of one page", len(ids), c.h.cfg.MaxPage)
 	}
 	avail, err := c.svc.Availability(c.ctx, ids...)
 	if err != nil {
@@ -99,6 +104,9 @@ func quote(c *call) error {
 	if err := c.decode(&cart); err != nil {
 		return err
 	}
+	if err := c.checkLines("lines", cart.Lines); err != nil {
+		return err
+	}
 	q, err := c.svc.Quote(c.ctx, cart)
 	if err != nil {
 		return err
@@ -106,11 +114,33 @@ func quote(c *call) error {
 	return c.ok(q)
 }
 
+// Order is the body of reserve: an [onlinestock.Order] whose TTL is in
+// whole seconds.
+type Order struct {
+	ID     string             `json:"id"`
+	Lines  []onlinestock.Line `json:"lines"`
+	Method string             `json:"method,omitempty"`
+	// TTLSeconds, when positive, makes the reservation expire that many
+	// seconds after it is made.
+	TTLSeconds int64 `json:"ttl_seconds,omitempty"`
+}
+
+// MaxTTLSeconds is the longest TTL of an [Order], about 292 years: the
+// most a time.Duration holds.
+const MaxTTLSeconds = int64(math.MaxInt64 / int64(time.Second))
+
 func reserve(c *call) error {
-	var o onlinestock.Order
-	if err := c.decode(&o); err != nil {
+	var body Order
+	if err := c.decode(&body); err != nil {
 		return err
 	}
+	if body.TTLSeconds < 0 || body.TTLSeconds > MaxTTLSeconds {
+		return invalid("ttl_seconds", "ttl_seconds: %d is not from 0 to %d", body.TTLSeconds, MaxTTLSeconds)
+	}
+	if err := c.checkLines("lines", body.Lines); err != nil {
+		return err
+	}
+	o := onlinestock.Order{ID: body.ID, Lines: body.Lines, Method: body.Method, TTL: time.Duration(body.TTLSeconds) * time.Second}
 	r, err := c.svc.Reserve(c.ctx, o)
 	if err != nil {
 		return err
@@ -152,6 +182,9 @@ func part(c *call, do func(context.Context, string, onlinestock.Part) (onlinesto
 	if err := c.decode(&p); err != nil {
 		return err
 	}
+	if len(p.Lines) > c.h.cfg.MaxLines {
+		return overLimit("lines", int64(c.h.cfg.MaxLines), "lines: %d lines, more than the %d of one request", len(p.Lines), c.h.cfg.MaxLines)
+	}
 	r, err := do(c.ctx, c.r.PathValue("order"), p)
 	if err != nil {
 		return err
@@ -170,6 +203,9 @@ func amend(c *call) error {
 	if err := c.decode(&body); err != nil {
 		return err
 	}
+	if err := c.checkLines("lines", body.Lines); err != nil {
+		return err
+	}
 	r, err := c.svc.Amend(c.ctx, c.r.PathValue("order"), body.Lines)
 	if err != nil {
 		return err
@@ -185,10 +221,7 @@ type Reservations struct {
 }
 
 func listReservations(c *call) error {
-	q, err := c.query("status", "product", "outlet", "due_before", "after", "limit")
-	if err != nil {
-		return err
-	}
+	q := url.Values(c.q)
 	f := onlinestock.ReservationFilter{
 		Status:  onlinestock.ReservationStatus(q.Get("status")),
 		Product: q.Get("product"),
@@ -201,18 +234,13 @@ func listReservations(c *call) error {
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Field: "status",
 			Detail: fmt.Sprintf("status: %q is not open, released, fulfilled or expired", f.Status)}
 	}
+	var err error
 	if f.DueBefore, err = c.queryTime(q, "due_before"); err != nil {
 		return err
 	}
-	limit, err := c.queryInt(q, "limit", 100)
-	if err != nil {
+	if f.Limit, err = c.pageLimit(q, defaultPage, onlinestock.MaxReservationsPage); err != nil {
 		return err
 	}
-	if limit == 0 || limit > onlinestock.MaxReservationsPage {
-		return &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Field: "limit",
-			Detail: fmt.Sprintf("limit: from 1 to %d", onlinestock.MaxReservationsPage)}
-	}
-	f.Limit = int(limit)
 	rs, err := c.svc.Reservations(c.ctx, f)
 	if err != nil {
 		return err
@@ -284,23 +312,15 @@ type Movements struct {
 }
 
 func listMovements(c *call) error {
-	q, err := c.query("product", "outlet", "ref", "after", "limit")
-	if err != nil {
-		return err
-	}
+	q := url.Values(c.q)
 	f := onlinestock.MovementFilter{Product: q.Get("product"), Outlet: q.Get("outlet"), Ref: q.Get("ref")}
+	var err error
 	if f.After, err = c.queryInt(q, "after", 0); err != nil {
 		return err
 	}
-	limit, err := c.queryInt(q, "limit", 100)
-	if err != nil {
+	if f.Limit, err = c.pageLimit(q, defaultPage, onlinestock.MaxMovementPage); err != nil {
 		return err
 	}
-	if limit == 0 || limit > onlinestock.MaxMovementPage {
-		return &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Field: "limit",
-			Detail: fmt.Sprintf("limit: from 1 to %d", onlinestock.MaxMovementPage)}
-	}
-	f.Limit = int(limit)
 	ms, err := c.svc.Movements(c.ctx, f)
 	if err != nil {
 		return err
@@ -330,6 +350,12 @@ func setOnline(c *call, set func(ctx context.Context, products ...string) error)
 	return c.done()
 }
 
+// MaxEventsPage is the most events one page of getEvents holds.
+const MaxEventsPage = 1000
+
+// defaultPage is the size of a listing's page when no limit is asked.
+const defaultPage = 100
+
 // Events is the answer of getEvents: the events after the sequence number
 // asked, in order. Ask again with after set to the last one's seq.
 type Events struct {
@@ -337,19 +363,16 @@ type Events struct {
 }
 
 func getEvents(c *call) error {
-	q := c.r.URL.Query()
+	q := url.Values(c.q)
 	after, err := c.queryInt(q, "after", 0)
 	if err != nil {
 		return err
 	}
-	limit, err := c.queryInt(q, "limit", 100)
+	limit, err := c.pageLimit(q, defaultPage, MaxEventsPage)
 	if err != nil {
 		return err
 	}
-	if limit == 0 || limit > 1000 {
-		return &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Field: "limit", Detail: "limit: from 1 to 1000"}
-	}
-	events, err := c.svc.EventsSince(c.ctx, after, int(limit))
+	events, err := c.svc.EventsSince(c.ctx, after, limit)
 	if err != nil {
 		return err
 	}
@@ -610,5 +633,22 @@ func samePathID(c *call, field string, id *string, wildcard string) error {
 			Detail: fmt.Sprintf("%s: %q in the body, %q in the path", field, *id, path)}
 	}
 	*id = path
+	return nil
+}
+
+// checkLines bounds the lines of a cart, an order or an amendment, and
+// their work: the lines times the shop's outlets.
+func (c *call) checkLines(field string, lines []onlinestock.Line) error {
+	if len(lines) > c.h.cfg.MaxLines {
+		return overLimit(field, int64(c.h.cfg.MaxLines), "%s: %d lines, more than the %d of one request", field, len(lines), c.h.cfg.MaxLines)
+	}
+	setup, err := c.svc.Setup(c.ctx)
+	if err != nil {
+		return err
+	}
+	if n := len(lines) * len(setup.Outlets); n > c.h.cfg.MaxLineOutlets {
+		return overLimit(field, int64(c.h.cfg.MaxLineOutlets),
+			"%s: %d lines at %d outlets, more than the %d lines times outlets of one request", field, len(lines), len(setup.Outlets), c.h.cfg.MaxLineOutlets)
+	}
 	return nil
 }

@@ -98,19 +98,27 @@ func serve(cmd *cobra.Command, o serveOptions) error {
 			return err
 		}
 	} else {
-		header := o.tenantHeader
-		cfg.Tenant = func(r *http.Request) (*onlinestock.Service, error) {
-			t := r.Header.Get(header)
-			if t == "" {
-				return nil, &httpapi.Error{Status: http.StatusBadRequest, Code: httpapi.CodeInvalid, Field: header,
-					Detail: "name the tenant in the " + header + " header"}
-			}
-			return services.get(t)
+		cfg.Tenant = func(_ context.Context, p httpapi.Principal) (*onlinestock.Service, error) {
+			return services.get(p.Tenant)
 		}
 	}
-	if token != "" {
-		cfg.Authorize = bearer(token)
-	} else {
+	header := o.tenantHeader
+	cfg.Authenticate = func(r *http.Request) (httpapi.Principal, error) {
+		if token != "" {
+			if err := bearer(token)(r); err != nil {
+				return httpapi.Principal{}, err
+			}
+		}
+		p := httpapi.Principal{Role: httpapi.RoleAdmin, Tenant: o.tenant}
+		if header != "" {
+			if p.Tenant = r.Header.Get(header); p.Tenant == "" {
+				return p, &httpapi.Error{Status: http.StatusBadRequest, Code: httpapi.CodeInvalid, Field: header,
+					Detail: "name the tenant in the " + header + " header"}
+			}
+		}
+		return p, nil
+	}
+	if token == "" {
 		log.Warn("serving without authentication: set ONLINESTOCK_API_TOKEN to require a bearer token")
 	}
 	api, err := httpapi.New(svc, cfg)
@@ -264,8 +272,8 @@ func (h *tenantWebhooks) Notify(ctx context.Context, events []onlinestock.Event)
 }
 
 // bearer requires "Authorization: Bearer token".
-func bearer(token string) func(*http.Request, string) error {
-	return func(r *http.Request, _ string) error {
+func bearer(token string) func(*http.Request) error {
+	return func(r *http.Request) error {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
 			return fmt.Errorf("send Authorization: Bearer <token>: %w", httpapi.ErrUnauthenticated)
