@@ -125,7 +125,7 @@ type unauthenticatedProblem struct {
 	err error
 }
 
-func (u *unauthenticatedProblem) Error() string { return u.p.Error() }
+func (u *unauthenticatedProblem) Error() string   { return u.p.Error() }
 func (u *unauthenticatedProblem) Unwrap() []error { return []error{u.p, u.err} }
 
 func writeProblem(w http.ResponseWriter, p *Error) {
