@@ -10,8 +10,8 @@ import (
 )
 
 // distribute makes the schema distributed when the database has the Citus
-// extension: every onlinestock table with a tenant column is distributed by
-// it and co-located with onlinestock_setup, so all of one retailer's rows
+// extension: every onlinestock table with a tenant column but the
+// [referenceTables] is distributed by it and co-located with onlinestock_setup, so all of one retailer's rows
 // live in one shard, on one node, and each of its transactions runs there
 // with the full semantics of a single PostgreSQL server. The rows a table
 // already holds (a single-server database being distributed) move to the
@@ -39,8 +39,9 @@ func distribute(ctx context.Context, pool *pgxpool.Pool) error {
 			JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
 			JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant' AND NOT a.attisdropped
 			WHERE c.relkind IN ('r', 'p') AND c.relname LIKE 'onlinestock\_%' AND NOT c.relispartition
+			AND c.relname <> ALL($1)
 			AND NOT EXISTS (SELECT 1 FROM pg_dist_partition d WHERE d.logicalrelid = c.oid)
-			ORDER BY c.relname <> 'onlinestock_setup', c.relname`)
+			ORDER BY c.relname <> 'onlinestock_setup', c.relname`, referenceTables)
 		if err != nil {
 			return err
 		}
@@ -76,9 +77,31 @@ func distribute(ctx context.Context, pool *pgxpool.Pool) error {
 				return fmt.Errorf("pgstore: distributing %s: %w", table, err)
 			}
 		}
+		for _, table := range referenceTables {
+			var done bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = $1::regclass)`,
+				pgx.Identifier{table}.Sanitize()).Scan(&done); err != nil {
+				return err
+			}
+			if done {
+				continue
+			}
+			if _, err := tx.Exec(ctx, `SELECT create_reference_table($1::regclass)`, pgx.Identifier{table}.Sanitize()); err != nil {
+				return fmt.Errorf("pgstore: making %s a reference table: %w", table, err)
+			}
+			if _, err := tx.Exec(ctx, `SELECT truncate_local_data_after_distributing_table($1::regclass)`,
+				pgx.Identifier{table}.Sanitize()); err != nil {
+				return fmt.Errorf("pgstore: making %s a reference table: %w", table, err)
+			}
+		}
 		return nil
 	})
 }
+
+// referenceTables are copied whole to every node instead of being
+// distributed by tenant: the tenants and their API keys, which a request
+// looks up by key before it knows its tenant, and which change seldom.
+var referenceTables = []string{"onlinestock_tenants", "onlinestock_api_keys"}
 
 // ErrWorkerNode is returned by [New] and [Migrate] when the pool is
 // connected to a worker node of a Citus cluster rather than to its

@@ -39,12 +39,13 @@ func citusPool(tb testing.TB) *pgxpool.Pool {
 
 // TestMigrateDistributesEveryTable checks that on Citus every onlinestock
 // table with a tenant column is distributed by it, co-located with the
-// setup table, and that running Migrate again changes nothing.
+// setup table, but the tenants and their API keys, which are reference
+// tables, and that running Migrate again changes nothing.
 func TestMigrateDistributesEveryTable(t *testing.T) {
 	pool := citusPool(t)
 	ctx := context.Background()
 	must(t, pgstore.Migrate(ctx, pool))
-	rows, err := pool.Query(ctx, `SELECT c.relname, d.partmethod IS NOT DISTINCT FROM 'h',
+	rows, err := pool.Query(ctx, `SELECT c.relname, coalesce(d.partmethod::text, ''), d.partmethod IS NOT DISTINCT FROM 'h',
 			d.colocationid IS NOT DISTINCT FROM (SELECT colocationid FROM pg_dist_partition
 				WHERE logicalrelid = 'onlinestock_setup'::regclass),
 			coalesce(column_to_column_name(d.logicalrelid, d.partkey), '')
@@ -55,16 +56,22 @@ func TestMigrateDistributesEveryTable(t *testing.T) {
 	must(t, err)
 	var tables []string
 	for rows.Next() {
-		var name, column string
+		var name, method, column string
 		var hashed, colocated bool
-		must(t, rows.Scan(&name, &hashed, &colocated, &column))
+		must(t, rows.Scan(&name, &method, &hashed, &colocated, &column))
 		tables = append(tables, name)
+		if name == "onlinestock_tenants" || name == "onlinestock_api_keys" {
+			if method != "n" {
+				t.Errorf("%s: partition method %q, want a reference table (n)", name, method)
+			}
+			continue
+		}
 		if !hashed || !colocated || column != "tenant" {
 			t.Errorf("%s: hash-distributed %v, co-located with onlinestock_setup %v, by column %q", name, hashed, colocated, column)
 		}
 	}
 	must(t, rows.Err())
-	for _, want := range []string{"onlinestock_setup", "onlinestock_levels", "onlinestock_events", "onlinestock_keys"} {
+	for _, want := range []string{"onlinestock_setup", "onlinestock_levels", "onlinestock_events", "onlinestock_keys", "onlinestock_tenants", "onlinestock_api_keys"} {
 		if !slices.Contains(tables, want) {
 			t.Errorf("table %s not found among %v", want, tables)
 		}
