@@ -35,6 +35,9 @@ func shop(t *testing.T) (string, string, *onlinestock.Service) {
 	if _, _, err := cli(t, "migrate", "--database-url", db); err != nil {
 		t.Fatal(err)
 	}
+	if _, _, err := cli(t, "tenants", "create", "acme", "--database-url", db); err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, db)
 	if err != nil {
@@ -477,7 +480,7 @@ func startServe(t *testing.T, args ...string) (string, func() (string, error)) {
 	go func() {
 		done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), &stdout, &stderr)
 	}()
-	addr := regexp.MustCompile(`http://(127\.0\.0\.1:\d+)/v1/`)
+	addr := regexp.MustCompile(`(https?)://(127\.0\.0\.1:\d+)/v1/`)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if m := addr.FindStringSubmatch(stdout.String()); m != nil {
@@ -486,7 +489,7 @@ func startServe(t *testing.T, args ...string) (string, func() (string, error)) {
 				err := <-done
 				return stdout.String(), err
 			}
-			return "http://" + m[1], stop
+			return m[1] + "://" + m[2], stop
 		}
 		select {
 		case err := <-done:
@@ -519,57 +522,6 @@ func get(t *testing.T, url string, header map[string]string) (int, string) {
 	var b bytes.Buffer
 	_, _ = b.ReadFrom(resp.Body)
 	return resp.StatusCode, b.String()
-}
-
-func TestServe(t *testing.T) {
-	db, tenant, _ := shop(t)
-
-	t.Run("one tenant, with a token", func(t *testing.T) {
-		t.Setenv("ONLINESTOCK_API_TOKEN", "s3cret")
-		base, stop := startServe(t, "--database-url", db, "--tenant", tenant)
-		if status, body := get(t, base+"/v1/availability?product=tee", nil); status != 401 || !strings.Contains(body, `"unauthenticated"`) {
-			t.Errorf("without the token: %d %s", status, body)
-		}
-		status, body := get(t, base+"/v1/availability?product=tee", map[string]string{"Authorization": "Bearer s3cret"})
-		if status != 200 || strings.TrimSpace(body) != `{"products":[{"product":"tee","quantity":5,"label":"in_stock"}]}` {
-			t.Errorf("with the token: %d %s", status, body)
-		}
-		out, err := stop()
-		if err != nil {
-			t.Errorf("serve after a signal: %v", err)
-		}
-		if !strings.Contains(out, "shutting down") {
-			t.Errorf("serve printed %q, want it to say it shuts down", out)
-		}
-	})
-
-	t.Run("every tenant, by header", func(t *testing.T) {
-		t.Setenv("ONLINESTOCK_API_TOKEN", "")
-		base, stop := startServe(t, "--database-url", db, "--tenant-header", "X-Tenant")
-		defer stop()
-		if status, body := get(t, base+"/v1/availability?product=tee", map[string]string{"X-Tenant": tenant}); status != 200 || !strings.Contains(body, `"quantity":5`) {
-			t.Errorf("tenant %s: %d %s", tenant, status, body)
-		}
-		if status, body := get(t, base+"/v1/availability?product=tee", map[string]string{"X-Tenant": "other"}); status != 200 || !strings.Contains(body, `"not_for_sale"`) {
-			t.Errorf("another tenant: %d %s", status, body)
-		}
-		if status, body := get(t, base+"/v1/setup", nil); status != 400 || !strings.Contains(body, `"field":"X-Tenant"`) {
-			t.Errorf("no tenant header: %d %s", status, body)
-		}
-	})
-
-	t.Run("a database not migrated is refused at start", func(t *testing.T) {
-		err := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--database-url", emptyDatabaseURL(t), "--tenant", "x"}, &bytes.Buffer{}, &bytes.Buffer{})
-		if !errors.Is(err, pgstore.ErrSchemaOutdated) {
-			t.Errorf("serve on an empty database: error %v, want ErrSchemaOutdated", err)
-		}
-	})
-
-	for _, args := range [][]string{{"serve", "--database-url", db}, {"serve", "--database-url", db, "--tenant", "a", "--tenant-header", "X"}} {
-		if _, _, err := cli(t, args...); !errors.As(err, new(*usageError)) {
-			t.Errorf("onlinestock %q: error %v, want a usage error", args, err)
-		}
-	}
 }
 
 func TestRedeliver(t *testing.T) {

@@ -1,13 +1,15 @@
 // Command onlinestock runs and administers the onlinestock library over
-// PostgreSQL: schema migrations, the HTTP API, inspection of a tenant's
-// state, the first load of stock from a CSV file, and redelivery of dead
-// letters.
+// PostgreSQL: schema migrations, the HTTP API and its tenants and API
+// keys, inspection of a tenant's state, the first load of stock from a
+// CSV file, and redelivery of dead letters.
 //
 // Usage:
 //
 //	onlinestock migrate [flags]                      apply the pending migrations, listing them
 //	onlinestock migrate status [flags]               list applied and pending migrations
-//	onlinestock serve --tenant T [flags]             serve the HTTP API (package httpapi)
+//	onlinestock serve [flags]                        serve the HTTP API (package httpapi) to API keys
+//	onlinestock tenants create|list                  the tenants the server serves
+//	onlinestock keys create|list|revoke              API keys: a tenant and a role each
 //	onlinestock inspect WHAT [ARGS] --tenant T       show a tenant's state, as a table or --json
 //	onlinestock import --tenant T FILE.csv           load stock levels (product,outlet,on_hand)
 //	onlinestock redeliver --tenant T --webhook-url URL SEQ...   deliver dead letters again
@@ -30,6 +32,12 @@
 // ledger by --product, --outlet, --ref, --after and --limit) or
 // dead-letters (--consumer). A listing whose page is full says on standard
 // error how to ask for the next.
+//
+// tenants create makes tenants exist; keys create makes an API key for a
+// tenant (creating it) with a role, storefront, pos or admin, and prints
+// it once; keys list and keys revoke list and revoke them. serve answers
+// only the holders of keys, each reaching its own tenant with its role;
+// serve --help says how to run it on a network.
 //
 // The exit status is 0 on success, 1 on failure, 2 on a mistake in the
 // command line and 3 when migrate status finds migrations pending.
@@ -97,8 +105,9 @@ func newRoot() *cobra.Command {
 		Use:   "onlinestock",
 		Short: "Run and administer the onlinestock library over PostgreSQL",
 		Long: `onlinestock runs and administers the onlinestock library over PostgreSQL:
-schema migrations, the HTTP API, inspection of a tenant's state, the first
-load of stock from a CSV file, and redelivery of dead letters.
+schema migrations, the HTTP API and its tenants and API keys, inspection
+of a tenant's state, the first load of stock from a CSV file, and
+redelivery of dead letters.
 
 Exit status: 0 on success, 1 on failure, 2 on a mistake in the command line,
 3 when "migrate status" finds migrations pending.`,
@@ -121,6 +130,8 @@ Exit status: 0 on success, 1 on failure, 2 on a mistake in the command line,
 	root.AddCommand(
 		migrateCommand(db),
 		serveCommand(db),
+		tenantsCommand(db),
+		keysCommand(db),
 		inspectCommand(db),
 		importCommand(db),
 		redeliverCommand(db),

@@ -143,7 +143,11 @@ func TestUsageErrorsSayWhatIsWrong(t *testing.T) {
 		{[]string{"inspect", "levels"}, "inspect levels: missing argument", "onlinestock inspect levels PRODUCT"},
 		{[]string{"inspect", "movement"}, `inspect: unknown "movement" (did you mean "movements"?)`, "dead-letters"},
 		{[]string{"migrate", "status", "--bogus"}, "migrate status: unknown flag: --bogus", "--timeout"},
-		{[]string{"serve", "--tenant", "a"}, "serve: no database: pass --database-url or set DATABASE_URL", "--tenant-header"},
+		{[]string{"serve", "--tenant", "a"}, "serve: no database: pass --database-url or set DATABASE_URL", "--no-auth"},
+		{[]string{"keys"}, "keys: create, list or revoke?", "Available Commands:"},
+		{[]string{"keys", "create", "--tenant", "a", "--role", "cashier"}, `keys create: --role: role "cashier": not storefront, pos or admin`, "--name"},
+		{[]string{"keys", "create", "--role", "pos"}, "keys create: --tenant is required", "--role"},
+		{[]string{"tenants", "creat"}, `tenants: unknown "creat" (did you mean "create"?)`, "list"},
 		{[]string{"import", "a.csv", "b.csv"}, `import: unexpected argument "b.csv"`, "--batch"},
 	} {
 		_, stderr, err := cli(t, tt.args...)

@@ -61,7 +61,6 @@ func TestServeRunsTheWorker(t *testing.T) {
 	ctx := context.Background()
 	secret := []byte("a secret of at least 24 bytes, for the test")
 	t.Setenv("ONLINESTOCK_WEBHOOK_SECRET", webhook.FormatSecret(secret))
-	t.Setenv("ONLINESTOCK_API_TOKEN", "")
 	last := func() uint64 {
 		t.Helper()
 		events, err := svc.EventsSince(ctx, 0, 0)
@@ -101,7 +100,7 @@ func TestServeRunsTheWorker(t *testing.T) {
 
 	t.Run("every tenant, the tenant in the URL", func(t *testing.T) {
 		h := newHookReceiver(t, secret)
-		_, stop := startServe(t, "--database-url", db, "--tenant-header", "X-Tenant", "--webhook-url", h.URL+"/hooks/{tenant}")
+		_, stop := startServe(t, "--database-url", db, "--webhook-url", h.URL+"/hooks/{tenant}")
 		// The consumer's cursor is where the first run left it.
 		if _, err := svc.Apply(ctx, []onlinestock.Change{onlinestock.Adjust("tee", "north", 1)}); err != nil {
 			t.Fatal(err)
@@ -141,7 +140,7 @@ func TestServeRunsTheWorker(t *testing.T) {
 		args   []string
 	}{
 		{"no secret", "", []string{"--tenant", tenant, "--webhook-url", "http://127.0.0.1:1/hooks"}},
-		{"every tenant to one URL", webhook.FormatSecret(secret), []string{"--tenant-header", "X", "--webhook-url", "http://127.0.0.1:1/hooks"}},
+		{"every tenant to one URL", webhook.FormatSecret(secret), []string{"--webhook-url", "http://127.0.0.1:1/hooks"}},
 		{"a URL that is not http", webhook.FormatSecret(secret), []string{"--tenant", tenant, "--webhook-url", "ftp://127.0.0.1/hooks"}},
 		{"a webhook without the worker", webhook.FormatSecret(secret), []string{"--tenant", tenant, "--worker=false", "--webhook-url", "http://127.0.0.1:1/hooks"}},
 	} {
