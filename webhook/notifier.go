@@ -3,16 +3,19 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/onlinestock/onlinestock"
 )
@@ -26,8 +29,9 @@ const DefaultTimeout = 10 * time.Second
 // Secret.
 type Config struct {
 	// URL receives the POST requests: an absolute http or https URL.
-	// Errors and logs name it with any password and every query value
-	// replaced by "xxxxx", so a token passed as "?token=…" stays secret.
+	// Errors and logs name it by its scheme and host alone, so that a
+	// secret in its path, its query or its user information (a token
+	// passed as "?token=…", a Basic credential) never reaches them.
 	URL string
 	// Secret signs every request; at least [MinSecretBytes] bytes, shared
 	// with the receiver. [ParseSecret] reads the "whsec_" form.
@@ -45,8 +49,9 @@ type Config struct {
 	// BatchSize is the most events sent in one request, at most
 	// [MaxBatchSize]. Default 1: one event per request.
 	BatchSize int
-	// Logger receives a Debug record per request. The Dispatcher logs the
-	// failures. Default slog.Default().
+	// Logger receives a Debug record per request: the batch, the status
+	// and the time taken, never a URL's path or the receiver's body. The
+	// Dispatcher logs the failures. Default slog.Default().
 	Logger *slog.Logger
 	// Clock returns the current time, for the webhook-timestamp header.
 	// Default time.Now.
@@ -89,10 +94,10 @@ func (c Config) validate() (*url.URL, error) {
 		return nil, fmt.Errorf("webhook: Config.URL: %w", err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("webhook: Config.URL %q: scheme is not http or https", redact(u))
+		return nil, fmt.Errorf("webhook: Config.URL %q: scheme is not http or https", origin(u))
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("webhook: Config.URL %q: no host", redact(u))
+		return nil, fmt.Errorf("webhook: Config.URL %q: no host", origin(u))
 	}
 	if err := checkSecret(c.Secret); err != nil {
 		return nil, fmt.Errorf("webhook: Config.Secret: %w", err)
@@ -127,9 +132,10 @@ func (c Config) validate() (*url.URL, error) {
 // drop repeats by them: point one store's events at one URL. A Notifier is
 // safe for concurrent use, though a Dispatcher calls it one call at a time.
 type Notifier struct {
-	cfg   Config
-	url   string // redacted, for messages
-	stats stats
+	cfg     Config
+	url     string   // the scheme and host alone, for messages
+	secrets []string // what of the URL beyond them an excerpt must not show
+	stats   stats
 }
 
 // New returns a Notifier, or an error naming the field of cfg that is wrong
@@ -141,39 +147,84 @@ func New(cfg Config) (*Notifier, error) {
 	}
 	cfg = cfg.withDefaults()
 	cfg.Secret = append([]byte(nil), cfg.Secret...)
-	return &Notifier{cfg: cfg, url: redact(u)}, nil
+	return &Notifier{cfg: cfg, url: origin(u), secrets: urlSecrets(u)}, nil
 }
 
-// redacted stands for a secret left out of a URL.
+// redacted stands for what is left out of a URL or masked in an excerpt.
 const redacted = "xxxxx"
 
-// redact returns u for messages and logs: without the password, and with
-// every query value replaced, since tokens are often passed there
-// ("?token=…"). The fragment is left out.
-func redact(u *url.URL) string {
-	c := *u
-	if c.RawQuery != "" {
-		q := c.Query()
-		for k, vs := range q {
-			for i := range vs {
-				vs[i] = redacted
-			}
-			q[k] = vs
-		}
-		c.RawQuery = q.Encode()
+// origin returns u for messages and logs: its scheme and host alone. A
+// path, a query and user information often carry secrets (a token in
+// "?token=…", a hook ID in the path, a Basic credential), and a log is
+// read by more people than the configuration.
+func origin(u *url.URL) string {
+	if u.Host == "" {
+		return u.Scheme + ":"
 	}
-	c.Fragment, c.RawFragment = "", ""
-	return c.Redacted()
+	return u.Scheme + "://" + u.Host
 }
 
-// redactLocation is redact for a Location header, which may be relative
-// or not a URL at all.
-func redactLocation(loc string) string {
+// originOf is origin for a Location header, which may be relative or not
+// a URL at all.
+func originOf(loc string) string {
 	u, err := url.Parse(loc)
-	if err != nil {
-		return redacted
+	if err != nil || u.Host == "" {
+		return "a path on the same host"
 	}
-	return redact(u)
+	return origin(u)
+}
+
+// urlSecrets lists what of u beyond its scheme and host an echoing
+// receiver might send back: the path, its segments, the query, its
+// values, the user, the password and the Basic credential made of them,
+// each raw and escaped. Short pieces are left out: masking them would
+// hide the excerpt, and a secret is longer.
+func urlSecrets(u *url.URL) []string {
+	var s []string
+	add := func(v string) {
+		if len(v) >= 4 {
+			s = append(s, v, url.QueryEscape(v), url.PathEscape(v))
+		}
+	}
+	add(u.EscapedPath())
+	add(u.Path)
+	for _, seg := range strings.Split(u.Path, "/") {
+		add(seg)
+	}
+	add(u.RawQuery)
+	for _, vs := range u.Query() {
+		for _, v := range vs {
+			add(v)
+		}
+	}
+	if u.User != nil {
+		add(u.User.Username())
+		pass, _ := u.User.Password()
+		add(pass)
+		add(base64.StdEncoding.EncodeToString([]byte(u.User.Username() + ":" + pass)))
+	}
+	// The longest first, so that a secret is masked whole before a piece
+	// of it is.
+	slices.SortFunc(s, func(a, b string) int { return len(b) - len(a) })
+	return slices.Compact(s)
+}
+
+// excerpt is the start of a receiver's answer, for an error: at most
+// excerptBytes, with anything of the URL beyond its scheme and host
+// masked, as valid UTF-8. [StatusError.Error] quotes it as ASCII.
+func (n *Notifier) excerpt(body []byte) string {
+	s := strings.ToValidUTF8(strings.TrimSpace(string(body)), "\uFFFD")
+	for _, secret := range n.secrets {
+		s = strings.ReplaceAll(s, secret, redacted)
+	}
+	if len(s) > excerptBytes {
+		cut := excerptBytes
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
 }
 
 // Stats counts what a [Notifier] did since it was made. Delivered counts
@@ -217,13 +268,15 @@ func (n *Notifier) Notify(ctx context.Context, events []onlinestock.Event) error
 }
 
 // StatusError is a receiver's answer other than 2xx. Notify's error wraps
-// it; read it with [errors.As].
+// it; read it with [errors.As]. Its message is what the Dispatcher logs
+// and keeps as a dead letter's reason.
 type StatusError struct {
 	StatusCode int
-	// Body is the start of the response body, for the logs.
+	// Body is a short excerpt of the response body: its first bytes
+	// (at most 64), with anything of the URL beyond its scheme and host
+	// masked as "xxxxx", should the receiver echo the request.
 	Body string
-	// Location is the Location header of a redirect, with any password
-	// and query values replaced by "xxxxx".
+	// Location is the scheme and host of a redirect's Location header.
 	Location string
 }
 
@@ -234,7 +287,7 @@ func (e *StatusError) Error() string {
 		msg += " to " + strconv.Quote(e.Location) + " (redirects are not followed: update the URL)"
 	}
 	if e.Body != "" {
-		msg += ": " + strconv.Quote(e.Body)
+		msg += ": " + strconv.QuoteToASCII(e.Body)
 	}
 	return msg
 }
@@ -247,10 +300,11 @@ func transientStatus(code int) bool {
 	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500
 }
 
-// Bounds on what is read of a response: a snippet for the error, and a
-// drain so the connection can be reused.
+// Bounds on what is read of a response: a snippet to excerpt for the
+// error, and a drain so the connection can be reused.
 const (
 	snippetBytes = 256
+	excerptBytes = 64
 	drainBytes   = 64 << 10
 )
 
@@ -303,13 +357,14 @@ func (n *Notifier) send(ctx context.Context, batch []onlinestock.Event) error {
 		n.log(ctx, id, len(batch), resp.StatusCode, start, nil)
 		return nil
 	}
-	serr := &StatusError{StatusCode: resp.StatusCode, Body: strings.TrimSpace(string(snippet))}
+	serr := &StatusError{StatusCode: resp.StatusCode, Body: n.excerpt(snippet)}
 	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
 		if loc := resp.Header.Get("Location"); loc != "" {
-			serr.Location = redactLocation(loc)
+			serr.Location = originOf(loc)
 		}
 	}
-	n.log(ctx, id, len(batch), resp.StatusCode, start, serr)
+	// The record says the status; the body stays out of the log.
+	n.log(ctx, id, len(batch), resp.StatusCode, start, fmt.Errorf("receiver answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode)))
 	err = fmt.Errorf("webhook %s to %s: %w", id, n.url, serr)
 	if serr.Transient() {
 		n.stats.retried.Add(1)
@@ -321,7 +376,7 @@ func (n *Notifier) send(ctx context.Context, batch []onlinestock.Event) error {
 
 // withoutURL strips the *url.Error wrapper the http package puts around
 // its errors, which spells out the whole URL, credentials included; the
-// Notifier names the URL itself, redacted.
+// Notifier names the URL itself, by its scheme and host.
 func withoutURL(err error) error {
 	var uerr *url.Error
 	if errors.As(err, &uerr) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/onlinestock/onlinestock"
+	"github.com/onlinestock/onlinestock/memstore"
 	"github.com/onlinestock/onlinestock/webhook"
 )
 
@@ -66,7 +67,7 @@ func TestNotifyNeverFollowsRedirects(t *testing.T) {
 
 // TestNotifyRedactsCredentials checks that secrets in the URL, as a
 // password or in the query string, appear in no error and no log record,
-// whatever the failure.
+// whatever the failure: the URL is named by its scheme and host.
 func TestNotifyRedactsCredentials(t *testing.T) {
 	t.Parallel()
 	const secrets = "hunter2|s3cret|t0ken"
@@ -120,8 +121,8 @@ func TestNotifyRedactsCredentials(t *testing.T) {
 					t.Errorf("logs %q contain the secret %q", logs.String(), s)
 				}
 			}
-			if !strings.Contains(err.Error(), "token=xxxxx") {
-				t.Errorf("Notify() error %q does not name the (redacted) URL", err)
+			if !strings.Contains(err.Error(), "to "+tt.base+":") || strings.Contains(err.Error()+logs.String(), "/hook") {
+				t.Errorf("Notify() error %q does not name the URL by its scheme and host alone", err)
 			}
 		})
 	}
@@ -253,5 +254,76 @@ func TestDispatcherWaitsOnlyAsLongAsTheContext(t *testing.T) {
 			t.Errorf("%s() still blocked long after its context ended", name)
 		}
 		cancel()
+	}
+}
+
+// TestEchoingReceiverLeaksNothing delivers through a Dispatcher to a
+// receiver that echoes the request back: its URL, path and query, and its
+// Basic credential, then a long body. The captured logs (Notifier and
+// Dispatcher, at Debug level), the errors and the dead letters' reasons
+// hold no path, no query, no credential and no more of the body than a
+// short excerpt.
+func TestEchoingReceiverLeaksNothing(t *testing.T) {
+	t.Parallel()
+	const tail = "END-OF-THE-RECEIVER-BODY"
+	var fail atomic.Bool // 503 first, then 400 for good
+	fail.Store(true)
+	echo := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		status := http.StatusBadRequest
+		if fail.Swap(false) {
+			status = http.StatusServiceUnavailable
+		}
+		w.WriteHeader(status)
+		fmt.Fprintf(w, "%s %s auth=%s %s %s", r.Method, r.URL.RequestURI(), r.Header.Get("Authorization"),
+			strings.Repeat("padding ", 40), tail)
+	}))
+	secrets := []string{"/hooks", "p4th-s3cret", "q-s3cret-token", "shopuser", "hunter22", "c2hvcHVzZXI6aHVudGVyMjI=", tail}
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	n := newNotifier(t, webhook.Config{
+		URL:    strings.Replace(echo.URL, "http://", "http://shopuser:hunter22@", 1) + "/hooks/p4th-s3cret?token=q-s3cret-token",
+		Logger: logger,
+	})
+	store := memstore.New()
+	svc, err := onlinestock.New(store, onlinestock.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.SaveOutlet(t.Context(), "north", "North"); err != nil {
+		t.Fatal(err)
+	}
+	d, err := onlinestock.NewDispatcher(store, n, onlinestock.DispatcherConfig{Logger: logger, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.SaveRegister(t.Context(), "till", "north", "Till"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Activate(t.Context(), "till"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	dead, err := d.DeadLetters(t.Context())
+	if err != nil || len(dead) == 0 {
+		t.Fatalf("dead letters %v, %v; want the refused events", dead, err)
+	}
+	var reasons []string
+	for _, l := range dead {
+		reasons = append(reasons, l.Reason)
+	}
+	all := logs.String() + strings.Join(reasons, "\n")
+	if !strings.Contains(logs.String(), "503") || !strings.Contains(reasons[0], "400 Bad Request") || !strings.Contains(reasons[0], echo.URL) {
+		t.Errorf("want the retried 503 logged and the 400 with the receiver's scheme and host in the reasons; logs:\n%s\nreasons: %q", logs.String(), reasons)
+	}
+	if !strings.Contains(reasons[0], `POST xxxxx?xxxxx auth=Basic xxxxx`) {
+		t.Errorf("reason %q: want a short excerpt of the body, the echoed URL and credential masked", reasons[0])
+	}
+	for _, s := range secrets {
+		if strings.Contains(all, s) {
+			t.Errorf("the logs or the dead letters hold %q:\n%s", s, all)
+		}
 	}
 }
