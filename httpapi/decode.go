@@ -287,9 +287,22 @@ func (c *call) done() error {
 // after the answer, so that net/http never waits to drain it.
 func (c *call) startAnswer() {
 	_ = http.NewResponseController(c.w).SetWriteDeadline(time.Now().Add(c.h.cfg.WriteTimeout))
-	if !c.bodyRead && c.r.ContentLength != 0 {
-		c.w.Header().Set("Connection", "close")
+	if !c.bodyRead {
+		abandonBody(c.w, c.r)
 	}
+}
+
+// abandonBody makes sure that what is left of a body the handler did not
+// read is never waited for: net/http reads up to 256 KiB of it after the
+// handler returns, to reuse the connection, and a client that stalls
+// would hold the connection and its goroutine for as long as it likes.
+// The connection is closed after the answer instead.
+func abandonBody(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength == 0 {
+		return
+	}
+	w.Header().Set("Connection", "close")
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 }
 
 // pointerLast is the last name of a JSON pointer.

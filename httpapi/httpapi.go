@@ -171,9 +171,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case h.inFlight <- struct{}{}:
 		defer func() { <-h.inFlight }()
 	default:
-		if r.ContentLength != 0 {
-			w.Header().Set("Connection", "close")
-		}
+		abandonBody(w, r)
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 		writeProblem(w, &Error{Status: http.StatusServiceUnavailable, Code: CodeBusy, Limit: int64(h.cfg.MaxInFlight),
 			Detail: "too many requests in flight: retry after " + strconv.Itoa(retryAfter) + "s"})
@@ -253,9 +251,7 @@ func (c *call) finish(err error) {
 // unrouted answers a request no route matches: 405 when the path exists
 // with other methods, else 404.
 func (h *Handler) unrouted(w http.ResponseWriter, r *http.Request) {
-	if r.ContentLength != 0 {
-		w.Header().Set("Connection", "close")
-	}
+	abandonBody(w, r)
 	var allow []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
 		probe := r.Clone(r.Context())

@@ -12,7 +12,8 @@ import (
 //go:embed openapi.json
 var OpenAPI []byte
 
-func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
+func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
+	abandonBody(w, r)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	_, _ = w.Write(OpenAPI)
