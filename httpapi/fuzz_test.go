@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,41 +12,155 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/onlinestock/onlinestock"
 	"github.com/onlinestock/onlinestock/memstore"
 )
 
+// bodyRoute is an operation that reads a body, and what it means: apply
+// reads the body with encoding/json and calls the Service as the
+// operation would.
+type bodyRoute struct {
+	method, path string
+	apply        func(svc *onlinestock.Service, body []byte) error
+}
+
 // bodyRoutes are the operations that read a body, by index for the fuzzer.
-var bodyRoutes = []struct{ method, path string }{
-	{"POST", "/v1/changes"},
-	{"POST", "/v1/quote"},
-	{"POST", "/v1/reservations"},
-	{"POST", "/v1/products/enable"},
-	{"PUT", "/v1/outlets/east"},
-	{"PUT", "/v1/registers/till-2"},
-	{"POST", "/v1/activate"},
-	{"PUT", "/v1/outlets/north/buffer"},
-	{"PUT", "/v1/selection"},
-	{"PUT", "/v1/methods/courier"},
-	{"POST", "/v1/reservations/web-1/fulfill-part"},
-	{"POST", "/v1/reservations/web-1/release-part"},
-	{"POST", "/v1/reservations/web-1/amend"},
-	{"PUT", "/v1/bundles/gift"},
-	{"PUT", "/v1/products/tee/backorder"},
+var bodyRoutes = []bodyRoute{
+	{"POST", "/v1/changes", func(svc *onlinestock.Service, body []byte) error {
+		v, err := lenient[Changes](body)
+		if err == nil {
+			_, err = svc.Apply(context.Background(), v.Changes)
+		}
+		return err
+	}},
+	{"POST", "/v1/quote", func(svc *onlinestock.Service, body []byte) error {
+		v, err := lenient[onlinestock.Cart](body)
+		if err == nil {
+			_, err = svc.Quote(context.Background(), v)
+		}
+		return err
+	}},
+	{"POST", "/v1/reservations", func(svc *onlinestock.Service, body []byte) error {
+		v, err := lenient[Order](body)
+		if err == nil {
+			_, err = svc.Reserve(context.Background(), onlinestock.Order{ID: v.ID, Lines: v.Lines, Method: v.Method, TTL: time.Duration(v.TTLSeconds) * time.Second})
+		}
+		return err
+	}},
+	{"POST", "/v1/products/enable", func(svc *onlinestock.Service, body []byte) error {
+		v, err := lenient[Products](body)
+		if err == nil {
+			err = svc.EnableOnline(context.Background(), v.Products...)
+		}
+		return err
+	}},
+	{"PUT", "/v1/outlets/east", func(svc *onlinestock.Service, body []byte) error {
+		v, err := lenient[Name](body)
+		if err == nil {
+			err = svc.SaveOutlet(context.Background(), "east", v.Name)
+		}
+		return err
+	}},
+	{"PUT", "/v1/registers/till-2", func(svc *onlinestock.Service, body []byte) error {
+		v, err := lenient[RegisterBody](body)
+		if err == nil {
+			err = svc.SaveRegister(context.Background(), "till-2", v.Outlet, v.Name)
+		}
+		return err
+	}},
+	{"POST", "/v1/activate", func(svc *onlinestock.Service, body []byte) error {
+		v, err := lenient[Activation](body)
+		if err == nil {
+			_, err = svc.Activate(context.Background(), v.Register)
+		}
+		return err
+	}},
+	{"PUT", "/v1/outlets/north/buffer", func(svc *onlinestock.Service, body []byte) error {
+		v, err := lenient[Buffer](body)
+		if err == nil {
+			_, err = svc.SetBuffer(context.Background(), "north", v.Units)
+		}
+		return err
+	}},
+	{"PUT", "/v1/selection", func(svc *onlinestock.Service, body []byte) error {
+		v, err := lenient[Selection](body)
+		if err == nil {
+			_, err = svc.SaveSelection(context.Background(), v.Outlets)
+		}
+		return err
+	}},
+	{"PUT", "/v1/methods/courier", func(svc *onlinestock.Service, body []byte) error {
+		v, err := lenient[onlinestock.Method](body)
+		if err == nil {
+			v.ID = "courier"
+			err = svc.SaveMethod(context.Background(), v)
+		}
+		return err
+	}},
+	{"POST", "/v1/reservations/web-1/fulfill-part", func(svc *onlinestock.Service, body []byte) error {
+		v, err := lenient[onlinestock.Part](body)
+		if err == nil {
+			_, err = svc.FulfillPart(context.Background(), "web-1", v)
+		}
+		return err
+	}},
+	{"POST", "/v1/reservations/web-1/release-part", func(svc *onlinestock.Service, body []byte) error {
+		v, err := lenient[onlinestock.Part](body)
+		if err == nil {
+			_, err = svc.ReleasePart(context.Background(), "web-1", v)
+		}
+		return err
+	}},
+	{"POST", "/v1/reservations/web-1/amend", func(svc *onlinestock.Service, body []byte) error {
+		v, err := lenient[Amendment](body)
+		if err == nil {
+			_, err = svc.Amend(context.Background(), "web-1", v.Lines)
+		}
+		return err
+	}},
+	{"PUT", "/v1/bundles/gift", func(svc *onlinestock.Service, body []byte) error {
+		v, err := lenient[onlinestock.Bundle](body)
+		if err == nil {
+			v.ID = "gift"
+			err = svc.SaveBundle(context.Background(), v)
+		}
+		return err
+	}},
+	{"PUT", "/v1/products/tee/backorder", func(svc *onlinestock.Service, body []byte) error {
+		v, err := lenient[onlinestock.Backorder](body)
+		if err == nil {
+			v.Product = "tee"
+			err = svc.SetBackorder(context.Background(), v)
+		}
+		return err
+	}},
 }
 
 // FuzzRequestBody sends any body to each operation that reads one: the
 // answer is never a 500, always one JSON value, and an error is a problem
-// with a code.
+// with a code. A refused request changes nothing (the state, the events
+// and the ledger are compared before and after); an accepted one means
+// what a second, independent reading of the body means (encoding/json,
+// which is lenient, applied to a twin shop by calling the Service): a
+// body the strict reader accepts has one meaning only.
 func FuzzRequestBody(f *testing.F) {
 	seeds := []string{
 		`{"changes": [{"kind": "set", "product": "tee", "outlet": "north", "quantity": 5}]}`,
 		`{"changes": [{"kind": "adjust", "product": "tee", "outlet": "north", "quantity": -1, "key": "k"}]}`,
 		`{"changes": [{"kind": "set", "product": "tee", "outlet": "north", "quantity": 1, "if_version": 1, "check_version": true}]}`,
+		`{"changes": [{"kind": "adjust", "product": "tee", "outlet": "north", "quantity": 5, "quantity": -100}]}`,
+		`{"changes": [{"kind": "set", "product": "tee", "outlet": "north", "QUANTITY": 5}]}`,
+		`{"changes": [{"kind": "set", "product": "q", "outlet": "north"}]}`,
+		"{\"changes\": [{\"kind\": \"set\", \"product\": \"sku-\xe4\", \"outlet\": \"north\", \"quantity\": 1}]}",
+		`{"changes": [{"kind": "set", "product": "sku-\ud800", "outlet": "north", "quantity": 1}]}`,
+		`{"changes": [{"kind": "set", "product": "sku-\u00e4", "outlet": "north", "quantity": 1}]}`,
 		`{"lines": [{"product": "tee", "quantity": 2}]}`,
 		`{"id": "web-1", "lines": [{"product": "tee", "quantity": 1}], "method": "courier", "ttl_seconds": 1}`,
+		`{"id": "web-2", "lines": [{"product": "tee", "quantity": 1}], "ttl_seconds": 60}`,
 		`{"products": ["tee"]}`, `{"name": "East"}`, `{"outlet": "north", "name": "Till 2"}`,
-		`{"register": "till"}`, `{"units": 3}`, `{"outlets": ["north"]}`,
+		`{"register": "till"}`, `{"units": 3}`, `{"outlets": ["north"]}`, `{}`, `{"outlets": null}`,
 		`{"name": "Courier", "kind": "shipping", "rule": "allow_all"}`,
 		`{"id": "ship-1", "lines": [{"product": "tee", "quantity": 1}]}`,
 		`{"id": "cancel-1", "outlet": "north", "lines": [{"product": "tee", "quantity": 2}]}`,
@@ -61,16 +176,98 @@ func FuzzRequestBody(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, route uint8, body []byte) {
 		rt := bodyRoutes[int(route)%len(bodyRoutes)]
-		h := fuzzShop(t)
+		h, svc := fuzzShop(t)
+		_, twin := fuzzShop(t)
+		before := fuzzState(t, svc)
 		req := httptest.NewRequest(rt.method, rt.path, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
+		request := rt.method + " " + rt.path + " " + strconv.Quote(string(body))
 		if rec.Code >= 500 && rec.Code != http.StatusServiceUnavailable {
-			t.Fatalf("%s %s %q: status %d, body %s", rt.method, rt.path, body, rec.Code, rec.Body)
+			t.Fatalf("%s: status %d, body %s", request, rec.Code, rec.Body)
 		}
-		checkAnswer(t, rec, rt.method+" "+rt.path+" "+strconv.Quote(string(body)))
+		checkAnswer(t, rec, request)
+		after := fuzzState(t, svc)
+		if rec.Code >= 300 {
+			if diff := cmp.Diff(before, after); diff != "" {
+				t.Fatalf("%s: refused with %d, yet the shop changed (-before +after):\n%s", request, rec.Code, diff)
+			}
+			return
+		}
+		if err := rt.apply(twin, body); err != nil {
+			t.Fatalf("%s: accepted with %d, but read by encoding/json and applied to the Service: %v", request, rec.Code, err)
+		}
+		if diff := cmp.Diff(fuzzState(t, twin), after); diff != "" {
+			t.Fatalf("%s: accepted, and means another thing than encoding/json reads (-encoding/json +httpapi):\n%s", request, diff)
+		}
 	})
+}
+
+// lenient decodes body as encoding/json does, into a new T.
+func lenient[T any](body []byte) (T, error) {
+	var v T
+	err := json.Unmarshal(body, &v)
+	return v, err
+}
+
+// fuzzClock is the time of the fuzzed shops.
+func fuzzClock() time.Time { return time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC) }
+
+// shopState is what a fuzzed shop holds that a request could change.
+type shopState struct {
+	Setup        *onlinestock.Setup
+	Levels       [][]onlinestock.Level
+	Events       []onlinestock.Event
+	Movements    []onlinestock.Movement
+	Reservations []onlinestock.Reservation
+	Methods      []onlinestock.Method
+	Bundles      []onlinestock.Bundle
+	Backorders   []onlinestock.Backorder
+}
+
+func fuzzState(t *testing.T, svc *onlinestock.Service) shopState {
+	t.Helper()
+	ctx := context.Background()
+	var s shopState
+	var err error
+	check := func() {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Setup, err = svc.Setup(ctx)
+	check()
+	s.Movements, err = svc.Movements(ctx, onlinestock.MovementFilter{Limit: onlinestock.MaxMovementPage})
+	check()
+	seen := map[string]bool{}
+	for _, m := range s.Movements {
+		if !seen[m.Product] {
+			seen[m.Product] = true
+			levels, err := svc.Levels(ctx, m.Product)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Levels = append(s.Levels, levels)
+		}
+	}
+	s.Events, err = svc.EventsSince(ctx, 0, 0)
+	check()
+	for _, status := range []onlinestock.ReservationStatus{onlinestock.Open, onlinestock.Released, onlinestock.Fulfilled, onlinestock.Expired} {
+		rs, err := svc.Reservations(ctx, onlinestock.ReservationFilter{Status: status, Limit: onlinestock.MaxReservationsPage})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Reservations = append(s.Reservations, rs...)
+	}
+	s.Methods, err = svc.Methods(ctx)
+	check()
+	s.Bundles, err = svc.Bundles(ctx)
+	check()
+	s.Backorders, err = svc.Backorders(ctx)
+	check()
+	return s
 }
 
 // FuzzReservationsQuery sends any query string to listReservations: the
@@ -85,7 +282,7 @@ func FuzzReservationsQuery(f *testing.F) {
 		f.Add(q)
 	}
 	f.Fuzz(func(t *testing.T, query string) {
-		h := fuzzShop(t)
+		h, _ := fuzzShop(t)
 		req := httptest.NewRequest("GET", "/v1/reservations", nil)
 		req.URL.RawQuery = query
 		rec := httptest.NewRecorder()
@@ -114,7 +311,7 @@ func FuzzMovementsQuery(f *testing.F) {
 		f.Add(q)
 	}
 	f.Fuzz(func(t *testing.T, query string) {
-		h := fuzzShop(t)
+		h, _ := fuzzShop(t)
 		req := httptest.NewRequest("GET", "/v1/movements", nil)
 		req.URL.RawQuery = query
 		rec := httptest.NewRecorder()
@@ -178,10 +375,10 @@ func checkAnswer(t *testing.T, rec *httptest.ResponseRecorder, request string) {
 
 // fuzzShop returns a Handler over a small, active shop with an open
 // order, web-1.
-func fuzzShop(t *testing.T) *Handler {
+func fuzzShop(t *testing.T) (*Handler, *onlinestock.Service) {
 	t.Helper()
 	ctx := context.Background()
-	svc, err := onlinestock.New(memstore.New(), onlinestock.Config{})
+	svc, err := onlinestock.New(memstore.New(), onlinestock.Config{Clock: fuzzClock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,9 +407,9 @@ func fuzzShop(t *testing.T) *Handler {
 	if _, err := svc.Reserve(ctx, onlinestock.Order{ID: "web-1", Lines: []onlinestock.Line{{Product: "tee", Quantity: 2}}, TTL: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(svc, Config{MaxBodyBytes: 1 << 16})
+	h, err := New(svc, Config{MaxBodyBytes: 1 << 16, Clock: fuzzClock, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h
+	return h, svc
 }

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -393,4 +394,35 @@ func selfSigned(t *testing.T) (string, string, *x509.CertPool) {
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
+}
+
+// TestServeStalledBodies sends serve bodies that stall: with a key, the
+// answer is a 408 at the body timeout; without one, a 401 at once; and
+// either way the connection is closed.
+func TestServeStalledBodies(t *testing.T) {
+	db, tenant, _ := shop(t)
+	key := createKey(t, db, tenant, "pos")
+	base, stop := startServe(t, "--database-url", db, "--body-timeout", "300ms")
+	defer stop()
+	addr := strings.TrimPrefix(base, "http://")
+	for _, tt := range []struct{ key, want string }{{key, "HTTP/1.1 408 Request Timeout"}, {"", "HTTP/1.1 401 Unauthorized"}} {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		auth := ""
+		if tt.key != "" {
+			auth = "Authorization: Bearer " + tt.key + "\r\n"
+		}
+		start := time.Now()
+		fmt.Fprintf(conn, "POST /v1/changes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n%sContent-Length: 200\r\n\r\n{\"ch", auth)
+		_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		b, err := io.ReadAll(conn) // to the end: the server closes the connection
+		took := time.Since(start)
+		conn.Close()
+		if err != nil || !strings.HasPrefix(string(b), tt.want) {
+			t.Errorf("a stalled body (key %v): %q, %v after %v; want %q and the connection closed", tt.key != "", b, err, took, tt.want)
+		}
+		t.Logf("a stalled body (key %v): %s and closed after %v", tt.key != "", tt.want, took)
+	}
 }
