@@ -3,12 +3,13 @@
 // writing glue: availability of a page of products, quotes, reservations,
 // POS stock batches, the stock ledger, events and setup.
 //
-//	api, err := httpapi.New(svc, httpapi.Config{})
+//	api, err := httpapi.New(svc, httpapi.Config{Authenticate: httpapi.BearerToken(lookup)})
 //	...
-//	srv := &http.Server{Addr: ":8080", Handler: api, ReadHeaderTimeout: 10 * time.Second}
+//	srv := &http.Server{Addr: ":8080", Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 //	err = srv.ListenAndServe()
 //
-// The command "onlinestock serve" runs it over PostgreSQL.
+// The command "onlinestock serve" runs it over PostgreSQL, with API keys
+// kept there.
 //
 // # Operations
 //
@@ -17,7 +18,7 @@
 //
 //	GET    /v1/availability?product=a&product=b   storefront: a page of availability, in the order asked
 //	POST   /v1/quote                              storefront: quote a cart (onlinestock.Cart)
-//	POST   /v1/reservations                       reserve an order (onlinestock.Order); idempotent by id
+//	POST   /v1/reservations                       reserve an order (Order: ttl_seconds); idempotent by id
 //	GET    /v1/reservations?status=&product=&outlet=&due_before=&after=&limit=
 //	                                              a page of reservations, sorted by order
 //	GET    /v1/reservations/{order}               a reservation
@@ -53,8 +54,33 @@
 //
 // Bodies and answers are the library's types in their JSON form (see "On
 // the wire" in package onlinestock), wrapped in an object where the answer
-// is a list, so that fields can be added. Path segments are URL-escaped
-// IDs.
+// is a list, so that fields can be added; the one exception is reserve's
+// body ([Order]), whose TTL is in whole seconds (ttl_seconds). Path
+// segments are URL-escaped IDs.
+//
+// # Principals and roles
+//
+// Every request is authenticated into a [Principal] before anything else
+// of it is read: its tenant and its [Role]. [Config.Authenticate] proves
+// it (from an API key, say: [BearerToken]); [Config.Tenant] picks the
+// tenant's Service from it, and [Config.Authorize] may refuse more; none
+// of them decides from what the request claims, so no header, path or ID
+// reaches another tenant's data. Each operation may be called by these
+// roles (admin may call every one), as [Roles] tells and the OpenAPI
+// document lists under x-roles:
+//
+//	storefront, pos    getAvailability, getReservation, release, getMethods, listBundles, listBackorders
+//	storefront         quote, reserve, amend
+//	pos                fulfill, fulfillPart, releasePart, listReservations, expireReservations,
+//	                   applyChanges, getLevels, enableOnline, disableOnline, listMovements, getEvents,
+//	                   getSetup, saveOutlet, saveRegister, activate, connect, disconnect, setBuffer,
+//	                   setRank, saveSelection, previewSelection, saveMethod, deleteMethod,
+//	                   saveBundle, deleteBundle, setBackorder, deleteBackorder
+//
+// A request without a valid credential is answered 401 with a
+// WWW-Authenticate: Bearer challenge; one whose role may not call the
+// operation, 403, naming the roles that may. Only GET /v1/openapi.json is
+// open to anyone.
 //
 // # Orders
 //
@@ -103,7 +129,8 @@
 // Filter by product, outlet and ref (an order's ID finds its movements and
 // the POS's report of its sale; a POS change is under its ref, or else its
 // key), and page with after, the last seq of the previous page, and limit
-// (1 to 10000, 100 by default); an empty page means there are no more.
+// (1 to 1000, as [Config.MaxPage] allows; 100 by default); an empty page
+// means there are no more.
 // Like the reservations listing, it refuses an unknown, repeated or empty
 // parameter.
 //
@@ -133,27 +160,55 @@
 // not_found (404), conflict, insufficient_stock and primary_outlet (409),
 // not_active (503), commit_unknown (500: the database connection was lost
 // while a change committed, so it may or may not have been applied; see
-// onlinestock.ErrCommitUnknown for which calls are safe to retry), and the
-// request's own faults: unsupported_media (415),
-// too_large (413), body_timeout (408), no_route (404) and
-// method_not_allowed (405). The detail names the field at fault, and field
-// holds its JSON path when the request itself was malformed. An
-// insufficient_stock problem carries the shortfalls. Internal errors are
-// logged and answered without detail.
+// onlinestock.ErrCommitUnknown for which calls are safe to retry),
+// unauthenticated (401) and forbidden (403), and the request's own
+// faults: over_limit (400), unsupported_media (415), too_large (413),
+// body_timeout (408), no_route (404), method_not_allowed (405), timeout
+// and busy (503). The detail names the field at fault, and field holds its
+// path when the request itself was malformed (changes[0].quantity); limit
+// holds the limit a request went over. An insufficient_stock problem
+// carries the shortfalls. Internal errors are logged, with the operation
+// and never the URL or a credential, and answered without detail; a
+// request whose client went away is logged at Debug level and answered
+// nothing.
+//
+// # Reading requests
+//
+// A body is read against the operation's schema in the OpenAPI document:
+// a field it marks required must be present and not null, a field it does
+// not list is refused, and so are a name given twice or in another case
+// ("QUANTITY"), invalid UTF-8 and lone surrogates, so that a gateway that
+// checks a request sees the request that is applied. The body is decoded
+// with github.com/go-json-experiment/json, which refuses the same.
+// Queries are read the same way: a parameter the operation does not take,
+// one given twice (but product of getAvailability), empty, or not valid
+// UTF-8 is refused. A refused request changes nothing.
 //
 // # Limits
 //
-// A body must be sent as application/json (which a browser does not send to
-// another site without a CORS preflight), one JSON value with no unknown field,
-// at most [Config.MaxBodyBytes], sent within [Config.BodyTimeout]; each
-// operation must finish within [Config.Timeout]. Set the
-// [net/http.Server]'s ReadHeaderTimeout and IdleTimeout as well.
+// Each request is bounded in time and memory, and the OpenAPI document
+// states every limit. A body must be sent as application/json (which a
+// browser does not send to another site without a CORS preflight), at
+// most [Config.MaxBodyBytes], within [Config.BodyTimeout]: a body that
+// stalls is answered 408 and the connection closed, and a body the
+// operation does not read (a request refused before it, say) is never
+// waited for. Each operation must finish within [Config.Timeout], and the
+// client must read the answer within [Config.WriteTimeout], past which it
+// is abandoned. At most [Config.MaxInFlight] requests are served at once;
+// one more is answered 503 busy with Retry-After at once. An availability
+// request names at most [Config.MaxPage] products and a page of a listing
+// holds at most as many; a cart, an order, a part or an amendment holds at
+// most [Config.MaxLines] lines, and a quote, a reservation or an
+// amendment at most [Config.MaxLineOutlets] lines times the shop's
+// outlets. Set the [net/http.Server]'s ReadHeaderTimeout and IdleTimeout
+// as well.
 //
 // # Authentication and tenants
 //
-// The API has no users of its own. [Config.Authorize] sees every request
-// and the operation it asks for, so a deployment decides who may change
-// stock and who may only read; wrap the Handler in any other middleware as
-// usual. [Config.Tenant] picks the Service of each request, for a
-// multi-tenant pgstore.
+// The API keeps no credentials of its own: [Config.Authenticate] proves
+// each request's principal from whatever a deployment uses (package
+// pgstore keeps API keys, and "onlinestock serve" uses them), and
+// [Config.Tenant] picks its tenant's Service, for a multi-tenant pgstore.
+// Without Authenticate, every request is an admin of the one Service:
+// put the Handler behind authentication of your own.
 package httpapi

@@ -43,6 +43,20 @@
 // and dead letters are per tenant too. Stores of the same tenant in several
 // processes see one state.
 //
+// # Tenants and API keys
+//
+// A server that serves many tenants needs to know which exist and who may
+// reach each: [Access] keeps both. A tenant exists once created
+// ([Access.CreateTenant], or with its first key); an API key
+// ([Access.CreateKey]) belongs to one tenant and has one role, and only
+// the SHA-256 of its secret is kept, the secret being told once.
+// [Access.Authenticate] reads the key at every call, so a revoked key
+// ([Access.RevokeKey]) is refused from the next call on in every process,
+// and records its last use at most once a minute. "onlinestock keys" and
+// "onlinestock tenants" manage them, and "onlinestock serve" answers only
+// their holders. On Citus both tables are reference tables, on every
+// node: a request finds its key before it knows its tenant.
+//
 // # Transactions
 //
 // [Store.View] reads one consistent snapshot and never waits for writers.
