@@ -341,10 +341,10 @@ func TestSlowReaders(t *testing.T) {
 	h3, g3 := heap(), runtime.NumGoroutine()
 	t.Logf("%d clients not reading a %d KiB page, %d in flight at most, write timeout 500ms: heap %d KiB before, %d KiB while they hang, %d KiB past the write timeout, %d KiB once read; goroutines %d, %d, %d, %d; %d answers cut at the write timeout, %d whole, %d answered 503 at once",
 		clients, len(full.body)>>10, inFlight, h0>>10, h1>>10, h2>>10, h3>>10, g0, g1, g2, g3, cut, whole, busy)
-	// Requests sent after the first ones were abandoned may be served
-	// too: how many depends on the machine's speed, not on the bounds.
-	if cut == 0 || busy == 0 {
-		t.Errorf("%d answers cut at the write timeout and %d refused over the cap, want some of each", cut, busy)
+	// How many find the cap full depends on how fast the clients connect
+	// beside the write timeout: TestInFlightCap checks the cap.
+	if cut == 0 {
+		t.Errorf("no answer was cut at the write timeout (%d whole, %d refused over the cap)", whole, busy)
 	}
 	if max(h1, h2) > h0+uint64(inFlight)*uint64(len(full.body))*4 {
 		t.Errorf("the heap grew by %d KiB with %d slow readers, more than 4 answers per request in flight", (max(h1, h2)-h0)>>10, clients)
