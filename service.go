@@ -50,7 +50,8 @@ type Config struct {
 // [Config.KeyRetention] is zero.
 const DefaultKeyRetention = 72 * time.Hour
 
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with its zero values replaced by their defaults.
+func (c Config) WithDefaults() Config {
 	if c.KeyRetention == 0 {
 		c.KeyRetention = DefaultKeyRetention
 	}
@@ -63,7 +64,9 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-func (c Config) validate() error {
+// Validate returns an error matching [ErrInvalid] that names the field of
+// c that is wrong, or nil. [New] refuses such a Config.
+func (c Config) Validate() error {
 	if err := checkRange("Config.LowStockThreshold", c.LowStockThreshold, 0, MaxOnHand); err != nil {
 		return err
 	}
@@ -90,10 +93,10 @@ func New(store Store, cfg Config) (*Service, error) {
 	if store == nil {
 		return nil, invalid("store", "nil")
 	}
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{store: store, plain: store, cfg: cfg.withDefaults()}
+	s := &Service{store: store, plain: store, cfg: cfg.WithDefaults()}
 	if cfg.MeterProvider != nil {
 		s.metrics = newServiceMetrics(cfg.MeterProvider)
 		s.store = retryCounter{Store: store, m: &s.metrics}
@@ -103,6 +106,10 @@ func New(store Store, cfg Config) (*Service, error) {
 
 // Store returns the Store the Service runs on.
 func (s *Service) Store() Store { return s.plain }
+
+// Config returns the Service's Config, its zero values replaced by their
+// defaults.
+func (s *Service) Config() Config { return s.cfg }
 
 // now reads the clock, and refuses a time no Store can keep.
 func (s *Service) now() (time.Time, error) {
@@ -132,6 +139,10 @@ func requirePrimary(setup *Setup) (string, error) {
 func notFound(kind, id string) error {
 	return fmt.Errorf("%s %q: %w", kind, id, ErrNotFound)
 }
+
+// MeterName names the meter that records the library's metrics: the
+// Service's and the background runtime's (package worker).
+const MeterName = "github.com/onlinestock/onlinestock"
 
 // Names of the Service's metrics; see [Config.MeterProvider]. They are
 // recorded by the meter named [MeterName].

@@ -172,3 +172,45 @@ func TestEveryServiceCallIsTimed(t *testing.T) {
 		t.Errorf("found %d Service methods, want every one", methods)
 	}
 }
+
+func sumOf(t *testing.T, rm metricdata.ResourceMetrics, name string, attrs attribute.Set) int64 {
+	t.Helper()
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != name {
+				continue
+			}
+			sum, ok := m.Data.(metricdata.Sum[int64])
+			if !ok {
+				t.Fatalf("%s is a %T, want a Sum[int64]", name, m.Data)
+			}
+			for _, dp := range sum.DataPoints {
+				if dp.Attributes.Equals(&attrs) {
+					return dp.Value
+				}
+			}
+		}
+	}
+	return 0
+}
+
+func histogramOf(t *testing.T, rm metricdata.ResourceMetrics, name string, attrs attribute.Set) (uint64, float64) {
+	t.Helper()
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != name {
+				continue
+			}
+			h, ok := m.Data.(metricdata.Histogram[float64])
+			if !ok {
+				t.Fatalf("%s is a %T, want a Histogram[float64]", name, m.Data)
+			}
+			for _, dp := range h.DataPoints {
+				if dp.Attributes.Equals(&attrs) {
+					return dp.Count, dp.Sum
+				}
+			}
+		}
+	}
+	return 0, 0
+}

@@ -32,6 +32,10 @@ func checkTime(field string, t time.Time) error {
 //
 // Implementations must be safe for concurrent use.
 type Store interface {
+	// Outbox is what the background runtime (package worker) reads and
+	// writes: events, cursors, dead letters, leases and retention.
+	Outbox
+
 	// Update runs fn in a read-write transaction. If fn returns nil the
 	// transaction commits; if fn returns an error, or the commit fails,
 	// nothing fn wrote is kept and that error is returned. Once the commit
@@ -58,21 +62,27 @@ type Store interface {
 	// hottest read of all.
 	ReadPage(ctx context.Context, ids []string, fn func(Page) error) error
 
-	// EventsSince returns committed events with a sequence number greater
-	// than after, in sequence order, at most limit of them (limit <= 0 means
-	// a default of 1000). It returns an empty slice, not an error, when there
-	// are none. Events are never changed once committed; [Store.Prune] may
-	// delete the oldest, and only those every listed consumer acknowledged.
-	EventsSince(ctx context.Context, after uint64, limit int) ([]Event, error)
-
 	// Movements returns the stock ledger's movements f selects
 	// ([MovementFilter.Matches]) with a sequence number greater than
 	// f.After, in sequence order, at most f.Limit of them (the Service
 	// passes a positive limit); an empty slice when there are none.
 	// Movements are numbered like events: 1, 2, 3, … with no gap, in
 	// commit order, the movements of a transaction consecutive in the
-	// order appended. [Store.Prune] may delete the oldest.
+	// order appended. [Outbox.Prune] may delete the oldest.
 	Movements(ctx context.Context, f MovementFilter) ([]Movement, error)
+}
+
+// Outbox is the part of a [Store] that the background runtime needs: the
+// committed events, each consumer's cursor and dead letters, the leases that
+// let one process at a time deliver, and retention. Package worker runs on
+// it alone. Implementations must be safe for concurrent use.
+type Outbox interface {
+	// EventsSince returns committed events with a sequence number greater
+	// than after, in sequence order, at most limit of them (limit <= 0 means
+	// a default of 1000). It returns an empty slice, not an error, when there
+	// are none. Events are never changed once committed; [Outbox.Prune] may
+	// delete the oldest, and only those every listed consumer acknowledged.
+	EventsSince(ctx context.Context, after uint64, limit int) ([]Event, error)
 
 	// Cursor returns the sequence number of the last event the named consumer
 	// acknowledged, or 0 for a consumer never seen.

@@ -3,7 +3,7 @@
 // concurrent use: updates run one at a time under a lock, reads run in
 // parallel with each other. Nothing survives the process. It keeps every
 // event and reservation until [Store.Prune] deletes them (an
-// [onlinestock.Worker] does so periodically); idempotency keys are also
+// [worker.Worker] does so periodically); idempotency keys are also
 // forgotten once past their retention. Leases ([Store.TryLease]) are held
 // within the process, by the Store's clock.
 package memstore

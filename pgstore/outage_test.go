@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/onlinestock/onlinestock"
+	"github.com/onlinestock/onlinestock/worker"
 	"github.com/onlinestock/onlinestock/pgstore"
 )
 
@@ -211,8 +212,8 @@ func rideOutAnOutage(t *testing.T, overTenants bool) {
 		return nil
 	})
 	logs := &countingHandler{n: map[slog.Level]int{}}
-	wcfg := onlinestock.WorkerConfig{
-		Consumers:      []onlinestock.Consumer{{Name: "web", Notifier: notify}},
+	wcfg := worker.Config{
+		Consumers:      []worker.Consumer{{Name: "web", Notifier: notify}},
 		LeaseTTL:       time.Second,
 		PollInterval:   10 * time.Millisecond,
 		MinBackoff:     10 * time.Millisecond,
@@ -221,15 +222,15 @@ func rideOutAnOutage(t *testing.T, overTenants bool) {
 		RetentionEvery: 10 * time.Millisecond,
 		Logger:         slog.New(logs),
 	}
-	var w *onlinestock.Worker
+	var w *worker.Worker
 	if overTenants {
 		tenants, err := pgstore.NewTenants(proxied, pgstore.Config{})
 		must(t, err)
 		pgstore.SetPrefix(tenants, store.Tenant())
-		w, err = onlinestock.NewTenantsWorker(tenants, onlinestock.Config{}, wcfg)
+		w, err = worker.NewTenants(tenants, onlinestock.Config{}, wcfg)
 		must(t, err)
 	} else {
-		w, err = onlinestock.NewWorker(newService(t, viaProxy, onlinestock.Config{}), wcfg)
+		w, err = worker.New(newService(t, viaProxy, onlinestock.Config{}), wcfg)
 		must(t, err)
 	}
 	must(t, w.Start(ctx))

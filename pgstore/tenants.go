@@ -10,11 +10,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/onlinestock/onlinestock"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 var (
-	_ onlinestock.Tenants  = (*Tenants)(nil)
-	_ onlinestock.Listener = (*Tenants)(nil)
+	_ worker.Tenants  = (*Tenants)(nil)
+	_ worker.Listener = (*Tenants)(nil)
 )
 
 // notifyChannel is the channel on which a transaction that wrote events
@@ -22,8 +23,8 @@ var (
 // pending.
 const notifyChannel = "onlinestock"
 
-// Tenants is every tenant of a database, as one [onlinestock.Worker]
-// serving them all sees them ([onlinestock.NewTenantsWorker]). It is safe
+// Tenants is every tenant of a database, as one [worker.Worker]
+// serving them all sees them ([worker.NewTenants]). It is safe
 // for concurrent use.
 //
 // A transaction that writes events marks its tenant as pending, and the
@@ -72,14 +73,14 @@ func (t *Tenants) Store(tenant string) (onlinestock.Store, error) {
 	return &Store{pool: t.pool, cfg: cfg, citus: t.citus}, nil
 }
 
-// Pending implements [onlinestock.Tenants]: the tenants marked pending,
+// Pending implements [worker.Tenants]: the tenants marked pending,
 // in name order.
 func (t *Tenants) Pending(ctx context.Context, after string, limit int) ([]string, error) {
 	return t.names(ctx, `SELECT tenant FROM onlinestock_pending
 		WHERE tenant > $1 AND starts_with(tenant, $2) ORDER BY tenant LIMIT $3`, after, t.prefix, pageLimit(limit))
 }
 
-// Due implements [onlinestock.Tenants], through the index of open
+// Due implements [worker.Tenants], through the index of open
 // reservations by deadline: its cost grows with the reservations due, not
 // with the tenants.
 func (t *Tenants) Due(ctx context.Context, now time.Time, after string, limit int) ([]string, error) {
@@ -88,7 +89,7 @@ func (t *Tenants) Due(ctx context.Context, now time.Time, after string, limit in
 		ORDER BY tenant LIMIT $4`, clampNanos(now), after, t.prefix, pageLimit(limit))
 }
 
-// List implements [onlinestock.Tenants]: every tenant that has written
+// List implements [worker.Tenants]: every tenant that has written
 // anything, in name order.
 func (t *Tenants) List(ctx context.Context, after string, limit int) ([]string, error) {
 	return t.names(ctx, `SELECT tenant FROM onlinestock_setup
@@ -117,7 +118,7 @@ func (t *Tenants) names(ctx context.Context, sql string, args ...any) ([]string,
 	return names, nil
 }
 
-// Settle implements [onlinestock.Tenants]. In one short transaction it
+// Settle implements [worker.Tenants]. In one short transaction it
 // takes the tenant's pending lock exclusively, which waits for the
 // transactions committing events of the tenant at that moment (they hold
 // it shared from just before their events until they commit), then
@@ -159,7 +160,7 @@ const sqlSettle = `DELETE FROM onlinestock_pending p WHERE p.tenant = $1
 		WHERE coalesce((SELECT c.seq FROM onlinestock_cursors c WHERE c.tenant = $1 AND c.consumer = k.consumer), 0)
 			< (SELECT n.last_seq FROM onlinestock_event_counter n WHERE n.tenant = $1))`
 
-// Listen implements [onlinestock.Listener]. It opens a connection of its
+// Listen implements [worker.Listener]. It opens a connection of its
 // own, with the pool's settings but outside the pool, listens there, and
 // hands wake each tenant that a transaction notifies when it commits
 // events while the tenant has nothing pending. It returns when ctx ends or

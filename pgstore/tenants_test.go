@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/onlinestock/onlinestock"
+	"github.com/onlinestock/onlinestock/worker"
 	"github.com/onlinestock/onlinestock/pgstore"
 )
 
@@ -91,7 +92,7 @@ type tenantLog struct {
 func newTenantLog() *tenantLog { return &tenantLog{seqs: map[string][]uint64{}} }
 
 func (l *tenantLog) Notify(ctx context.Context, events []onlinestock.Event) error {
-	tenant := onlinestock.TenantOf(ctx)
+	tenant := worker.TenantOf(ctx)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.calls++
@@ -129,12 +130,12 @@ func waitFor(tb testing.TB, what string, cond func() bool) {
 	}
 }
 
-func startTenantsWorker(tb testing.TB, tenants onlinestock.Tenants, cfg onlinestock.WorkerConfig) *onlinestock.Worker {
+func startTenantsWorker(tb testing.TB, tenants worker.Tenants, cfg worker.Config) *worker.Worker {
 	tb.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = quietLog
 	}
-	w, err := onlinestock.NewTenantsWorker(tenants, onlinestock.Config{}, cfg)
+	w, err := worker.NewTenants(tenants, onlinestock.Config{}, cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -165,8 +166,8 @@ func TestTenantsWorkerDeliversEveryTenant(t *testing.T) {
 	reserveConns(t, 1) // the listening connection
 	tenants, services := newTenants(t, pool, 200)
 	web := newTenantLog()
-	startTenantsWorker(t, tenants, onlinestock.WorkerConfig{
-		Consumers:    []onlinestock.Consumer{{Name: "web", Notifier: web}},
+	startTenantsWorker(t, tenants, worker.Config{
+		Consumers:    []worker.Consumer{{Name: "web", Notifier: web}},
 		BatchSize:    5,
 		PollInterval: time.Second,
 		Concurrency:  4,
@@ -267,8 +268,8 @@ func TestTenantsWorkerWakesOnCommit(t *testing.T) {
 	pg, services := newTenants(t, pool, 3)
 	tenants := watch(pg)
 	web := newTenantLog()
-	startTenantsWorker(t, tenants, onlinestock.WorkerConfig{
-		Consumers:    []onlinestock.Consumer{{Name: "web", Notifier: web}},
+	startTenantsWorker(t, tenants, worker.Config{
+		Consumers:    []worker.Consumer{{Name: "web", Notifier: web}},
 		PollInterval: time.Hour,
 	})
 	// The polls when the Worker starts and when it listens deliver the
@@ -349,7 +350,7 @@ func TestTenantsWorkerIsFair(t *testing.T) {
 	tokens, free := make(chan struct{}), make(chan struct{})
 	var busyBatches atomic.Int64
 	gated := onlinestock.NotifierFunc(func(ctx context.Context, events []onlinestock.Event) error {
-		if onlinestock.TenantOf(ctx) == tenantOf(busy) {
+		if worker.TenantOf(ctx) == tenantOf(busy) {
 			select {
 			case <-tokens:
 			case <-free:
@@ -358,8 +359,8 @@ func TestTenantsWorkerIsFair(t *testing.T) {
 		}
 		return web.Notify(ctx, events)
 	})
-	startTenantsWorker(t, tenants, onlinestock.WorkerConfig{
-		Consumers:    []onlinestock.Consumer{{Name: "web", Notifier: gated}},
+	startTenantsWorker(t, tenants, worker.Config{
+		Consumers:    []worker.Consumer{{Name: "web", Notifier: gated}},
 		BatchSize:    batch,
 		PollInterval: time.Hour,
 		Concurrency:  1,
@@ -452,8 +453,8 @@ func TestTenantsWorkerWhenTheListenerIsLost(t *testing.T) {
 			if !canListen {
 				poll = 20 * time.Millisecond
 			}
-			startTenantsWorker(t, tenants, onlinestock.WorkerConfig{
-				Consumers:    []onlinestock.Consumer{{Name: "web", Notifier: web}},
+			startTenantsWorker(t, tenants, worker.Config{
+				Consumers:    []worker.Consumer{{Name: "web", Notifier: web}},
 				PollInterval: poll,
 				MinBackoff:   10 * time.Millisecond,
 				MaxBackoff:   100 * time.Millisecond,

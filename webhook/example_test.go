@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/onlinestock/onlinestock"
+	"github.com/onlinestock/onlinestock/worker"
 	"github.com/onlinestock/onlinestock/memstore"
 	"github.com/onlinestock/onlinestock/webhook"
 )
@@ -48,7 +49,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	d, err := onlinestock.NewDispatcher(store, n, onlinestock.DispatcherConfig{})
+	d, err := worker.NewDispatcher(store, n, worker.DispatcherConfig{})
 	if err != nil {
 		log.Fatal(err)
 	}

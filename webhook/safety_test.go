@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/onlinestock/onlinestock"
+	"github.com/onlinestock/onlinestock/worker"
 	"github.com/onlinestock/onlinestock/webhook"
 )
 
@@ -216,7 +217,7 @@ func TestDispatcherWaitsOnlyAsLongAsTheContext(t *testing.T) {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 	}))
 	n := newNotifier(t, webhook.Config{URL: srv.URL})
-	d, err := onlinestock.NewDispatcher(s.store, n, onlinestock.DispatcherConfig{
+	d, err := worker.NewDispatcher(s.store, n, worker.DispatcherConfig{
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: time.Hour, Logger: quiet,
 	})
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/onlinestock/onlinestock"
+	"github.com/onlinestock/onlinestock/worker"
 	"github.com/onlinestock/onlinestock/pgstore"
 	"github.com/onlinestock/onlinestock/webhook"
 )
@@ -579,7 +580,7 @@ func TestRedeliver(t *testing.T) {
 	refuse := onlinestock.NotifierFunc(func(context.Context, []onlinestock.Event) error {
 		return onlinestock.Permanent(errors.New("410 Gone"))
 	})
-	d, err := onlinestock.NewDispatcher(svc.Store(), refuse, onlinestock.DispatcherConfig{Consumer: "shop", Logger: slog.New(slog.DiscardHandler)})
+	d, err := worker.NewDispatcher(svc.Store(), refuse, worker.DispatcherConfig{Consumer: "shop", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

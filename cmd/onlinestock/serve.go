@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/onlinestock/onlinestock"
+	"github.com/onlinestock/onlinestock/worker"
 	"github.com/onlinestock/onlinestock/httpapi"
 	"github.com/onlinestock/onlinestock/pgstore"
 	"github.com/onlinestock/onlinestock/webhook"
@@ -161,7 +162,7 @@ func serve(cmd *cobra.Command, o serveOptions) error {
 type serveWorker struct {
 	enabled bool   // --worker
 	url     string // --webhook-url
-	w       *onlinestock.Worker
+	w       *worker.Worker
 }
 
 // webhookConsumer names the webhook's cursor and dead letters: the
@@ -182,7 +183,7 @@ func (s *serveWorker) start(ctx context.Context, pool *pgxpool.Pool, svc *online
 		}
 		return nil
 	}
-	cfg := onlinestock.WorkerConfig{Logger: log}
+	cfg := worker.Config{Logger: log}
 	if s.url != "" {
 		secret, err := webhook.ParseSecret(os.Getenv("ONLINESTOCK_WEBHOOK_SECRET"))
 		if err != nil {
@@ -195,18 +196,18 @@ func (s *serveWorker) start(ctx context.Context, pool *pgxpool.Pool, svc *online
 		if _, err := hooks.notifier("tenant"); err != nil { // a URL that cannot work is refused at once
 			return usageErrorf("serve: --webhook-url: %v", err)
 		}
-		cfg.Consumers = []onlinestock.Consumer{{Name: webhookConsumer, Notifier: hooks}}
+		cfg.Consumers = []worker.Consumer{{Name: webhookConsumer, Notifier: hooks}}
 	}
 	var err error
 	if svc != nil {
-		s.w, err = onlinestock.NewWorker(svc, cfg)
+		s.w, err = worker.New(svc, cfg)
 	} else {
 		var tenants *pgstore.Tenants
 		if tenants, err = pgstore.NewTenants(pool, pgstore.Config{}); err != nil {
 			return err
 		}
 		cfg.PollInterval = serveTenantsPoll
-		s.w, err = onlinestock.NewTenantsWorker(tenants, onlinestock.Config{}, cfg)
+		s.w, err = worker.NewTenants(tenants, onlinestock.Config{}, cfg)
 	}
 	if err != nil {
 		return err
@@ -230,7 +231,7 @@ func (s *serveWorker) stop(grace time.Duration) error {
 }
 
 // tenantWebhooks is the webhook Notifier of every tenant: the tenant a
-// Worker delivers for (onlinestock.TenantOf) stands for {tenant} in the
+// Worker delivers for (worker.TenantOf) stands for {tenant} in the
 // URL, path-escaped.
 type tenantWebhooks struct {
 	url    string
@@ -256,7 +257,7 @@ func (h *tenantWebhooks) notifier(tenant string) (*webhook.Notifier, error) {
 
 // Notify implements onlinestock.Notifier.
 func (h *tenantWebhooks) Notify(ctx context.Context, events []onlinestock.Event) error {
-	n, err := h.notifier(onlinestock.TenantOf(ctx))
+	n, err := h.notifier(worker.TenantOf(ctx))
 	if err != nil {
 		return onlinestock.Permanent(err)
 	}
