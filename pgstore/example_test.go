@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/onlinestock/onlinestock"
-	"github.com/onlinestock/onlinestock/worker"
 	"github.com/onlinestock/onlinestock/pgstore"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 // A Service over PostgreSQL: open a pool, migrate (once per release, or

@@ -17,8 +17,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/onlinestock/onlinestock"
-	"github.com/onlinestock/onlinestock/worker"
 	"github.com/onlinestock/onlinestock/pgstore"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 // proxy forwards TCP connections to PostgreSQL until it is taken down:

@@ -13,8 +13,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/onlinestock/onlinestock"
-	"github.com/onlinestock/onlinestock/worker"
 	"github.com/onlinestock/onlinestock/pgstore"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 func TestOutboxIsDurable(t *testing.T) {

@@ -15,8 +15,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/onlinestock/onlinestock"
-	"github.com/onlinestock/onlinestock/worker"
 	"github.com/onlinestock/onlinestock/pgstore"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 // BenchmarkPruneDeliveredEvents deletes delivered events in batches of

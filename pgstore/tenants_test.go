@@ -17,8 +17,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/onlinestock/onlinestock"
-	"github.com/onlinestock/onlinestock/worker"
 	"github.com/onlinestock/onlinestock/pgstore"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 // newTenants returns a Tenants over pool restricted to n fresh tenants of

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/onlinestock/onlinestock"
-	"github.com/onlinestock/onlinestock/worker"
 	"github.com/onlinestock/onlinestock/pgstore"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 // Environment of the worker processes TestWorkerReplicas starts: the test

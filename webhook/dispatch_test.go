@@ -18,8 +18,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/onlinestock/onlinestock"
-	"github.com/onlinestock/onlinestock/worker"
 	"github.com/onlinestock/onlinestock/webhook"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 // receiver is an online store's end of the webhook: it keeps the events it

@@ -8,9 +8,9 @@ import (
 	"sync"
 
 	"github.com/onlinestock/onlinestock"
-	"github.com/onlinestock/onlinestock/worker"
 	"github.com/onlinestock/onlinestock/memstore"
 	"github.com/onlinestock/onlinestock/webhook"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 // The POS side sends each committed event to the online store, which

@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/onlinestock/onlinestock"
-	"github.com/onlinestock/onlinestock/worker"
 	"github.com/onlinestock/onlinestock/webhook"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 // TestNotifyNeverFollowsRedirects points a Notifier at a receiver that

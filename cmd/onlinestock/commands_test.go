@@ -21,9 +21,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/onlinestock/onlinestock"
-	"github.com/onlinestock/onlinestock/worker"
 	"github.com/onlinestock/onlinestock/pgstore"
 	"github.com/onlinestock/onlinestock/webhook"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 // shop migrates a new empty schema and sets up a tenant in it: outlets

@@ -20,9 +20,9 @@ import (
 	"time"
 
 	"github.com/onlinestock/onlinestock"
-	"github.com/onlinestock/onlinestock/worker"
 	"github.com/onlinestock/onlinestock/memstore"
 	"github.com/onlinestock/onlinestock/webhook"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 func main() {
