@@ -16,6 +16,8 @@ import (
 var (
 	_ worker.Tenants  = (*Tenants)(nil)
 	_ worker.Listener = (*Tenants)(nil)
+	_ worker.Listener = (*Store)(nil)
+	_ worker.Settler  = (*Store)(nil)
 )
 
 // notifyChannel is the channel on which a transaction that wrote events
@@ -128,11 +130,22 @@ func (t *Tenants) names(ctx context.Context, sql string, args ...any) ([]string,
 // commits without waiting for the disk: a mark a crash brings back only
 // makes a Worker look at the tenant once more.
 func (t *Tenants) Settle(ctx context.Context, tenant string, consumers []string) (bool, error) {
+	return settle(ctx, t.pool, t.citus, tenant, consumers)
+}
+
+// Settle is [Tenants.Settle] for the Store's tenant. A Worker over one
+// Service settles its Store this way, so that the next commit of events
+// notifies its listener ([Store.Listen]) again.
+func (s *Store) Settle(ctx context.Context, consumers []string) (bool, error) {
+	return settle(ctx, s.pool, s.citus, s.cfg.Tenant, consumers)
+}
+
+func settle(ctx context.Context, pool *pgxpool.Pool, citus bool, tenant string, consumers []string) (bool, error) {
 	if consumers == nil {
 		consumers = []string{}
 	}
 	var marked bool
-	err := runLazy(ctx, t.pool, t.citus, func(b *pgx.Batch) {
+	err := runLazy(ctx, pool, citus, func(b *pgx.Batch) {
 		b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, $2))`, tenant, seedPending)
 		b.Queue(sqlSettle, tenant, consumers)
 		b.Queue(`SELECT EXISTS (SELECT 1 FROM onlinestock_pending WHERE tenant = $1)`, tenant)
@@ -166,7 +179,30 @@ const sqlSettle = `DELETE FROM onlinestock_pending p WHERE p.tenant = $1
 // events while the tenant has nothing pending. It returns when ctx ends or
 // the connection fails, and closes the connection.
 func (t *Tenants) Listen(ctx context.Context, listening func(), wake func(tenant string)) error {
-	conn, err := pgx.ConnectConfig(ctx, t.pool.Config().ConnConfig.Copy())
+	return listen(ctx, t.pool, listening, func(tenant string) {
+		if strings.HasPrefix(tenant, t.prefix) {
+			wake(tenant)
+		}
+	})
+}
+
+// Listen implements [worker.Listener] for the Store's tenant, as
+// [Tenants.Listen] does for every tenant: a Worker over one Service is
+// woken at once when the Store commits events while it had nothing
+// pending (since the Worker last settled it, [Store.Settle]).
+func (s *Store) Listen(ctx context.Context, listening func(), wake func(tenant string)) error {
+	return listen(ctx, s.pool, listening, func(tenant string) {
+		if tenant == s.cfg.Tenant {
+			wake(tenant)
+		}
+	})
+}
+
+// listen listens for the notifications of commits on a connection of its
+// own and hands wake the tenant of each, among the tenants of the
+// connection's schema.
+func listen(ctx context.Context, pool *pgxpool.Pool, listening func(), wake func(tenant string)) error {
+	conn, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return connectionError(ctx, err)
 	}
@@ -191,7 +227,7 @@ func (t *Tenants) Listen(ctx context.Context, listening func(), wake func(tenant
 			return interpretError(ctx, err)
 		}
 		// Tenants of other schemas of the database are not this one's.
-		if tenant, ok := strings.CutPrefix(n.Payload, schema+idSeparator); ok && strings.HasPrefix(tenant, t.prefix) {
+		if tenant, ok := strings.CutPrefix(n.Payload, schema+idSeparator); ok {
 			wake(tenant)
 		}
 	}

@@ -319,6 +319,48 @@ func TestTenantsWorkerWakesOnCommit(t *testing.T) {
 	}
 }
 
+// TestWorkerWakesOnCommit runs a Worker over one Service that polls once
+// an hour, and checks that commits reach the Notifier all the same, woken
+// by the Store's notifications: each round's commit comes after the
+// Worker settled the Store, so it notifies again.
+func TestWorkerWakesOnCommit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := newPool(t, 4)
+	reserveConns(t, 1)
+	_, services := newTenants(t, pool, 1)
+	svc := services[0]
+	web := newTenantLog()
+	w, err := worker.New(svc, worker.Config{
+		Consumers:    []worker.Consumer{{Name: "web", Notifier: web}},
+		PollInterval: time.Hour,
+		ExpireEvery:  -1, // nothing else wakes the Worker
+		Logger:       quietLog,
+	})
+	must(t, err)
+	must(t, w.Start(ctx))
+	t.Cleanup(func() { must(t, w.Stop(ctx)) })
+	for round := range 3 {
+		_, err := svc.Apply(ctx, []onlinestock.Change{onlinestock.Set("p", "a", int64(5+round))})
+		must(t, err)
+		last := uint64(len(allEvents(t, svc.Store())))
+		waitFor(t, "the event", func() bool {
+			got := web.got(tenantOf(svc))
+			return len(got) > 0 && got[len(got)-1] == last
+		})
+		// Wait until the Worker has settled the Store, so that the next
+		// commit is one it can only learn of from a notification.
+		waitFor(t, "the Store settled", func() bool {
+			var pending bool
+			must(t, pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM onlinestock_pending WHERE tenant = $1)`, tenantOf(svc)).Scan(&pending))
+			return !pending
+		})
+	}
+	if diff := cmp.Diff(upTo(uint64(len(allEvents(t, svc.Store())))), web.got(tenantOf(svc))); diff != "" {
+		t.Errorf("deliveries mismatch (-want +got):\n%s", diff)
+	}
+}
+
 // TestTenantsWorkerIsFair gives one tenant a backlog and checks that
 // another tenant's events, committed while the backlog is delivered, are
 // delivered after one more batch of the busy tenant at most: the busy
