@@ -563,12 +563,12 @@ func (s *Service) readStock(ctx context.Context, tx Tx, setup *Setup, cat *Catal
 	if err != nil {
 		return nil, err
 	}
-	v := s.view(setup, cat, products)
+	v := s.stockView(setup, cat, products)
 	return &v, nil
 }
 
-// view returns the stock view of products read under setup and cat.
-func (s *Service) view(setup *Setup, cat *Catalog, products []Product) stockView {
+// stockView returns the view of products read under setup and cat.
+func (s *Service) stockView(setup *Setup, cat *Catalog, products []Product) stockView {
 	v := stockView{outlets: setup.Outlets, catalog: cat, products: products, lowStock: s.cfg.LowStockThreshold}
 	if len(cat.Backorders()) > 0 { // only backorders need to know it
 		v.primary = setup.Primary()
@@ -612,11 +612,10 @@ func readProducts(ctx context.Context, tx Tx, lock, peek []string) ([]Product, e
 // set, must exist (ErrNotFound). Setting the policy a product has changes
 // nothing. Nothing changes on error.
 func (s *Service) SetBackorder(ctx context.Context, b Backorder) error {
-	defer s.metrics.done(ctx, callSetBackorder, s.metrics.start())
 	if err := b.validate(); err != nil {
 		return err
 	}
-	return s.updateCatalog(ctx, func(tx Tx, setup *Setup, cat *Catalog) error {
+	return s.updateCatalog(ctx, "SetBackorder", func(tx Tx, setup *Setup, cat *Catalog) error {
 		if _, ok := setup.Outlet(b.Outlet); b.Outlet != "" && !ok {
 			return notFound("outlet", b.Outlet)
 		}
@@ -644,11 +643,10 @@ func (s *Service) SetBackorder(ctx context.Context, b Backorder) error {
 // purchasable past its online stock. Units already backordered stay
 // reserved. A product without a policy is ErrNotFound.
 func (s *Service) DeleteBackorder(ctx context.Context, product string) error {
-	defer s.metrics.done(ctx, callDeleteBackorder, s.metrics.start())
 	if err := checkID("product", product); err != nil {
 		return err
 	}
-	return s.updateCatalog(ctx, func(tx Tx, setup *Setup, cat *Catalog) error {
+	return s.updateCatalog(ctx, "DeleteBackorder", func(tx Tx, setup *Setup, cat *Catalog) error {
 		if _, ok := cat.Backorder(product); !ok {
 			return notFound("backorder policy of product", product)
 		}
@@ -659,9 +657,8 @@ func (s *Service) DeleteBackorder(ctx context.Context, product string) error {
 
 // Backorders returns every backorder policy, sorted by product.
 func (s *Service) Backorders(ctx context.Context) ([]Backorder, error) {
-	defer s.metrics.done(ctx, callBackorders, s.metrics.start())
 	out := []Backorder{}
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.view(ctx, "Backorders", func(tx Tx) error {
 		cat, err := tx.Catalog(ctx)
 		if err != nil {
 			return err
@@ -690,11 +687,10 @@ func (s *Service) Backorders(ctx context.Context) ([]Backorder, error) {
 // order): release or fulfil the order first. Saving a bundle as it is
 // changes nothing. Nothing changes on error.
 func (s *Service) SaveBundle(ctx context.Context, b Bundle) error {
-	defer s.metrics.done(ctx, callSaveBundle, s.metrics.start())
 	if err := b.normalizeAndValidate(); err != nil {
 		return err
 	}
-	return s.updateCatalog(ctx, func(tx Tx, setup *Setup, cat *Catalog) error {
+	return s.updateCatalog(ctx, "SaveBundle", func(tx Tx, setup *Setup, cat *Catalog) error {
 		old, exists := cat.Bundle(b.ID)
 		if exists && slices.Equal(old.Components, b.Components) {
 			return nil
@@ -739,11 +735,10 @@ func (s *Service) SaveBundle(ctx context.Context, b Bundle) error {
 // bundle is ErrNotFound; one held by an open order ErrConflict, naming the
 // order. Nothing changes on error.
 func (s *Service) DeleteBundle(ctx context.Context, id string) error {
-	defer s.metrics.done(ctx, callDeleteBundle, s.metrics.start())
 	if err := checkID("bundle", id); err != nil {
 		return err
 	}
-	return s.updateCatalog(ctx, func(tx Tx, setup *Setup, cat *Catalog) error {
+	return s.updateCatalog(ctx, "DeleteBundle", func(tx Tx, setup *Setup, cat *Catalog) error {
 		if !cat.IsBundle(id) {
 			return notFound("bundle", id)
 		}
@@ -770,8 +765,8 @@ func checkNotHeld(ctx context.Context, tx Tx, product string) error {
 
 // updateCatalog runs fn in an Update with the setup and the catalog read
 // under the exclusive setup lock, which every change of the catalog takes.
-func (s *Service) updateCatalog(ctx context.Context, fn func(tx Tx, setup *Setup, cat *Catalog) error) error {
-	return s.store.Update(ctx, func(tx Tx) error {
+func (s *Service) updateCatalog(ctx context.Context, call string, fn func(tx Tx, setup *Setup, cat *Catalog) error) error {
+	return s.update(ctx, call, func(tx Tx) error {
 		setup, err := tx.LockSetup(ctx)
 		if err != nil {
 			return err
@@ -794,7 +789,7 @@ func (s *Service) changeCatalog(ctx context.Context, tx Tx, setup *Setup, cat, n
 	if err != nil {
 		return err
 	}
-	before, after := s.view(setup, cat, products), s.view(setup, next, products)
+	before, after := s.stockView(setup, cat, products), s.stockView(setup, next, products)
 	if p, ok := before.product(product); ok && next.IsBundle(product) && len(p.Levels) > 0 {
 		return invalid("bundle", "product %q holds stock at outlet %q: a bundle holds none of its own", product, p.Levels[0].Outlet)
 	}
@@ -813,9 +808,8 @@ func (s *Service) changeCatalog(ctx context.Context, tx Tx, setup *Setup, cat, n
 
 // Bundles returns every bundle, sorted by ID.
 func (s *Service) Bundles(ctx context.Context) ([]Bundle, error) {
-	defer s.metrics.done(ctx, callBundles, s.metrics.start())
 	out := []Bundle{}
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.view(ctx, "Bundles", func(tx Tx) error {
 		cat, err := tx.Catalog(ctx)
 		if err != nil {
 			return err

@@ -132,13 +132,12 @@ func Classify(enabled bool, online, lowStock int64) Availability {
 // Store read ([Store.ReadPage]), however many products it holds, bundles
 // included.
 func (s *Service) Availability(ctx context.Context, products ...string) ([]Availability, error) {
-	defer s.metrics.done(ctx, callAvailability, s.metrics.start())
 	if err := checkIDs("products", products); err != nil {
 		return nil, err
 	}
 	ids := sortedUnique(products)
 	out := make([]Availability, len(products))
-	err := s.store.ReadPage(ctx, ids, func(page Page) error {
+	err := s.readPage(ctx, "Availability", ids, func(page Page) error {
 		v := stockView{outlets: page.Outlets, primary: page.Primary, catalog: page.Catalog, products: page.Products, lowStock: s.cfg.LowStockThreshold}
 		for i, id := range products {
 			out[i] = v.availability(id)
@@ -156,12 +155,11 @@ func byProductID(p Product, id string) int { return cmp.Compare(p.ID, id) }
 // Levels returns the levels of a product at every outlet that has reported
 // it, sorted by outlet ID. A product never reported is ErrNotFound.
 func (s *Service) Levels(ctx context.Context, product string) ([]Level, error) {
-	defer s.metrics.done(ctx, callLevels, s.metrics.start())
 	if err := checkID("product", product); err != nil {
 		return nil, err
 	}
 	var out []Level
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.view(ctx, "Levels", func(tx Tx) error {
 		found, err := tx.Products(ctx, []string{product})
 		if err != nil {
 			return err
@@ -179,18 +177,16 @@ func (s *Service) Levels(ctx context.Context, product string) ([]Level, error) {
 // has reported stock for them; an unknown product is ErrNotFound and nothing
 // changes. Enabling an enabled product is a no-op.
 func (s *Service) EnableOnline(ctx context.Context, products ...string) error {
-	defer s.metrics.done(ctx, callEnableOnline, s.metrics.start())
-	return s.setEnabled(ctx, products, true)
+	return s.setEnabled(ctx, "EnableOnline", products, true)
 }
 
 // DisableOnline takes products off online sale; their stock is still
 // tracked. An unknown product is ErrNotFound and nothing changes.
 func (s *Service) DisableOnline(ctx context.Context, products ...string) error {
-	defer s.metrics.done(ctx, callDisableOnline, s.metrics.start())
-	return s.setEnabled(ctx, products, false)
+	return s.setEnabled(ctx, "DisableOnline", products, false)
 }
 
-func (s *Service) setEnabled(ctx context.Context, products []string, enabled bool) error {
+func (s *Service) setEnabled(ctx context.Context, call string, products []string, enabled bool) error {
 	if err := checkIDs("products", products); err != nil {
 		return err
 	}
@@ -199,7 +195,7 @@ func (s *Service) setEnabled(ctx context.Context, products []string, enabled boo
 	if enabled {
 		kind = ProductEnabled
 	}
-	return s.store.Update(ctx, func(tx Tx) error {
+	return s.update(ctx, call, func(tx Tx) error {
 		setup, err := tx.Setup(ctx)
 		if err != nil {
 			return err
@@ -230,7 +226,7 @@ func (s *Service) setEnabled(ctx context.Context, products []string, enabled boo
 		if err != nil {
 			return err
 		}
-		before, after := s.view(setup, cat, found), s.view(setup, cat, slices.Clone(found))
+		before, after := s.stockView(setup, cat, found), s.stockView(setup, cat, slices.Clone(found))
 		var changed []string
 		var events []Event
 		for _, id := range ids {
@@ -518,7 +514,6 @@ type ChangeResult struct {
 // the storefront sees changed: the products changed, and the bundles they
 // are components of.
 func (s *Service) Apply(ctx context.Context, changes []Change) ([]ChangeResult, error) {
-	defer s.metrics.done(ctx, callApply, s.metrics.start())
 	if len(changes) == 0 {
 		return nil, nil
 	}
@@ -537,7 +532,7 @@ func (s *Service) Apply(ctx context.Context, changes []Change) ([]ChangeResult, 
 	}
 	sc.ctx, sc.changes = ctx, changes
 	sc.results = make([]ChangeResult, len(changes))
-	err := s.store.Update(ctx, sc.run)
+	err := s.update(ctx, "Apply", sc.run)
 	results := sc.results
 	sc.reset()
 	s.apply.Put(sc)
@@ -721,7 +716,7 @@ func (sc *applyScratch) apply(tx Tx) error {
 				sc.touched = append(sc.touched, l.Product)
 			}
 		}
-		v := sc.s.view(setup, cat, found)
+		v := sc.s.stockView(setup, cat, found)
 		sc.events = v.moveEvents(sc.events, now, sc.writes, cat.affected(sc.touched))
 	}
 	if err := sc.closeOrders(tx, now); err != nil {

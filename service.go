@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"time"
 
@@ -38,7 +39,9 @@ type Config struct {
 	Clock func() time.Time
 
 	// MeterProvider records the Service's metrics through OpenTelemetry:
-	// the duration of each call, by method ([MetricCallDuration]), Apply
+	// the duration of each call that reaches the Store, by method
+	// ([MetricCallDuration]; a call refused as invalid before it reads
+	// anything is not timed), Apply
 	// calls refused with ErrConflict ([MetricApplyConflicts]), changes
 	// skipped as duplicates ([MetricApplyDuplicates]), and Store
 	// transactions run again after a conflict in the Store
@@ -81,11 +84,10 @@ func (c Config) Validate() error {
 // safe for concurrent use, and several Services (in several processes) may
 // share one Store.
 type Service struct {
-	store   Store // what the calls go through: plain, or counting retries
-	plain   Store // the Store given to New
+	store   Store
 	cfg     Config
-	apply   sync.Pool // of *applyScratch, so the hot path allocates little
-	metrics serviceMetrics
+	apply   sync.Pool       // of *applyScratch, so the hot path allocates little
+	metrics *serviceMetrics // nil without a MeterProvider
 }
 
 // New returns a Service over store.
@@ -96,16 +98,15 @@ func New(store Store, cfg Config) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{store: store, plain: store, cfg: cfg.WithDefaults()}
+	s := &Service{store: store, cfg: cfg.WithDefaults()}
 	if cfg.MeterProvider != nil {
 		s.metrics = newServiceMetrics(cfg.MeterProvider)
-		s.store = retryCounter{Store: store, m: &s.metrics}
 	}
 	return s, nil
 }
 
 // Store returns the Store the Service runs on.
-func (s *Service) Store() Store { return s.plain }
+func (s *Service) Store() Store { return s.store }
 
 // Config returns the Service's Config, its zero values replaced by their
 // defaults.
@@ -123,8 +124,12 @@ func (s *Service) now() (time.Time, error) {
 // EventsSince returns up to limit committed events after seq, in order (limit
 // <= 0 means 1000). Poll it with the last Seq seen to follow every change.
 func (s *Service) EventsSince(ctx context.Context, seq uint64, limit int) ([]Event, error) {
-	defer s.metrics.done(ctx, callEventsSince, s.metrics.start())
-	return s.store.EventsSince(ctx, seq, limit)
+	var events []Event
+	err := s.read(ctx, "EventsSince", func() (err error) {
+		events, err = s.store.EventsSince(ctx, seq, limit)
+		return err
+	})
+	return events, err
 }
 
 // requirePrimary returns the primary outlet, or ErrNotActive.
@@ -153,74 +158,21 @@ const (
 	MetricStoreRetries    = "onlinestock.store.retries"
 )
 
-// A call names a Service method, for the method attribute of
-// MetricCallDuration.
-type call uint8
-
-const (
-	callActivate call = iota
-	callAmend
-	callApply
-	callAvailability
-	callBackorders
-	callBundles
-	callConnect
-	callDeleteBackorder
-	callDeleteBundle
-	callDeleteMethod
-	callDisableOnline
-	callDisconnect
-	callEnableOnline
-	callEventsSince
-	callExpireReservations
-	callFulfill
-	callFulfillPart
-	callLevels
-	callMethods
-	callMovements
-	callOrphanedMethods
-	callPreviewSelection
-	callQuote
-	callRelease
-	callReleasePart
-	callReservation
-	callReservations
-	callReserve
-	callSaveBundle
-	callSaveMethod
-	callSaveOutlet
-	callSaveRegister
-	callSaveSelection
-	callSetBackorder
-	callSetBuffer
-	callSetRank
-	callSetup
-	numCalls
-)
-
-var callNames = [numCalls]string{
-	"Activate", "Amend", "Apply", "Availability", "Backorders", "Bundles", "Connect",
-	"DeleteBackorder", "DeleteBundle", "DeleteMethod", "DisableOnline", "Disconnect", "EnableOnline",
-	"EventsSince", "ExpireReservations", "Fulfill", "FulfillPart", "Levels", "Methods", "Movements",
-	"OrphanedMethods", "PreviewSelection", "Quote", "Release", "ReleasePart", "Reservation",
-	"Reservations", "Reserve", "SaveBundle", "SaveMethod", "SaveOutlet", "SaveRegister",
-	"SaveSelection", "SetBackorder", "SetBuffer", "SetRank", "Setup",
-}
-
-// serviceMetrics are the Service's instruments. The zero value, without a
-// MeterProvider, records nothing: each method then pays two branches.
+// serviceMetrics are the Service's instruments. Without a MeterProvider it
+// is nil, and a call pays one branch.
 type serviceMetrics struct {
-	on         bool
 	duration   metric.Float64Histogram
 	conflicts  metric.Int64Counter
 	duplicates metric.Int64Counter
 	retries    metric.Int64Counter
-	methods    *[numCalls][]metric.RecordOption // the method attribute of each call, made once
+	// methods holds the method attribute of each call, made once, by
+	// name: every method of Service that takes a context.
+	methods map[string][]metric.RecordOption
 }
 
-func newServiceMetrics(mp metric.MeterProvider) serviceMetrics {
+func newServiceMetrics(mp metric.MeterProvider) *serviceMetrics {
 	meter := mp.Meter(MeterName)
-	m := serviceMetrics{on: true}
+	m := &serviceMetrics{methods: map[string][]metric.RecordOption{}}
 	// Instrument constructors fail only on invalid names; ours are valid,
 	// and they return a usable no-op instrument along with any error.
 	m.duration, _ = meter.Float64Histogram(MetricCallDuration, metric.WithUnit("s"),
@@ -232,35 +184,95 @@ func newServiceMetrics(mp metric.MeterProvider) serviceMetrics {
 		metric.WithDescription("Changes Apply skipped because their key had been applied."))
 	m.retries, _ = meter.Int64Counter(MetricStoreRetries, metric.WithUnit("{transaction}"),
 		metric.WithDescription("Store transactions run again, after a serialization failure or a deadlock in the Store."))
-	m.methods = new([numCalls][]metric.RecordOption)
-	for c, name := range callNames {
-		m.methods[c] = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("method", name)))}
+	ctxType, svc := reflect.TypeFor[context.Context](), reflect.TypeFor[*Service]()
+	for i := range svc.NumMethod() {
+		method := svc.Method(i)
+		if method.Type.NumIn() > 1 && method.Type.In(1) == ctxType {
+			m.methods[method.Name] = m.method(method.Name)
+		}
 	}
 	return m
 }
 
-// start returns the start of a call, or the zero time when nothing is
-// recorded. A method begins with
-//
-//	defer s.metrics.done(ctx, callX, s.metrics.start())
-func (m *serviceMetrics) start() time.Time {
-	if !m.on {
-		return time.Time{}
-	}
-	return time.Now()
+func (m *serviceMetrics) method(name string) []metric.RecordOption {
+	return []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("method", name)))}
 }
 
-// done records the duration of call c since start.
-func (m *serviceMetrics) done(ctx context.Context, c call, start time.Time) {
-	if !m.on {
-		return
+// The Service's calls reach the Store through update, view, readPage and
+// read, which name the call: metrics are recorded there, and only there.
+
+// update runs fn in a Store transaction for the call named call, and
+// records the call's duration and the transaction's retries.
+func (s *Service) update(ctx context.Context, call string, fn func(Tx) error) error {
+	m := s.metrics
+	if m == nil {
+		return s.store.Update(ctx, fn)
 	}
-	m.duration.Record(ctx, time.Since(start).Seconds(), m.methods[c]...)
+	start := time.Now()
+	c := countedRuns.Get().(*countedRun)
+	c.fn, c.runs = fn, 0
+	err := s.store.Update(ctx, c.run)
+	runs := c.runs
+	c.fn = nil
+	countedRuns.Put(c)
+	if runs > 1 {
+		m.retries.Add(ctx, int64(runs-1))
+	}
+	m.done(ctx, call, start)
+	return err
+}
+
+// view runs fn in a read-only Store transaction for the call named call,
+// and records the call's duration.
+func (s *Service) view(ctx context.Context, call string, fn func(Tx) error) error {
+	m := s.metrics
+	if m == nil {
+		return s.store.View(ctx, fn)
+	}
+	start := time.Now()
+	err := s.store.View(ctx, fn)
+	m.done(ctx, call, start)
+	return err
+}
+
+// readPage reads a page of ids for the call named call, and records the
+// call's duration.
+func (s *Service) readPage(ctx context.Context, call string, ids []string, fn func(Page) error) error {
+	m := s.metrics
+	if m == nil {
+		return s.store.ReadPage(ctx, ids, fn)
+	}
+	start := time.Now()
+	err := s.store.ReadPage(ctx, ids, fn)
+	m.done(ctx, call, start)
+	return err
+}
+
+// read runs fn, a read of the Store outside a transaction, for the call
+// named call, and records the call's duration.
+func (s *Service) read(ctx context.Context, call string, fn func() error) error {
+	m := s.metrics
+	if m == nil {
+		return fn()
+	}
+	start := time.Now()
+	err := fn()
+	m.done(ctx, call, start)
+	return err
+}
+
+// done records the duration of call since start.
+func (m *serviceMetrics) done(ctx context.Context, call string, start time.Time) {
+	attrs, ok := m.methods[call]
+	if !ok { // not a method of Service: a mistake, recorded all the same
+		attrs = m.method(call)
+	}
+	m.duration.Record(ctx, time.Since(start).Seconds(), attrs...)
 }
 
 // applied records an Apply's conflict or duplicates.
 func (m *serviceMetrics) applied(ctx context.Context, results []ChangeResult, err error) {
-	if !m.on {
+	if m == nil {
 		return
 	}
 	if errors.Is(err, ErrConflict) {
@@ -278,16 +290,9 @@ func (m *serviceMetrics) applied(ctx context.Context, results []ChangeResult, er
 	}
 }
 
-// retryCounter is the Store of a Service that records metrics: it counts
-// the transactions Update runs again, seen as calls of their function
-// after the first.
-type retryCounter struct {
-	Store
-	m *serviceMetrics
-}
-
-// countedRun wraps an Update's function to count its runs. They are
-// pooled, with the method value bound once, so counting allocates nothing.
+// countedRun wraps an Update's function to count its runs: the runs after
+// the first are the Store's retries. They are pooled, with the method
+// value bound once, so counting allocates nothing.
 type countedRun struct {
 	fn   func(Tx) error
 	runs int
@@ -304,16 +309,3 @@ var countedRuns = sync.Pool{New: func() any {
 	c.run = c.call
 	return c
 }}
-
-func (s retryCounter) Update(ctx context.Context, fn func(Tx) error) error {
-	c := countedRuns.Get().(*countedRun)
-	c.fn, c.runs = fn, 0
-	err := s.Store.Update(ctx, c.run)
-	runs := c.runs
-	c.fn = nil
-	countedRuns.Put(c)
-	if runs > 1 {
-		s.m.retries.Add(ctx, int64(runs-1))
-	}
-	return err
-}

@@ -88,11 +88,10 @@ func orphaned(m Method, outlets []Outlet) bool {
 // (ErrNotFound); it need not be connected, in which case the method is
 // orphaned from the start.
 func (s *Service) SaveMethod(ctx context.Context, m Method) error {
-	defer s.metrics.done(ctx, callSaveMethod, s.metrics.start())
 	if err := m.normalizeAndValidate(); err != nil {
 		return err
 	}
-	return s.store.Update(ctx, func(tx Tx) error {
+	return s.update(ctx, "SaveMethod", func(tx Tx) error {
 		setup, err := tx.LockSetup(ctx)
 		if err != nil {
 			return err
@@ -106,11 +105,10 @@ func (s *Service) SaveMethod(ctx context.Context, m Method) error {
 
 // DeleteMethod deletes a method; an unknown one is ErrNotFound.
 func (s *Service) DeleteMethod(ctx context.Context, id string) error {
-	defer s.metrics.done(ctx, callDeleteMethod, s.metrics.start())
 	if err := checkID("method", id); err != nil {
 		return err
 	}
-	return s.store.Update(ctx, func(tx Tx) error {
+	return s.update(ctx, "DeleteMethod", func(tx Tx) error {
 		if _, err := tx.LockSetup(ctx); err != nil {
 			return err
 		}
@@ -129,20 +127,18 @@ func byMethodID(m Method, id string) int { return cmp.Compare(m.ID, id) }
 
 // Methods returns every method, sorted by ID.
 func (s *Service) Methods(ctx context.Context) ([]Method, error) {
-	defer s.metrics.done(ctx, callMethods, s.metrics.start())
-	return s.methods(ctx, func(Method, []Outlet) bool { return true })
+	return s.methods(ctx, "Methods", func(Method, []Outlet) bool { return true })
 }
 
 // OrphanedMethods returns the methods linked to an outlet that is not
 // connected, sorted by ID: candidates for the merchant to delete.
 func (s *Service) OrphanedMethods(ctx context.Context) ([]Method, error) {
-	defer s.metrics.done(ctx, callOrphanedMethods, s.metrics.start())
-	return s.methods(ctx, orphaned)
+	return s.methods(ctx, "OrphanedMethods", orphaned)
 }
 
-func (s *Service) methods(ctx context.Context, keep func(Method, []Outlet) bool) ([]Method, error) {
+func (s *Service) methods(ctx context.Context, call string, keep func(Method, []Outlet) bool) ([]Method, error) {
 	out := []Method{}
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.view(ctx, call, func(tx Tx) error {
 		setup, err := tx.Setup(ctx)
 		if err != nil {
 			return err
@@ -405,13 +401,12 @@ func findProduct(products []Product, id string) (Product, bool) {
 // cart needs at least one line; each line a valid product ID and a quantity
 // in [1, MaxLineQuantity] (ErrInvalid). Before activation it is ErrNotActive.
 func (s *Service) Quote(ctx context.Context, cart Cart) (Quote, error) {
-	defer s.metrics.done(ctx, callQuote, s.metrics.start())
 	lines, err := totals(cart.Lines)
 	if err != nil {
 		return Quote{}, err
 	}
 	var q Quote
-	err = s.store.View(ctx, func(tx Tx) error {
+	err = s.view(ctx, "Quote", func(tx Tx) error {
 		setup, err := tx.Setup(ctx)
 		if err != nil {
 			return err
