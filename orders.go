@@ -215,12 +215,11 @@ func (s *Service) Reserve(ctx context.Context, o Order) (Reservation, error) {
 	}
 	var res Reservation
 	err = s.update(ctx, "Reserve", func(tx Tx) error {
-		// The reservation first: a Store may read the setup with it.
-		existing, ok, err := tx.Reservation(ctx, o.ID)
+		setup, err := tx.Setup(ctx)
 		if err != nil {
 			return err
 		}
-		setup, err := tx.Setup(ctx)
+		existing, ok, err := tx.Reservation(ctx, o.ID)
 		if err != nil {
 			return err
 		}
@@ -551,11 +550,11 @@ func (s *Service) close(ctx context.Context, call string, order string, to Reser
 	}
 	var res Reservation
 	err := s.update(ctx, call, func(tx Tx) error {
-		r, err := existingReservation(ctx, tx, order) // first: see Reserve
+		setup, err := tx.Setup(ctx)
 		if err != nil {
 			return err
 		}
-		setup, err := tx.Setup(ctx)
+		r, err := existingReservation(ctx, tx, order)
 		if err != nil {
 			return err
 		}
@@ -653,11 +652,11 @@ func (s *Service) part(ctx context.Context, call string, order string, p Part, k
 	}
 	var res Reservation
 	err = s.update(ctx, call, func(tx Tx) error {
-		r, err := existingReservation(ctx, tx, order) // first: see Reserve
+		setup, err := tx.Setup(ctx)
 		if err != nil {
 			return err
 		}
-		setup, err := tx.Setup(ctx)
+		r, err := existingReservation(ctx, tx, order)
 		if err != nil {
 			return err
 		}
@@ -798,11 +797,11 @@ func (s *Service) Amend(ctx context.Context, order string, lines []Line) (Reserv
 	}
 	var res Reservation
 	err = s.update(ctx, "Amend", func(tx Tx) error {
-		r, err := existingReservation(ctx, tx, order) // first: see Reserve
+		setup, err := tx.Setup(ctx)
 		if err != nil {
 			return err
 		}
-		setup, err := tx.Setup(ctx)
+		r, err := existingReservation(ctx, tx, order)
 		if err != nil {
 			return err
 		}

@@ -147,14 +147,32 @@ type Outbox interface {
 //
 // In an Update, reads lock what they return against concurrent Updates
 // until commit: [Tx.Setup] takes a shared lock on the setup and
-// [Tx.LockSetup] an exclusive one; [Tx.Products], [Tx.ProductsAt] and
-// [Tx.Reservation] lock what they return; Reservation locks the order ID
-// even when it has no reservation yet, so concurrent transactions on one
-// order serialize. The Service always reads the setup first, then
-// reservations in order ID order, then products in ID order, so Stores that
-// lock rows do so in one global order. The catalog ([Tx.Catalog]) belongs
-// to the setup: it changes only under the exclusive setup lock, and
-// reading it takes no lock of its own; nor does [Tx.PeekProducts].
+// [Tx.LockSetup] an exclusive one; [Tx.ClaimKeys] locks its keys;
+// [Tx.Products], [Tx.ProductsAt] and [Tx.Reservation] lock what they
+// return; Reservation locks the order ID even when it has no reservation
+// yet, so concurrent transactions on one order serialize. The catalog
+// ([Tx.Catalog]) belongs to the setup: it changes only under the exclusive
+// setup lock, and reading it takes no lock of its own; nor do
+// [Tx.PeekProducts], [Tx.DueReservations] and [Tx.Reservations].
+//
+// Lock order: so that a Store that locks rows never deadlocks, the Service
+// takes the locks of every Update in one global order, and a Store may
+// rely on it:
+//
+//  1. the setup, first of all: LockSetup in a transaction that changes
+//     the setup (never after Setup, which would upgrade a shared lock),
+//     Setup in any other;
+//  2. then idempotency keys (one ClaimKeys call);
+//  3. then reservations, in order ID order;
+//  4. then products, in ID order: each Products or ProductsAt call locks
+//     only products after every product it has locked before.
+//
+// Reading again what is locked already takes no new lock, and is allowed
+// at any point. Under the exclusive setup lock no other Update holds any
+// lock, so what comes after it may be read in any order. Since the setup
+// always comes first, a Store need not lock it in any other call. Package
+// storetest checks the Service against this order
+// (storetest.CheckLockOrder).
 type Tx interface {
 	// Setup returns the outlets, registers and order register. The Setup and
 	// its slices must not be modified.
