@@ -21,7 +21,10 @@ func TestCheckLockOrder(t *testing.T) {
 	setup := func(ctx context.Context, tx onlinestock.Tx) error { _, err := tx.Setup(ctx); return err }
 	lockSetup := func(ctx context.Context, tx onlinestock.Tx) error { _, err := tx.LockSetup(ctx); return err }
 	reservation := func(order string) step {
-		return func(ctx context.Context, tx onlinestock.Tx) error { _, _, err := tx.Reservation(ctx, order); return err }
+		return func(ctx context.Context, tx onlinestock.Tx) error {
+			_, _, err := tx.Reservation(ctx, order)
+			return err
+		}
 	}
 	products := func(ids ...string) step {
 		return func(ctx context.Context, tx onlinestock.Tx) error { _, err := tx.Products(ctx, ids); return err }
