@@ -522,3 +522,45 @@ func (s *Service) reselect(ctx context.Context, tx Tx, setup *Setup, next []Outl
 	}
 	return res, tx.AppendEvents(ctx, events)
 }
+
+// locate finds outlet id in outlets. Walking the levels of a product in
+// outlet order, each outlet is at or just after the previous one found, so
+// locate starts at *hint and moves it on; when the slices are not sorted it
+// falls back to a search.
+func locate(outlets []Outlet, id string, hint *int) (int, bool) {
+	j := *hint
+	for j < len(outlets) && outlets[j].ID != id && outlets[j].ID < id {
+		j++
+	}
+	if j < len(outlets) && outlets[j].ID == id {
+		*hint = j + 1
+		return j, true
+	}
+	return outletIndex(outlets, id)
+}
+
+// findOutlet looks an outlet up by ID, by binary search when outlets are
+// sorted and by a scan when they are not.
+func findOutlet(outlets []Outlet, id string) (Outlet, bool) {
+	if i, ok := outletIndex(outlets, id); ok {
+		return outlets[i], true
+	}
+	return Outlet{}, false
+}
+
+func outletIndex(outlets []Outlet, id string) (int, bool) {
+	if i, ok := slices.BinarySearchFunc(outlets, id, func(o Outlet, id string) int { return cmp.Compare(o.ID, id) }); ok {
+		return i, true
+	}
+	i := slices.IndexFunc(outlets, func(o Outlet) bool { return o.ID == id })
+	return i, i >= 0
+}
+
+// requirePrimary returns the primary outlet, or ErrNotActive.
+func requirePrimary(setup *Setup) (string, error) {
+	p := setup.Primary()
+	if p == "" {
+		return "", ErrNotActive
+	}
+	return p, nil
+}

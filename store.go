@@ -2,27 +2,8 @@ package onlinestock
 
 import (
 	"context"
-	"math"
 	"time"
 )
-
-// The times a Store is handed lie between minTime and maxTime, the range of
-// int64 nanoseconds since 1970: about the years 1678 to 2262. The Service
-// rejects a clock or a TTL that would take it outside, so that every Store
-// keeps the same times, or refuses the same ones.
-var (
-	minTime = time.Unix(0, math.MinInt64)
-	maxTime = time.Unix(0, math.MaxInt64)
-)
-
-// checkTime checks that a Store can keep t.
-func checkTime(field string, t time.Time) error {
-	if t.Before(minTime) || t.After(maxTime) {
-		return invalid(field, "%v is outside %v to %v, the times a Store keeps",
-			t, minTime.UTC().Format(time.RFC3339Nano), maxTime.UTC().Format(time.RFC3339Nano))
-	}
-	return nil
-}
 
 // Store keeps the library's state. The [Service] holds every rule and calls
 // a Store for nothing but reads and writes, one transaction per Service call,
