@@ -186,14 +186,15 @@ func orderEvent(now time.Time, kind EventKind, order, part string, allocs []Allo
 }
 
 // Notifier announces committed events to the outside world: a webhook, a
-// message broker, a cache. A [Dispatcher] calls it with events in sequence
-// order, one call at a time, and calls it again with the same events when it
-// fails, so a Notifier sees each event at least once and should tolerate
-// repeats (each event's Seq identifies it).
+// message broker, a cache. The delivery of package worker calls it with
+// events in sequence order, one call at a time, and calls it again with the
+// same events when it fails, so a Notifier sees each event at least once
+// and should tolerate repeats (each event's Seq identifies it).
 //
 // Notify returns nil when every event was delivered. An error wrapped with
 // [Permanent] says the events will never be accepted (a malformed payload, a
-// receiver that refuses it): the Dispatcher dead-letters them and goes on.
+// receiver that refuses it): they are recorded as dead letters
+// ([DeadLetter]) and delivery goes on.
 // Any other error is transient and retried. Wrapping either with [Partial]
 // says how many events, from the first, did get through.
 type Notifier interface {
@@ -231,7 +232,7 @@ func IsPermanent(err error) bool {
 }
 
 // PartialError reports that a Notifier delivered the first Delivered events
-// handed to it before Err stopped it. The Dispatcher acknowledges those and
+// handed to it before Err stopped it. Delivery acknowledges those and
 // retries (or dead-letters, if Err is permanent) only the rest, so a batch
 // sent in several requests does not start over at every failure.
 type PartialError struct {

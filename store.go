@@ -274,7 +274,7 @@ type Page struct {
 	Products []Product
 }
 
-// Retention says what [Store.Prune] may delete. Zero values delete nothing.
+// Retention says what [Outbox.Prune] may delete. Zero values delete nothing.
 type Retention struct {
 	// Consumers lists every consumer the outbox is kept for: an event is
 	// deleted only once each of them has acknowledged it (its cursor is at
@@ -295,7 +295,7 @@ type Retention struct {
 	Limit int
 }
 
-// Pruned counts what one [Store.Prune] call deleted.
+// Pruned counts what one [Outbox.Prune] call deleted.
 type Pruned struct {
 	Events, Reservations, Keys, Movements int
 }

@@ -81,10 +81,13 @@
 //
 // Leases ([Store.TryLease]) expire by the database's clock, so processes
 // whose clocks disagree still agree on when a lease ends, and at most one
-// process holds a lease at a time. An [worker.Worker] in each process
+// process holds a lease at a time. A [worker.Worker] in each process
 // holds one per consumer while it delivers: one process at a time delivers
 // a tenant's events to a consumer, and another takes over once the holder
-// stops renewing.
+// stops renewing. A Store is a [worker.Listener]: a Worker over its
+// Service is woken when a commit writes events, through LISTEN/NOTIFY, as
+// a Worker over [Tenants] is, and settles the Store ([Store.Settle]) once
+// its consumers have every event, so that the next commit notifies again.
 //
 // [Store.Prune] deletes in short statements of at most Retention.Limit rows
 // each: the oldest numbered events up to the lowest cursor of the listed

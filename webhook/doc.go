@@ -1,7 +1,7 @@
 // Package webhook announces onlinestock events to an online store over
 // HTTP, and verifies them on the receiving side.
 //
-// The sending side is a [Notifier]: give it to an [worker.Worker] (or
+// The sending side is a [Notifier]: give it to a [worker.Worker] (or
 // a bare [worker.Dispatcher]) and every committed event is POSTed, as
 // signed JSON, to a URL. The
 // receiving side, for online stores written in Go, is a [Verifier] and

@@ -1,6 +1,6 @@
 // Command webhook shows onlinestock's events travelling to an online store
 // as signed webhooks: it starts a receiver on a loopback port, points a
-// webhook.Notifier at it, runs an worker.Worker that delivers the
+// webhook.Notifier at it, runs a worker.Worker that delivers the
 // events in the background, changes stock through a Service over
 // memstore, stops the Worker once everything is delivered and prints what
 // the receiver verified. It exits by itself.
