@@ -189,13 +189,26 @@ func (t *Tenants) Listen(ctx context.Context, listening func(), wake func(tenant
 // Listen implements [worker.Listener] for the Store's tenant, as
 // [Tenants.Listen] does for every tenant: a Worker over one Service is
 // woken at once when the Store commits events while it had nothing
-// pending (since the Worker last settled it, [Store.Settle]).
+// pending (since the Worker last settled it, [Store.Settle]). The Stores
+// of one pool share one listening connection, outside the pool.
 func (s *Store) Listen(ctx context.Context, listening func(), wake func(tenant string)) error {
-	return listen(ctx, s.pool, listening, func(tenant string) {
-		if tenant == s.cfg.Tenant {
-			wake(tenant)
+	sub := &subscriber{tenant: s.cfg.Tenant, wake: wake, live: make(chan struct{}), failed: make(chan error, 1)}
+	h := subscribe(s.pool, sub)
+	defer h.leave(sub)
+	live := sub.live
+	for {
+		select {
+		case <-live:
+			if listening != nil {
+				listening()
+			}
+			live = nil
+		case err := <-sub.failed:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-	})
+	}
 }
 
 // listen listens for the notifications of commits on a connection of its

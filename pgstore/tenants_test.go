@@ -677,3 +677,61 @@ func TestTenantsLists(t *testing.T) {
 		t.Errorf("NewTenants with a tenant: error = %v, want ErrInvalid", err)
 	}
 }
+
+// TestWorkersShareAListeningConnection runs a Worker over each of ten
+// tenants' Services, their Stores on one pool, and checks that they
+// listen on one connection between them, and that each is woken by its
+// own tenant's commits through it.
+func TestWorkersShareAListeningConnection(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := poolConfig(t, databaseURL(t), 4)
+	name := appName + " shared-listener"
+	cfg.ConnConfig.RuntimeParams["application_name"] = name
+	reserveConns(t, int(cfg.MaxConns)+1)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	must(t, err)
+	t.Cleanup(pool.Close)
+	_, services := newTenants(t, pool, 10)
+	web := newTenantLog()
+	for _, svc := range services {
+		w, err := worker.New(svc, worker.Config{
+			Consumers:    []worker.Consumer{{Name: "web", Notifier: web}},
+			PollInterval: time.Hour,
+			ExpireEvery:  -1,
+			Logger:       quietLog,
+		})
+		must(t, err)
+		must(t, w.Start(ctx))
+		t.Cleanup(func() { must(t, w.Stop(ctx)) })
+	}
+	for _, svc := range services {
+		waitFor(t, "the set-up events", func() bool {
+			return len(web.got(tenantOf(svc))) == len(allEvents(t, svc.Store()))
+		})
+	}
+	var listening int
+	must(t, sharedPool(t).QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+		WHERE application_name = $1 AND query LIKE 'LISTEN%'`, name).Scan(&listening))
+	if listening != 1 {
+		t.Errorf("%d listening connections for ten Workers on one pool, want 1", listening)
+	}
+	for _, svc := range services {
+		waitFor(t, "the Store settled", func() bool {
+			var pending bool
+			must(t, pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM onlinestock_pending WHERE tenant = $1)`, tenantOf(svc)).Scan(&pending))
+			return !pending
+		})
+	}
+	for i, svc := range services {
+		_, err := svc.Apply(ctx, []onlinestock.Change{onlinestock.Set("p", "a", int64(10+i))})
+		must(t, err)
+	}
+	for _, svc := range services {
+		last := uint64(len(allEvents(t, svc.Store())))
+		waitFor(t, "the event, through a notification", func() bool {
+			got := web.got(tenantOf(svc))
+			return len(got) > 0 && got[len(got)-1] == last
+		})
+	}
+}

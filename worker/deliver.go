@@ -22,10 +22,14 @@ type tenant struct {
 
 	// Only the goroutine serving the tenant reads and writes the rest.
 	opened bool
-	svc    *onlinestock.Service // nil when the tenant cannot be opened
-	log    *slog.Logger
-	cons   []*delivery
-	expiry retry
+	// delivered says events were handed on since the tenant was last
+	// settled: a Worker over one Service settles only then, since its
+	// tenant is listed as pending at every poll.
+	delivered bool
+	svc       *onlinestock.Service // nil when the tenant cannot be opened
+	log       *slog.Logger
+	cons      []*delivery
+	expiry    retry
 }
 
 // delivery is one consumer's delivery for one tenant.
@@ -63,6 +67,7 @@ func (r *runner) step(ctx context.Context, t *tenant, due bool) stepResult {
 			continue
 		}
 		n, err := r.deliver(ctx, t, c)
+		t.delivered = t.delivered || n > 0
 		switch {
 		case stopped(r.w.stop) || ctx.Err() != nil:
 			return res
@@ -93,8 +98,12 @@ func (r *runner) step(ctx context.Context, t *tenant, due bool) stepResult {
 			res.retryAt(at)
 		}
 	}
+	if _, one := r.w.src.(*oneTenant); one && !t.delivered {
+		caughtUp = false // settled already, and nothing new since
+	}
 	if caughtUp && !stopped(r.w.stop) {
 		settled, err := r.w.src.Settle(ctx, t.name, r.names)
+		t.delivered = t.delivered && (err != nil || !settled)
 		switch {
 		case err != nil:
 			// The tenant stays pending: the next poll brings it back.
@@ -125,7 +134,7 @@ func (r *runner) open(t *tenant) bool {
 		t.log.Warn("onlinestock: tenant cannot be served", "err", err)
 		return false
 	}
-	t.svc = svc
+	t.svc, t.delivered = svc, true // whatever is pending from before
 	t.expiry = newRetry(w.cfg, t.log, "onlinestock: expiring reservations")
 	for _, c := range w.cons {
 		d, err := NewDispatcher(svc.Store(), c.notifier, DispatcherConfig{
