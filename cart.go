@@ -391,7 +391,8 @@ func (s *Service) snapshot(ctx context.Context, tx Tx, setup *Setup, lines []Lin
 	if err != nil {
 		return Snapshot{}, nil, err
 	}
-	v, err := s.readStock(ctx, tx, setup, cat, lineProducts(lines))
+	ids := lineProducts(lines)
+	v, err := s.readStock(ctx, tx, setup, cat, ids)
 	if err != nil {
 		return Snapshot{}, nil, err
 	}
