@@ -159,9 +159,11 @@ func httpReceiver(b *testing.B, r *received, refuse float64) onlinestock.Notifie
 // BenchmarkDeliveryStumbling measures how much a receiver that refuses 3%
 // of its requests at random (a transient failure) slows delivery down,
 // beside a healthy receiver in the same run. For -stumble.window (30 s by
-// default), four writers commit 200 events a second between them to the
-// tenants, drawn at random; delivered-% is the share of those events the
-// receiver acknowledged by the end of the window. Then the writers stop,
+// default), four writers commit two POS batches a second between them, to
+// tenants drawn at random, each setting 100 products: 200 events a
+// second, in commits of 100, so that a consumer's batch is rarely all
+// accepted. delivered-% is the share of those events the receiver
+// acknowledged by the end of the window. Then the writers stop,
 // the Worker delivers the rest, and the benchmark fails if an event is
 // lost or a tenant's events were first acknowledged out of order. The
 // Workers run with their defaults (a lease of 15 s, backoff from 50 ms to
@@ -196,12 +198,31 @@ func BenchmarkDeliveryStumbling(b *testing.B) {
 }
 
 func stumble(b *testing.B, tenants int, recv string, refuse float64) {
-	const writers, perSecond = 4, 200
+	const writers, perSecond, products = 4, 2, 100
 	ctx := context.Background()
 	b.StopTimer()
 	pool := newPool(b, writers+8)
 	reserveConns(b, 1) // the listening connection
 	pg, services := newTenants(b, pool, tenants)
+	ids := make([]string, products)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("p%03d", i)
+	}
+	batch := func(q int64) []onlinestock.Change {
+		changes := make([]onlinestock.Change, len(ids))
+		for i, id := range ids {
+			changes[i] = onlinestock.Set(id, "a", q)
+		}
+		return changes
+	}
+	for _, svc := range services {
+		if _, err := svc.Apply(ctx, batch(1)); err != nil {
+			b.Fatal(err)
+		}
+		if err := svc.EnableOnline(ctx, ids...); err != nil {
+			b.Fatal(err)
+		}
+	}
 	r := newReceived()
 	n := funcReceiver(r, refuse)
 	if recv == "http" {
@@ -240,12 +261,13 @@ func stumble(b *testing.B, tenants int, recv string, refuse float64) {
 	for range writers {
 		wg.Go(func() {
 			for svc := range ops {
-				// A quantity never set before: one availability event.
-				if _, err := svc.Apply(ctx, []onlinestock.Change{onlinestock.Set("p", "a", q.Add(1))}); err != nil {
+				// A quantity never set before: an availability event per
+				// product.
+				if _, err := svc.Apply(ctx, batch(q.Add(1))); err != nil {
 					b.Error(err)
 					continue
 				}
-				committed.Add(1)
+				committed.Add(products)
 			}
 		})
 	}
