@@ -194,7 +194,9 @@ func rideOutAnOutage(t *testing.T, overTenants bool) {
 	reserveConns(t, int(cfg.MaxConns)+1) // and a listening connection
 	p := newProxy(t, net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))))
 	cfg.ConnConfig.Host, cfg.ConnConfig.Port = "127.0.0.1", uint16(p.ln.Addr().(*net.TCPAddr).Port)
-	cfg.ConnConfig.ConnectTimeout = time.Second
+	// The proxy, when down, refuses at once: the timeout only bounds a
+	// connection a loaded machine is slow to make, so it is generous.
+	cfg.ConnConfig.ConnectTimeout = 10 * time.Second
 	proxied, err := pgxpool.NewWithConfig(ctx, cfg)
 	must(t, err)
 	t.Cleanup(proxied.Close)
