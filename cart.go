@@ -1,9 +1,71 @@
 package onlinestock
 
 import (
+	"cmp"
+	"context"
+	"fmt"
 	"math"
 	"slices"
 )
+
+// MaxLineQuantity bounds a cart or order line: it asks for 1 to
+// MaxLineQuantity units. Beyond it, the line is ErrInvalid.
+const MaxLineQuantity = 1e9
+
+// Line is a product and a quantity in a cart or an order.
+type Line struct {
+	Product  string `json:"product"`
+	Quantity int64  `json:"quantity"`
+}
+
+// Cart is what a customer is checking out. Lines for the same product are
+// summed.
+type Cart struct {
+	Lines []Line `json:"lines"`
+}
+
+// totals validates the lines and sums them per product, sorted by product.
+func totals(lines []Line) ([]Line, error) {
+	if len(lines) == 0 {
+		return nil, invalid("lines", "empty")
+	}
+	if len(lines) > MaxBatch {
+		return nil, invalid("lines", "%d lines, more than %d", len(lines), MaxBatch)
+	}
+	for i, l := range lines {
+		if err := checkID("product", l.Product); err != nil {
+			return nil, fmt.Errorf("lines[%d]: %w", i, err)
+		}
+		if err := checkRange("quantity", l.Quantity, 1, MaxLineQuantity); err != nil {
+			return nil, fmt.Errorf("lines[%d]: %w", i, err)
+		}
+	}
+	return sumLines(lines), nil
+}
+
+func lineProducts(lines []Line) []string {
+	ids := make([]string, len(lines))
+	for i, l := range lines {
+		ids[i] = l.Product
+	}
+	return ids
+}
+
+// sumLines sums lines per product, sorted by product, without validating.
+func sumLines(lines []Line) []Line {
+	out := slices.Clone(lines)
+	slices.SortFunc(out, func(a, b Line) int { return cmp.Compare(a.Product, b.Product) })
+	n := 0
+	for _, l := range out {
+		if n > 0 && out[n-1].Product == l.Product {
+			out[n-1].Quantity += l.Quantity
+			continue
+		}
+		out[n] = l
+		n++
+	}
+	return out[:n]
+}
 
 // cartStock is a cart's demand and what a snapshot's outlets offer of it:
 // the part of the evaluator that [Service.Reserve] shares, so that a
@@ -311,4 +373,28 @@ func (cs *cartStock) checkAssembly(order []int) {
 		pq.Status, pq.Available = LineShort, units
 		cs.purchasable = false
 	}
+}
+
+// snapshot reads what a checkout is evaluated on, for lines summed by
+// product, and the stock view of it: every product the cart needs, and
+// every product whose availability reserving it would move (see
+// [Catalog.related]). The products' levels belong to tx.
+func (s *Service) snapshot(ctx context.Context, tx Tx, setup *Setup, lines []Line) (Snapshot, *stockView, error) {
+	if _, err := requirePrimary(setup); err != nil {
+		return Snapshot{}, nil, err
+	}
+	methods, err := tx.Methods(ctx)
+	if err != nil {
+		return Snapshot{}, nil, err
+	}
+	cat, err := tx.Catalog(ctx)
+	if err != nil {
+		return Snapshot{}, nil, err
+	}
+	ids := lineProducts(lines)
+	v, err := s.readStock(ctx, tx, setup, cat, ids)
+	if err != nil {
+		return Snapshot{}, nil, err
+	}
+	return Snapshot{Outlets: setup.Outlets, Products: v.products, Methods: methods, Primary: setup.Primary(), Catalog: cat}, v, nil
 }

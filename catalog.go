@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 )
@@ -308,297 +307,6 @@ func (c *Catalog) withBackorder(p Backorder) *Catalog {
 	return NewCatalog(slices.Clone(c.Bundles()), policies)
 }
 
-// stockView is one read of stock, from which availabilities are worked
-// out: the outlets, the catalog, and the products read with their levels.
-type stockView struct {
-	outlets  []Outlet
-	primary  string // the primary outlet: the designated outlet by default
-	catalog  *Catalog
-	products []Product // sorted by ID
-	lowStock int64
-	scratch  []int64 // per outlet, for bundles
-	// known[i] is the online stock of the product knownIDs[i] (sorted),
-	// when it is already known.
-	knownIDs []string
-	known    []int64
-}
-
-// onlineStock is the online stock of p, which is not a bundle.
-func (v *stockView) onlineStock(p *Product) int64 {
-	if i, ok := slices.BinarySearch(v.knownIDs, p.ID); ok {
-		return v.known[i]
-	}
-	return OnlineStock(p.Levels, v.outlets)
-}
-
-func (v *stockView) product(id string) (*Product, bool) {
-	if i, ok := slices.BinarySearchFunc(v.products, id, byProductID); ok {
-		return &v.products[i], true
-	}
-	return nil, false
-}
-
-// availability is what the storefront sees of product id: Unlisted when
-// it is unknown or not enabled, else its online stock classified, with
-// the units it may still be backordered.
-func (v *stockView) availability(id string) Availability {
-	p, ok := v.product(id)
-	if !ok || !p.Enabled {
-		return Unlisted
-	}
-	return classify(v.online(p), v.allowance(p, nil), v.lowStock)
-}
-
-// classify is Classify for an enabled product that may take allowance
-// more units past its online stock: OnBackorder when it has no stock but
-// may take some, and a Quantity of the units that can be ordered.
-func classify(online, allowance, lowStock int64) Availability {
-	if online <= 0 && allowance > 0 {
-		return Availability{Quantity: allowance, Label: OnBackorder}
-	}
-	a := Classify(true, online, lowStock)
-	if a.Quantity > 0 {
-		a.Quantity += allowance
-	}
-	return a
-}
-
-// designated returns the index in v.outlets of the outlet p's backorders
-// are reserved at, when p takes backorders and that outlet is connected.
-func (v *stockView) designated(b Backorder) (int, bool) {
-	return designatedOutlet(b, v.outlets, v.primary)
-}
-
-func designatedOutlet(b Backorder, outlets []Outlet, primary string) (int, bool) {
-	id := cmp.Or(b.Outlet, primary)
-	if id == "" {
-		return 0, false
-	}
-	j, ok := outletIndex(outlets, id)
-	return j, ok && outlets[j].Connected
-}
-
-// allowance is how many units p may still be backordered: its policy's
-// limit less its backlog at the designated outlet, with the levels in
-// changed (sorted by product, then outlet) in place of p's.
-func (v *stockView) allowance(p *Product, changed []Level) int64 {
-	b, ok := v.catalog.Backorder(p.ID)
-	if !ok {
-		return 0
-	}
-	j, ok := v.designated(b)
-	if !ok {
-		return 0
-	}
-	var l Level
-	run := levelsOf(changed, p.ID)
-	if k, ok := slices.BinarySearchFunc(run, v.outlets[j].ID, byOutlet); ok {
-		l = run[k]
-	} else if k, ok := slices.BinarySearchFunc(p.Levels, v.outlets[j].ID, byOutlet); ok {
-		l = p.Levels[k]
-	}
-	return allowance(b, &l, &v.outlets[j])
-}
-
-// allowance is how many units a policy still allows past the stock, given
-// the level at its designated outlet o: the limit less the backlog, the
-// units reserved there past its stock (on-hand less the buffer).
-func allowance(b Backorder, l *Level, o *Outlet) int64 {
-	backlog := max(0, l.Reserved-max(0, l.OnHand-o.Buffer))
-	return max(0, b.Limit-backlog)
-}
-
-// online is a product's online stock: for a bundle, the sum over connected
-// outlets of the units each can assemble.
-func (v *stockView) online(p *Product) int64 {
-	b, ok := v.catalog.Bundle(p.ID)
-	if !ok {
-		return v.onlineStock(p)
-	}
-	units := v.assemblable(b)
-	var total int64
-	for _, n := range units {
-		total += n
-	}
-	return total
-}
-
-// assemblable returns, per outlet, the units of b it can assemble. The
-// slice is reused by the next call. Levels and outlets are sorted by
-// outlet ID, as Stores return them, so each component's levels are walked
-// beside the outlets.
-func (v *stockView) assemblable(b Bundle) []int64 {
-	units := v.scratch[:0]
-	for range v.outlets {
-		units = append(units, math.MaxInt64)
-	}
-	v.scratch = units
-	for _, c := range b.Components {
-		var levels []Level
-		if p, ok := v.product(c.Product); ok {
-			levels = p.Levels
-		}
-		k := 0
-		for j := range v.outlets {
-			o := &v.outlets[j]
-			if k < len(levels) && levels[k].Outlet != o.ID { // not aligned: skip the levels of outlets not listed
-				for k < len(levels) && levels[k].Outlet < o.ID {
-					k++
-				}
-			}
-			var n int64
-			if k < len(levels) && levels[k].Outlet == o.ID {
-				if n = contribution(&levels[k], o); c.Quantity > 1 {
-					n /= c.Quantity
-				}
-				k++
-			}
-			units[j] = min(units[j], n)
-		}
-	}
-	return units
-}
-
-// availabilityEvents returns an availability event for each of ids whose
-// availability differs between before and after.
-func availabilityEvents(now time.Time, before, after *stockView, ids []string) []Event {
-	var events []Event
-	for _, id := range ids {
-		if b, a := before.availability(id), after.availability(id); b != a {
-			events = append(events, availabilityEvent(now, id, b, a))
-		}
-	}
-	return events
-}
-
-// moveEvents appends to dst an availability event for each of ids whose
-// availability moves when the levels in changed (sorted by product, then
-// outlet) replace v's. Only the changed terms of each sum are worked out
-// again: the outlets where a plain product's level changed, and, for a
-// bundle, those where one of its components' did.
-func (v *stockView) moveEvents(dst []Event, now time.Time, changed []Level, ids []string) []Event {
-	for _, id := range ids {
-		p, ok := v.product(id)
-		if !ok || !p.Enabled {
-			continue
-		}
-		var before, after int64
-		if b, ok := v.catalog.Bundle(id); ok {
-			units := v.assemblable(b)
-			for _, n := range units {
-				before += n
-			}
-			after = before
-			var redo []int // outlets where a component changed
-			for _, c := range b.Components {
-				for _, l := range levelsOf(changed, c.Product) {
-					if j, ok := outletIndex(v.outlets, l.Outlet); ok && !slices.Contains(redo, j) {
-						redo = append(redo, j)
-					}
-				}
-			}
-			for _, j := range redo {
-				n := int64(math.MaxInt64)
-				for _, c := range b.Components {
-					n = min(n, v.contributionAfter(c.Product, j, changed)/c.Quantity)
-				}
-				after += n - units[j]
-			}
-		} else {
-			before = v.onlineStock(p)
-			after = before
-			hint := 0
-			for _, l := range levelsOf(changed, id) {
-				j, ok := locate(v.outlets, l.Outlet, &hint)
-				if !ok {
-					continue
-				}
-				o := &v.outlets[j]
-				after += contribution(&l, o)
-				if k, ok := slices.BinarySearchFunc(p.Levels, l.Outlet, byOutlet); ok {
-					after -= contribution(&p.Levels[k], o)
-				}
-			}
-		}
-		b := classify(before, v.allowance(p, nil), v.lowStock)
-		if a := classify(after, v.allowance(p, changed), v.lowStock); b != a {
-			dst = append(dst, availabilityEvent(now, id, b, a))
-		}
-	}
-	return dst
-}
-
-// levelsOf returns the run of levels of product in levels, sorted by
-// product.
-func levelsOf(levels []Level, product string) []Level {
-	i, _ := slices.BinarySearchFunc(levels, product, func(l Level, id string) int { return cmp.Compare(l.Product, id) })
-	j := i
-	for j < len(levels) && levels[j].Product == product {
-		j++
-	}
-	return levels[i:j]
-}
-
-// contributionAfter is what outlet j adds to product's online stock once
-// the levels in changed replace v's.
-func (v *stockView) contributionAfter(product string, j int, changed []Level) int64 {
-	o := &v.outlets[j]
-	run := levelsOf(changed, product)
-	if k, ok := slices.BinarySearchFunc(run, o.ID, byOutlet); ok {
-		return contribution(&run[k], o)
-	}
-	if p, ok := v.product(product); ok {
-		if k, ok := slices.BinarySearchFunc(p.Levels, o.ID, byOutlet); ok {
-			return contribution(&p.Levels[k], o)
-		}
-	}
-	return 0
-}
-
-// readStock reads, in tx, the products ids (sorted and unique) with
-// everything their availability is computed from or moves: see
-// [Catalog.related].
-func (s *Service) readStock(ctx context.Context, tx Tx, setup *Setup, cat *Catalog, ids []string) (*stockView, error) {
-	products, err := readRelated(ctx, tx, cat, ids)
-	if err != nil {
-		return nil, err
-	}
-	v := s.view(setup, cat, products)
-	return &v, nil
-}
-
-// view returns the stock view of products read under setup and cat.
-func (s *Service) view(setup *Setup, cat *Catalog, products []Product) stockView {
-	v := stockView{outlets: setup.Outlets, catalog: cat, products: products, lowStock: s.cfg.LowStockThreshold}
-	if len(cat.Backorders()) > 0 { // only backorders need to know it
-		v.primary = setup.Primary()
-	}
-	return v
-}
-
-// readRelated reads what [Catalog.related] says, sorted by ID: the
-// products to lock with [Tx.Products], the others with [Tx.PeekProducts].
-func readRelated(ctx context.Context, tx Tx, cat *Catalog, ids []string) ([]Product, error) {
-	lock, peek := cat.related(ids)
-	return readProducts(ctx, tx, lock, peek)
-}
-
-// readProducts reads lock with [Tx.Products] and peek with
-// [Tx.PeekProducts], and returns them together, sorted by ID.
-func readProducts(ctx context.Context, tx Tx, lock, peek []string) ([]Product, error) {
-	products, err := tx.Products(ctx, lock)
-	if err != nil || len(peek) == 0 {
-		return products, err
-	}
-	more, err := tx.PeekProducts(ctx, peek)
-	if err != nil {
-		return nil, err
-	}
-	products = append(slices.Clone(products), more...)
-	slices.SortFunc(products, func(a, b Product) int { return cmp.Compare(a.ID, b.ID) })
-	return products, nil
-}
-
 // SetBackorder sets a product's backorder policy, or replaces it: the
 // product stays purchasable past its online stock, up to b.Limit units
 // (see [Backorder]). A policy with a limit of 0 takes no backorders, and
@@ -612,11 +320,10 @@ func readProducts(ctx context.Context, tx Tx, lock, peek []string) ([]Product, e
 // set, must exist (ErrNotFound). Setting the policy a product has changes
 // nothing. Nothing changes on error.
 func (s *Service) SetBackorder(ctx context.Context, b Backorder) error {
-	defer s.metrics.done(ctx, callSetBackorder, s.metrics.start())
 	if err := b.validate(); err != nil {
 		return err
 	}
-	return s.updateCatalog(ctx, func(tx Tx, setup *Setup, cat *Catalog) error {
+	return s.updateCatalog(ctx, "SetBackorder", func(tx Tx, setup *Setup, cat *Catalog) error {
 		if _, ok := setup.Outlet(b.Outlet); b.Outlet != "" && !ok {
 			return notFound("outlet", b.Outlet)
 		}
@@ -644,11 +351,10 @@ func (s *Service) SetBackorder(ctx context.Context, b Backorder) error {
 // purchasable past its online stock. Units already backordered stay
 // reserved. A product without a policy is ErrNotFound.
 func (s *Service) DeleteBackorder(ctx context.Context, product string) error {
-	defer s.metrics.done(ctx, callDeleteBackorder, s.metrics.start())
 	if err := checkID("product", product); err != nil {
 		return err
 	}
-	return s.updateCatalog(ctx, func(tx Tx, setup *Setup, cat *Catalog) error {
+	return s.updateCatalog(ctx, "DeleteBackorder", func(tx Tx, setup *Setup, cat *Catalog) error {
 		if _, ok := cat.Backorder(product); !ok {
 			return notFound("backorder policy of product", product)
 		}
@@ -659,9 +365,8 @@ func (s *Service) DeleteBackorder(ctx context.Context, product string) error {
 
 // Backorders returns every backorder policy, sorted by product.
 func (s *Service) Backorders(ctx context.Context) ([]Backorder, error) {
-	defer s.metrics.done(ctx, callBackorders, s.metrics.start())
 	out := []Backorder{}
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.view(ctx, "Backorders", func(tx Tx) error {
 		cat, err := tx.Catalog(ctx)
 		if err != nil {
 			return err
@@ -690,11 +395,10 @@ func (s *Service) Backorders(ctx context.Context) ([]Backorder, error) {
 // order): release or fulfil the order first. Saving a bundle as it is
 // changes nothing. Nothing changes on error.
 func (s *Service) SaveBundle(ctx context.Context, b Bundle) error {
-	defer s.metrics.done(ctx, callSaveBundle, s.metrics.start())
 	if err := b.normalizeAndValidate(); err != nil {
 		return err
 	}
-	return s.updateCatalog(ctx, func(tx Tx, setup *Setup, cat *Catalog) error {
+	return s.updateCatalog(ctx, "SaveBundle", func(tx Tx, setup *Setup, cat *Catalog) error {
 		old, exists := cat.Bundle(b.ID)
 		if exists && slices.Equal(old.Components, b.Components) {
 			return nil
@@ -739,11 +443,10 @@ func (s *Service) SaveBundle(ctx context.Context, b Bundle) error {
 // bundle is ErrNotFound; one held by an open order ErrConflict, naming the
 // order. Nothing changes on error.
 func (s *Service) DeleteBundle(ctx context.Context, id string) error {
-	defer s.metrics.done(ctx, callDeleteBundle, s.metrics.start())
 	if err := checkID("bundle", id); err != nil {
 		return err
 	}
-	return s.updateCatalog(ctx, func(tx Tx, setup *Setup, cat *Catalog) error {
+	return s.updateCatalog(ctx, "DeleteBundle", func(tx Tx, setup *Setup, cat *Catalog) error {
 		if !cat.IsBundle(id) {
 			return notFound("bundle", id)
 		}
@@ -770,8 +473,8 @@ func checkNotHeld(ctx context.Context, tx Tx, product string) error {
 
 // updateCatalog runs fn in an Update with the setup and the catalog read
 // under the exclusive setup lock, which every change of the catalog takes.
-func (s *Service) updateCatalog(ctx context.Context, fn func(tx Tx, setup *Setup, cat *Catalog) error) error {
-	return s.store.Update(ctx, func(tx Tx) error {
+func (s *Service) updateCatalog(ctx context.Context, call string, fn func(tx Tx, setup *Setup, cat *Catalog) error) error {
+	return s.update(ctx, call, func(tx Tx) error {
 		setup, err := tx.LockSetup(ctx)
 		if err != nil {
 			return err
@@ -794,7 +497,7 @@ func (s *Service) changeCatalog(ctx context.Context, tx Tx, setup *Setup, cat, n
 	if err != nil {
 		return err
 	}
-	before, after := s.view(setup, cat, products), s.view(setup, next, products)
+	before, after := s.stockView(setup, cat, products), s.stockView(setup, next, products)
 	if p, ok := before.product(product); ok && next.IsBundle(product) && len(p.Levels) > 0 {
 		return invalid("bundle", "product %q holds stock at outlet %q: a bundle holds none of its own", product, p.Levels[0].Outlet)
 	}
@@ -813,9 +516,8 @@ func (s *Service) changeCatalog(ctx context.Context, tx Tx, setup *Setup, cat, n
 
 // Bundles returns every bundle, sorted by ID.
 func (s *Service) Bundles(ctx context.Context) ([]Bundle, error) {
-	defer s.metrics.done(ctx, callBundles, s.metrics.start())
 	out := []Bundle{}
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.view(ctx, "Bundles", func(tx Tx) error {
 		cat, err := tx.Catalog(ctx)
 		if err != nil {
 			return err
@@ -826,4 +528,21 @@ func (s *Service) Bundles(ctx context.Context) ([]Bundle, error) {
 		return nil
 	})
 	return out, err
+}
+
+func designatedOutlet(b Backorder, outlets []Outlet, primary string) (int, bool) {
+	id := cmp.Or(b.Outlet, primary)
+	if id == "" {
+		return 0, false
+	}
+	j, ok := outletIndex(outlets, id)
+	return j, ok && outlets[j].Connected
+}
+
+// allowance is how many units a policy still allows past the stock, given
+// the level at its designated outlet o: the limit less the backlog, the
+// units reserved there past its stock (on-hand less the buffer).
+func allowance(b Backorder, l *Level, o *Outlet) int64 {
+	backlog := max(0, l.Reserved-max(0, l.OnHand-o.Buffer))
+	return max(0, b.Limit-backlog)
 }

@@ -42,51 +42,6 @@
 // key never silently swallows a different change. Use one key per line of
 // a POS document: "receipt-42/1", "receipt-42/2".
 //
-// # The stock ledger
-//
-// Every change of a level's OnHand or Reserved appends a [Movement] in the
-// same transaction: what moved it (a POS set or adjust, a reservation, a
-// release, a fulfilment, an expiry), the deltas, the level after, and for
-// a POS change the reason ([Change.WithReason]: sale, return, receipt,
-// count, damage, transfer, correction, or the merchant's own code) and the
-// document it comes from ([Change.WithRef], else its key). An order's
-// movements carry its ID. Movements never change; replaying a level's
-// movements from zero gives its OnHand, Reserved and Version exactly.
-// [Service.Movements] reads them by product, outlet or reference, a page
-// at a time in sequence order; [Store.Prune] deletes the oldest (a
-// [Worker] does, by age).
-//
-// # Web sales
-//
-// The order register records web orders in the POS, so the POS reports the
-// sale of a fulfilled web order like any other sale. To count it once,
-// report it with [Change.ForOrder]: an Adjust by minus the units the
-// order took at that outlet, before or after [Service.Fulfill], lowers
-// on-hand only by what Fulfill has not already taken off, and turns the
-// units still reserved into sold ones in the same step, so they are never
-// offered online in between; reported again, it is a [Duplicate]. A count
-// made after the POS recorded the sale is a Set with ForOrder; a plain
-// count made after Fulfill needs nothing more, and one based on a read
-// before it is refused by its version. A report that contradicts the
-// order (another outlet, other units) is [ErrConflict] naming the order,
-// and nothing of the batch applies. ForOrder names a product the order
-// holds as such: the units of a bundle ([Bundle]) are sold with
-// [Service.Fulfill] or [Service.FulfillPart].
-//
-// # Retrying a call
-//
-// A call reports what its transaction did: nil when it committed, an error
-// when nothing was kept. A context that ends while the commit is on its way
-// does not turn a committed call into an error; the call waits for the
-// commit's answer. Only when the connection to a database is lost during
-// the commit, and the database cannot be asked afterwards, is the outcome
-// unknown: the error then wraps [ErrCommitUnknown]. Retrying after any
-// error is safe for a keyed Adjust, for a Set with its version, and for
-// Reserve, Release and Fulfill, which are idempotent by order ID. An
-// unkeyed Adjust is not safe to retry after [ErrCommitUnknown]: if the
-// first attempt committed, the retry applies it twice. Key adjustments
-// that a POS may send again.
-//
 // A product's online stock is the sum over connected outlets of each
 // outlet's [Contribution]: on hand, less what is reserved for online orders,
 // less the outlet's online buffer ([Service.SetBuffer]), and never below zero,
@@ -152,6 +107,23 @@
 // default, by product, outlet and due time, a page at a time
 // ([ReservationFilter]).
 //
+// # Web sales
+//
+// The order register records web orders in the POS, so the POS reports the
+// sale of a fulfilled web order like any other sale. To count it once,
+// report it with [Change.ForOrder]: an Adjust by minus the units the
+// order took at that outlet, before or after [Service.Fulfill], lowers
+// on-hand only by what Fulfill has not already taken off, and turns the
+// units still reserved into sold ones in the same step, so they are never
+// offered online in between; reported again, it is a [Duplicate]. A count
+// made after the POS recorded the sale is a Set with ForOrder; a plain
+// count made after Fulfill needs nothing more, and one based on a read
+// before it is refused by its version. A report that contradicts the
+// order (another outlet, other units) is [ErrConflict] naming the order,
+// and nothing of the batch applies. ForOrder names a product the order
+// holds as such: the units of a bundle ([Bundle]) are sold with
+// [Service.Fulfill] or [Service.FulfillPart].
+//
 // # Bundles
 //
 // A [Bundle] (a kit, a gift box) is a product made of components, each with
@@ -196,6 +168,20 @@
 // [Event.LeavesBackorder] tell the moves on and off backorder. Bundles and
 // their components take no backorders: a bundle is made of stock.
 //
+// # The stock ledger
+//
+// Every change of a level's OnHand or Reserved appends a [Movement] in the
+// same transaction: what moved it (a POS set or adjust, a reservation, a
+// release, a fulfilment, an expiry), the deltas, the level after, and for
+// a POS change the reason ([Change.WithReason]: sale, return, receipt,
+// count, damage, transfer, correction, or the merchant's own code) and the
+// document it comes from ([Change.WithRef], else its key). An order's
+// movements carry its ID. Movements never change; replaying a level's
+// movements from zero gives its OnHand, Reserved and Version exactly.
+// [Service.Movements] reads them by product, outlet or reference, a page
+// at a time in sequence order; [Outbox.Prune] deletes the oldest (package
+// worker's retention does, by age, when told to).
+//
 // # Events
 //
 // Every committed change is an [Event] in the Store's outbox: availability
@@ -208,55 +194,14 @@
 // so an ERP or a storefront can follow orders without polling. A call
 // writes at most one availability event per product, only when what the
 // storefront sees changed, and each product's events form a chain: each
-// Before is the previous After. A [Dispatcher] delivers events in order, at
-// least once, to a [Notifier] such as package webhook or a [NotifierFunc],
-// and dead-letters those refused for good; a [Worker] runs one per
-// consumer. [Service.EventsSince] lets consumers poll instead.
-//
-// # Runtime
-//
-// A [Worker] runs the background work of a Service: it delivers events to
-// one or more [Consumer]s (each a Notifier with its own cursor), releases
-// reservations past their deadline, and prunes what has aged out, until
-// [Worker.Stop] stops it gracefully, letting a delivery in flight finish.
-// Run one in every process that serves a Store: for each consumer, a lease
-// in the Store ([Store.TryLease]) lets one process at a time deliver, and
-// when that process dies another takes over once the lease lapses, within
-// [WorkerConfig.LeaseTTL] and a third. A delivery cut off by the takeover
-// is delivered again: at most a batch is repeated.
-//
-// Retention ([Store.Prune]) deletes, in bounded batches, events older than
-// [WorkerConfig.RetainEvents] that every consumer of the Worker has
-// acknowledged, closed reservations older than
-// [WorkerConfig.RetainReservations], and idempotency keys past
-// [Config.KeyRetention]. It never deletes an event a consumer has not
-// acknowledged or one at or after a dead letter, an open reservation, or a
-// key inside its window. List every consumer of a Store in its Workers:
-// events are kept only for the consumers named there.
-//
-// When the Store fails, each part of the Worker waits before trying again,
-// with capped exponential backoff and jitter, and logs the failure once
-// when it starts and once when the Store answers again. Records go to
-// [WorkerConfig.Logger] with the tenant (for a Store with a Tenant method)
-// and the consumer as attributes; metrics go to
-// [WorkerConfig.MeterProvider] through the OpenTelemetry metric API: events
-// delivered, retried and dead-lettered, the delivery lag from commit to
-// acknowledgement, reservations expired, rows pruned, leases held.
-//
-// A Store of many tenants (package pgstore's Tenants) is served by one
-// Worker per process for all of them: [NewTenantsWorker] over [Tenants].
-// It finds the tenants with work by asking the Tenants, not by reading
-// every tenant, is woken at commit when the Tenants is a [Listener]
-// (LISTEN/NOTIFY on PostgreSQL) and polls otherwise, and serves the
-// tenants in turn, a batch per consumer at a time, so that a busy tenant
-// does not starve the others. Leases are per tenant and consumer, so the
-// processes split the tenants between them. A Notifier shared by the
-// tenants learns whose events it is handed from [TenantOf].
-//
-// The Service records its own metrics when [Config.MeterProvider] is set:
-// the duration of each call by method, Apply's conflicts and duplicates,
-// and the Store transactions run again. Without it, nothing is recorded and
-// the calls cost what they did.
+// Before is the previous After. Package worker delivers events in order,
+// at least once, to a [Notifier] such as package webhook or a
+// [NotifierFunc], in the background (its Worker, one in each process that
+// serves a Store), and records those refused for good, wrapped with
+// [Permanent], as [DeadLetter]s; [Service.EventsSince] lets consumers poll
+// instead. The Store keeps the outbox, each consumer's cursor, the dead
+// letters and the leases that let one process at a time deliver: its
+// [Outbox].
 //
 // # Stores
 //
@@ -265,6 +210,25 @@
 // passes, a model-based property test included. Stores keep times as int64
 // nanoseconds since 1970, the years 1678 to 2262: a [Config.Clock] outside
 // them, or an [Order.TTL] ending past them, is ErrInvalid on every Store.
+//
+// The Service records its own metrics when [Config.MeterProvider] is set:
+// the duration of each call by method, Apply's conflicts and duplicates,
+// and the Store transactions run again. Without it, nothing is recorded and
+// the calls cost what they did.
+//
+// # Retrying a call
+//
+// A call reports what its transaction did: nil when it committed, an error
+// when nothing was kept. A context that ends while the commit is on its way
+// does not turn a committed call into an error; the call waits for the
+// commit's answer. Only when the connection to a database is lost during
+// the commit, and the database cannot be asked afterwards, is the outcome
+// unknown: the error then wraps [ErrCommitUnknown]. Retrying after any
+// error is safe for a keyed Adjust, for a Set with its version, and for
+// Reserve, Release and Fulfill, which are idempotent by order ID. An
+// unkeyed Adjust is not safe to retry after [ErrCommitUnknown]: if the
+// first attempt committed, the retry applies it twice. Key adjustments
+// that a POS may send again.
 //
 // # On the wire
 //

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 )
 
 // Sentinel errors. Every error the library returns wraps at most one of these
@@ -88,80 +86,6 @@ func (e *InsufficientStockError) Error() string {
 // Is makes errors.Is(err, ErrInsufficientStock) hold.
 func (e *InsufficientStockError) Is(target error) bool { return target == ErrInsufficientStock }
 
-// Limits of the input the library accepts: beyond them, input is ErrInvalid.
-const (
-	MaxIDBytes      = 128       // longest ID, in bytes
-	MaxNameBytes    = 256       // longest display name, in bytes
-	MaxOnHand       = 1e12      // on-hand counts, deltas and buffers lie within ±MaxOnHand
-	MaxLineQuantity = 1e9       // a cart or order line asks for 1 to MaxLineQuantity units
-	MaxBatch        = 1_000_000 // most changes in one Apply, lines in one cart, IDs in one call
-)
-
-func invalid(field, format string, args ...any) error {
-	return fmt.Errorf("%s: %s: %w", field, fmt.Sprintf(format, args...), ErrInvalid)
-}
-
-// checkID validates an identifier: non-empty, at most MaxIDBytes bytes, valid
-// UTF-8 and free of control characters.
-func checkID(field, id string) error {
-	if id == "" {
-		return invalid(field, "empty")
-	}
-	if len(id) > MaxIDBytes {
-		return invalid(field, "%d bytes, longer than %d", len(id), MaxIDBytes)
-	}
-	return checkText(field, id)
-}
-
-// checkName validates an optional display name.
-func checkName(field, name string) error {
-	if len(name) > MaxNameBytes {
-		return invalid(field, "%d bytes, longer than %d", len(name), MaxNameBytes)
-	}
-	return checkText(field, name)
-}
-
-func checkText(field, s string) error {
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c < 0x20 || c == 0x7f {
-				return invalid(field, "control character at byte %d", i)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			return invalid(field, "invalid UTF-8 at byte %d", i)
-		}
-		if unicode.IsControl(r) {
-			return invalid(field, "control character at byte %d", i)
-		}
-		i += size
-	}
-	return nil
-}
-
-func checkRange(field string, v, lo, hi int64) error {
-	if v < lo || v > hi {
-		return invalid(field, "%d outside [%d, %d]", v, lo, hi)
-	}
-	return nil
-}
-
-func checkIDs(field string, ids []string) error {
-	if len(ids) > MaxBatch {
-		return invalid(field, "%d IDs, more than %d", len(ids), MaxBatch)
-	}
-	for i, id := range ids {
-		if err := checkID(field, id); err != nil {
-			return fmt.Errorf("%s[%d]: %w", field, i, err)
-		}
-	}
-	return nil
-}
-
 // KeyConflictError is the error of an [Service.Apply] batch that uses an
 // idempotency key for another change than the one it was applied to
 // (within the key retention, or earlier in the batch). errors.Is(err,
@@ -178,3 +102,7 @@ func (e *KeyConflictError) Error() string {
 
 // Is makes errors.Is(err, ErrConflict) hold.
 func (e *KeyConflictError) Is(target error) bool { return target == ErrConflict }
+
+func notFound(kind, id string) error {
+	return fmt.Errorf("%s %q: %w", kind, id, ErrNotFound)
+}

@@ -34,134 +34,14 @@ type Product struct {
 	Levels  []Level `json:"levels"`
 }
 
-// Label is what the storefront shows for a product.
-type Label string
-
-// Labels, from the storefront's point of view.
-const (
-	NotForSale Label = "not_for_sale" // not enabled online: not listed
-	SoldOut    Label = "sold_out"     // enabled, no online stock
-	LowStock   Label = "low_stock"    // enabled, at or under the low-stock threshold
-	InStock    Label = "in_stock"     // enabled, above the threshold
-	// OnBackorder: enabled, no online stock, but it takes backorders (see
-	// [Backorder]): Quantity is the units that can still be ordered.
-	OnBackorder Label = "backorder"
-)
-
-// Availability is what the storefront sees of a product.
-type Availability struct {
-	Quantity int64 `json:"quantity"` // units offered online; 0 unless the product is enabled
-	Label    Label `json:"label"`
-}
-
-// Unlisted is the availability of a product that is not enabled, including
-// one never reported: the start of every product's event chain.
-var Unlisted = Availability{Quantity: 0, Label: NotForSale}
-
-// Contribution is what one outlet adds to a product's online stock: its
-// on-hand count less what is reserved and the outlet's online buffer, never
-// below zero, and nothing at all when the outlet is not connected.
-func Contribution(l Level, o Outlet) int64 { return contribution(&l, &o) }
-
-func contribution(l *Level, o *Outlet) int64 {
-	if !o.Connected {
-		return 0
-	}
-	return max(0, l.OnHand-l.Reserved-o.Buffer)
-}
-
-// OnlineStock is a product's online stock: the sum of its levels'
-// contributions. Each outlet is clamped on its own, so a negative outlet never
-// cancels another's stock. A level whose outlet is not in outlets contributes
-// nothing. It is fastest when both slices are sorted by outlet ID, as Stores
-// return them, but gives the same answer when they are not.
-func OnlineStock(levels []Level, outlets []Outlet) int64 {
-	var total int64
-	hint := 0
-	for i := range levels {
-		if k, ok := locate(outlets, levels[i].Outlet, &hint); ok {
-			total += contribution(&levels[i], &outlets[k])
-		}
-	}
-	return total
-}
-
-// locate finds outlet id in outlets. Walking the levels of a product in
-// outlet order, each outlet is at or just after the previous one found, so
-// locate starts at *hint and moves it on; when the slices are not sorted it
-// falls back to a search.
-func locate(outlets []Outlet, id string, hint *int) (int, bool) {
-	j := *hint
-	for j < len(outlets) && outlets[j].ID != id && outlets[j].ID < id {
-		j++
-	}
-	if j < len(outlets) && outlets[j].ID == id {
-		*hint = j + 1
-		return j, true
-	}
-	return outletIndex(outlets, id)
-}
-
-// findOutlet looks an outlet up by ID, by binary search when outlets are
-// sorted and by a scan when they are not.
-func findOutlet(outlets []Outlet, id string) (Outlet, bool) {
-	if i, ok := outletIndex(outlets, id); ok {
-		return outlets[i], true
-	}
-	return Outlet{}, false
-}
-
-// Classify turns online stock into what the storefront sees: NotForSale when
-// the product is not enabled, else SoldOut at zero, LowStock at or under
-// lowStock (0 turns LowStock off), InStock above.
-func Classify(enabled bool, online, lowStock int64) Availability {
-	switch {
-	case !enabled:
-		return Unlisted
-	case online <= 0:
-		return Availability{Quantity: 0, Label: SoldOut}
-	case online <= lowStock:
-		return Availability{Quantity: online, Label: LowStock}
-	default:
-		return Availability{Quantity: online, Label: InStock}
-	}
-}
-
-// Availability returns what the storefront sees of each product, in the
-// order asked. A product never reported is NotForSale. The whole page is one
-// Store read ([Store.ReadPage]), however many products it holds, bundles
-// included.
-func (s *Service) Availability(ctx context.Context, products ...string) ([]Availability, error) {
-	defer s.metrics.done(ctx, callAvailability, s.metrics.start())
-	if err := checkIDs("products", products); err != nil {
-		return nil, err
-	}
-	ids := sortedUnique(products)
-	out := make([]Availability, len(products))
-	err := s.store.ReadPage(ctx, ids, func(page Page) error {
-		v := stockView{outlets: page.Outlets, primary: page.Primary, catalog: page.Catalog, products: page.Products, lowStock: s.cfg.LowStockThreshold}
-		for i, id := range products {
-			out[i] = v.availability(id)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func byProductID(p Product, id string) int { return cmp.Compare(p.ID, id) }
-
 // Levels returns the levels of a product at every outlet that has reported
 // it, sorted by outlet ID. A product never reported is ErrNotFound.
 func (s *Service) Levels(ctx context.Context, product string) ([]Level, error) {
-	defer s.metrics.done(ctx, callLevels, s.metrics.start())
 	if err := checkID("product", product); err != nil {
 		return nil, err
 	}
 	var out []Level
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.view(ctx, "Levels", func(tx Tx) error {
 		found, err := tx.Products(ctx, []string{product})
 		if err != nil {
 			return err
@@ -179,18 +59,16 @@ func (s *Service) Levels(ctx context.Context, product string) ([]Level, error) {
 // has reported stock for them; an unknown product is ErrNotFound and nothing
 // changes. Enabling an enabled product is a no-op.
 func (s *Service) EnableOnline(ctx context.Context, products ...string) error {
-	defer s.metrics.done(ctx, callEnableOnline, s.metrics.start())
-	return s.setEnabled(ctx, products, true)
+	return s.setEnabled(ctx, "EnableOnline", products, true)
 }
 
 // DisableOnline takes products off online sale; their stock is still
 // tracked. An unknown product is ErrNotFound and nothing changes.
 func (s *Service) DisableOnline(ctx context.Context, products ...string) error {
-	defer s.metrics.done(ctx, callDisableOnline, s.metrics.start())
-	return s.setEnabled(ctx, products, false)
+	return s.setEnabled(ctx, "DisableOnline", products, false)
 }
 
-func (s *Service) setEnabled(ctx context.Context, products []string, enabled bool) error {
+func (s *Service) setEnabled(ctx context.Context, call string, products []string, enabled bool) error {
 	if err := checkIDs("products", products); err != nil {
 		return err
 	}
@@ -199,7 +77,7 @@ func (s *Service) setEnabled(ctx context.Context, products []string, enabled boo
 	if enabled {
 		kind = ProductEnabled
 	}
-	return s.store.Update(ctx, func(tx Tx) error {
+	return s.update(ctx, call, func(tx Tx) error {
 		setup, err := tx.Setup(ctx)
 		if err != nil {
 			return err
@@ -230,7 +108,7 @@ func (s *Service) setEnabled(ctx context.Context, products []string, enabled boo
 		if err != nil {
 			return err
 		}
-		before, after := s.view(setup, cat, found), s.view(setup, cat, slices.Clone(found))
+		before, after := s.stockView(setup, cat, found), s.stockView(setup, cat, slices.Clone(found))
 		var changed []string
 		var events []Event
 		for _, id := range ids {
@@ -518,7 +396,6 @@ type ChangeResult struct {
 // the storefront sees changed: the products changed, and the bundles they
 // are components of.
 func (s *Service) Apply(ctx context.Context, changes []Change) ([]ChangeResult, error) {
-	defer s.metrics.done(ctx, callApply, s.metrics.start())
 	if len(changes) == 0 {
 		return nil, nil
 	}
@@ -537,7 +414,7 @@ func (s *Service) Apply(ctx context.Context, changes []Change) ([]ChangeResult, 
 	}
 	sc.ctx, sc.changes = ctx, changes
 	sc.results = make([]ChangeResult, len(changes))
-	err := s.store.Update(ctx, sc.run)
+	err := s.update(ctx, "Apply", sc.run)
 	results := sc.results
 	sc.reset()
 	s.apply.Put(sc)
@@ -721,7 +598,7 @@ func (sc *applyScratch) apply(tx Tx) error {
 				sc.touched = append(sc.touched, l.Product)
 			}
 		}
-		v := sc.s.view(setup, cat, found)
+		v := sc.s.stockView(setup, cat, found)
 		sc.events = v.moveEvents(sc.events, now, sc.writes, cat.affected(sc.touched))
 	}
 	if err := sc.closeOrders(tx, now); err != nil {

@@ -131,11 +131,15 @@ func (f *MovementFilter) normalize() error {
 // sequence order, one page at a time: at most f.Limit of them after
 // f.After. An empty slice means there are no more.
 func (s *Service) Movements(ctx context.Context, f MovementFilter) ([]Movement, error) {
-	defer s.metrics.done(ctx, callMovements, s.metrics.start())
 	if err := f.normalize(); err != nil {
 		return nil, err
 	}
-	return s.store.Movements(ctx, f)
+	var movements []Movement
+	err := s.read(ctx, "Movements", func() (err error) {
+		movements, err = s.store.Movements(ctx, f)
+		return err
+	})
+	return movements, err
 }
 
 // checkReason validates a reason: a standard one or a merchant's code, at

@@ -197,7 +197,6 @@ func (o Order) validate() ([]Line, error) {
 // reservations never oversell: of two racing for the last unit, exactly one
 // gets it.
 func (s *Service) Reserve(ctx context.Context, o Order) (Reservation, error) {
-	defer s.metrics.done(ctx, callReserve, s.metrics.start())
 	lines, err := o.validate()
 	if err != nil {
 		return Reservation{}, err
@@ -215,13 +214,12 @@ func (s *Service) Reserve(ctx context.Context, o Order) (Reservation, error) {
 		}
 	}
 	var res Reservation
-	err = s.store.Update(ctx, func(tx Tx) error {
-		// The reservation first: a Store may read the setup with it.
-		existing, ok, err := tx.Reservation(ctx, o.ID)
+	err = s.update(ctx, "Reserve", func(tx Tx) error {
+		setup, err := tx.Setup(ctx)
 		if err != nil {
 			return err
 		}
-		setup, err := tx.Setup(ctx)
+		existing, ok, err := tx.Reservation(ctx, o.ID)
 		if err != nil {
 			return err
 		}
@@ -256,59 +254,6 @@ func (s *Service) Reserve(ctx context.Context, o Order) (Reservation, error) {
 		return Reservation{}, err
 	}
 	return res, nil
-}
-
-// allocate places lines (summed, sorted) on outlets, or says why it
-// cannot. It also returns why each outlet gives. When v is not nil, snap
-// holds v's products as they are, and v learns their online stock, which
-// allocate works out, so that moving their stock need not sum it again.
-func (s *Service) allocate(snap Snapshot, lines []Line, methodID string, v *stockView) ([]Allocation, []Source, error) {
-	cs := newCartStock(snap, lines)
-	if v != nil {
-		v.knownIDs, v.known = cs.table.products, cs.online
-	}
-	var order []int
-	if len(cs.kits) > 0 && cs.purchasable {
-		order = outletOrder(s.cfg.Allocator, cs.request(snap))
-		cs.checkAssembly(order)
-	}
-	// A method the checkout cannot show is an error of the caller's, whatever
-	// the stock; then the stock decides.
-	var method *MethodQuote
-	if methodID != "" {
-		k, ok := slices.BinarySearchFunc(snap.Methods, methodID, byMethodID)
-		if !ok {
-			return nil, nil, notFound("method", methodID)
-		}
-		mq := cs.quoteMethod(snap.Methods[k], s.quoteOptions())
-		if mq.Reason == ReasonHidden {
-			return nil, nil, fmt.Errorf("method %q is orphaned and hidden: %w", methodID, ErrNotFound)
-		}
-		method = &mq
-	}
-	if !cs.purchasable {
-		return nil, nil, &InsufficientStockError{Shortfalls: cs.shortfalls()}
-	}
-	if order == nil {
-		order = outletOrder(s.cfg.Allocator, cs.request(snap))
-	}
-	preferred, restrict := -1, false
-	switch {
-	case method == nil:
-	case method.Reason == ReasonOutletShort:
-		return nil, nil, &InsufficientStockError{Outlet: method.Method.Outlet, Shortfalls: method.Shortfalls}
-	case !method.Orphaned && method.Method.Outlet != "":
-		k, _ := outletIndex(snap.Outlets, method.Method.Outlet)
-		preferred, restrict = slices.Index(order, k), method.Method.Rule == Restrict
-	}
-	allocs, sources, short, _ := place(&cs, order, preferred, restrict)
-	if short >= 0 && preferred >= 0 && !restrict {
-		allocs, sources, short, _ = place(&cs, order, -1, false)
-	}
-	if short >= 0 { // unreachable: checkAssembly found the cart can be placed
-		return nil, nil, &InsufficientStockError{Shortfalls: cs.shortfalls()}
-	}
-	return allocs, sources, nil
 }
 
 // stockMove says how [Service.moveStock] moves levels, and what the ledger
@@ -514,12 +459,11 @@ func existingReservation(ctx context.Context, tx Tx, order string) (Reservation,
 // Reservation returns an order's reservation; an unknown order is
 // ErrNotFound.
 func (s *Service) Reservation(ctx context.Context, order string) (Reservation, error) {
-	defer s.metrics.done(ctx, callReservation, s.metrics.start())
 	if err := checkID("order", order); err != nil {
 		return Reservation{}, err
 	}
 	var res Reservation
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.view(ctx, "Reservation", func(tx Tx) error {
 		r, err := existingReservation(ctx, tx, order)
 		if err != nil {
 			return err
@@ -535,8 +479,7 @@ func (s *Service) Reservation(ctx context.Context, order string) (Reservation, e
 // expired reservation is a no-op; a fulfilled one is ErrConflict; an unknown
 // order ErrNotFound. It returns the reservation as it now stands.
 func (s *Service) Release(ctx context.Context, order string) (Reservation, error) {
-	defer s.metrics.done(ctx, callRelease, s.metrics.start())
-	return s.close(ctx, order, Released, releaseMove)
+	return s.close(ctx, "Release", order, Released, releaseMove)
 }
 
 // Fulfill records an order's sale: at each allocated outlet, Reserved and
@@ -545,21 +488,20 @@ func (s *Service) Release(ctx context.Context, order string) (Reservation, error
 // is one past its deadline, even before [Service.ExpireReservations] has
 // run; an unknown order ErrNotFound. It returns the reservation as it now stands.
 func (s *Service) Fulfill(ctx context.Context, order string) (Reservation, error) {
-	defer s.metrics.done(ctx, callFulfill, s.metrics.start())
-	return s.close(ctx, order, Fulfilled, fulfilMove)
+	return s.close(ctx, "Fulfill", order, Fulfilled, fulfilMove)
 }
 
-func (s *Service) close(ctx context.Context, order string, to ReservationStatus, m stockMove) (Reservation, error) {
+func (s *Service) close(ctx context.Context, call string, order string, to ReservationStatus, m stockMove) (Reservation, error) {
 	if err := checkID("order", order); err != nil {
 		return Reservation{}, err
 	}
 	var res Reservation
-	err := s.store.Update(ctx, func(tx Tx) error {
-		r, err := existingReservation(ctx, tx, order) // first: see Reserve
+	err := s.update(ctx, call, func(tx Tx) error {
+		setup, err := tx.Setup(ctx)
 		if err != nil {
 			return err
 		}
-		setup, err := tx.Setup(ctx)
+		r, err := existingReservation(ctx, tx, order)
 		if err != nil {
 			return err
 		}
@@ -616,8 +558,7 @@ func (s *Service) close(ctx context.Context, order string, to ReservationStatus,
 // closed order, or one past its deadline, is ErrConflict; an unknown order
 // ErrNotFound. Nothing changes on error.
 func (s *Service) FulfillPart(ctx context.Context, order string, p Part) (Reservation, error) {
-	defer s.metrics.done(ctx, callFulfillPart, s.metrics.start())
-	return s.part(ctx, order, p, Fulfilled)
+	return s.part(ctx, "FulfillPart", order, p, Fulfilled)
 }
 
 // ReleasePart cancels some units of an open order, one item of several for
@@ -629,8 +570,7 @@ func (s *Service) FulfillPart(ctx context.Context, order string, p Part) (Reserv
 // errors and retries are as for [Service.FulfillPart], except that an open
 // order past its deadline can still be released.
 func (s *Service) ReleasePart(ctx context.Context, order string, p Part) (Reservation, error) {
-	defer s.metrics.done(ctx, callReleasePart, s.metrics.start())
-	return s.part(ctx, order, p, Released)
+	return s.part(ctx, "ReleasePart", order, p, Released)
 }
 
 func (p Part) validate() ([]Line, error) {
@@ -645,7 +585,7 @@ func (p Part) validate() ([]Line, error) {
 	return totals(p.Lines)
 }
 
-func (s *Service) part(ctx context.Context, order string, p Part, kind ReservationStatus) (Reservation, error) {
+func (s *Service) part(ctx context.Context, call string, order string, p Part, kind ReservationStatus) (Reservation, error) {
 	if err := checkID("order", order); err != nil {
 		return Reservation{}, err
 	}
@@ -658,12 +598,12 @@ func (s *Service) part(ctx context.Context, order string, p Part, kind Reservati
 		m = fulfilMove
 	}
 	var res Reservation
-	err = s.store.Update(ctx, func(tx Tx) error {
-		r, err := existingReservation(ctx, tx, order) // first: see Reserve
+	err = s.update(ctx, call, func(tx Tx) error {
+		setup, err := tx.Setup(ctx)
 		if err != nil {
 			return err
 		}
-		setup, err := tx.Setup(ctx)
+		r, err := existingReservation(ctx, tx, order)
 		if err != nil {
 			return err
 		}
@@ -795,7 +735,6 @@ func (r *Reservation) take(outlet string, lines []Line, kind ReservationStatus) 
 // reservation stays as it was. An order left holding nothing (every unit
 // of its new lines already fulfilled) closes, Fulfilled.
 func (s *Service) Amend(ctx context.Context, order string, lines []Line) (Reservation, error) {
-	defer s.metrics.done(ctx, callAmend, s.metrics.start())
 	if err := checkID("order", order); err != nil {
 		return Reservation{}, err
 	}
@@ -804,12 +743,12 @@ func (s *Service) Amend(ctx context.Context, order string, lines []Line) (Reserv
 		return Reservation{}, err
 	}
 	var res Reservation
-	err = s.store.Update(ctx, func(tx Tx) error {
-		r, err := existingReservation(ctx, tx, order) // first: see Reserve
+	err = s.update(ctx, "Amend", func(tx Tx) error {
+		setup, err := tx.Setup(ctx)
 		if err != nil {
 			return err
 		}
-		setup, err := tx.Setup(ctx)
+		r, err := existingReservation(ctx, tx, order)
 		if err != nil {
 			return err
 		}
@@ -1030,12 +969,11 @@ func (f *ReservationFilter) normalize() error {
 // due before a time, as f says. Each page is one Store read. A bad filter
 // is ErrInvalid.
 func (s *Service) Reservations(ctx context.Context, f ReservationFilter) ([]Reservation, error) {
-	defer s.metrics.done(ctx, callReservations, s.metrics.start())
 	if err := f.normalize(); err != nil {
 		return nil, err
 	}
 	var out []Reservation
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.view(ctx, "Reservations", func(tx Tx) error {
 		var err error
 		out, err = tx.Reservations(ctx, f)
 		return err
@@ -1087,9 +1025,8 @@ func allocatedProducts(allocs []Allocation) []string {
 // after now, as [Service.Release] would, and returns their order IDs,
 // sorted. Call it periodically with the current time.
 func (s *Service) ExpireReservations(ctx context.Context, now time.Time) ([]string, error) {
-	defer s.metrics.done(ctx, callExpireReservations, s.metrics.start())
 	var expired []string
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, "ExpireReservations", func(tx Tx) error {
 		expired = nil
 		setup, err := tx.Setup(ctx)
 		if err != nil {

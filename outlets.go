@@ -83,9 +83,8 @@ func (s *Setup) clone() *Setup {
 
 // Setup returns a copy of the outlets, registers and order register.
 func (s *Service) Setup(ctx context.Context) (*Setup, error) {
-	defer s.metrics.done(ctx, callSetup, s.metrics.start())
 	var out *Setup
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.view(ctx, "Setup", func(tx Tx) error {
 		setup, err := tx.Setup(ctx)
 		if err == nil {
 			out = setup.clone()
@@ -97,14 +96,13 @@ func (s *Service) Setup(ctx context.Context) (*Setup, error) {
 
 // SaveOutlet creates an outlet, not connected, or renames an existing one.
 func (s *Service) SaveOutlet(ctx context.Context, id, name string) error {
-	defer s.metrics.done(ctx, callSaveOutlet, s.metrics.start())
 	if err := checkID("outlet", id); err != nil {
 		return err
 	}
 	if err := checkName("name", name); err != nil {
 		return err
 	}
-	return s.store.Update(ctx, func(tx Tx) error {
+	return s.update(ctx, "SaveOutlet", func(tx Tx) error {
 		setup, err := tx.LockSetup(ctx)
 		if err != nil {
 			return err
@@ -122,7 +120,6 @@ func (s *Service) SaveOutlet(ctx context.Context, id, name string) error {
 // belongs to one outlet for good: saving it under another outlet is
 // ErrConflict. An unknown outlet is ErrNotFound.
 func (s *Service) SaveRegister(ctx context.Context, id, outlet, name string) error {
-	defer s.metrics.done(ctx, callSaveRegister, s.metrics.start())
 	if err := checkID("register", id); err != nil {
 		return err
 	}
@@ -132,7 +129,7 @@ func (s *Service) SaveRegister(ctx context.Context, id, outlet, name string) err
 	if err := checkName("name", name); err != nil {
 		return err
 	}
-	return s.store.Update(ctx, func(tx Tx) error {
+	return s.update(ctx, "SaveRegister", func(tx Tx) error {
 		setup, err := tx.LockSetup(ctx)
 		if err != nil {
 			return err
@@ -156,12 +153,11 @@ func (s *Service) SaveRegister(ctx context.Context, id, outlet, name string) err
 // connected if it was not; a former primary outlet stays connected until
 // disconnected. Choosing the current order register again is a no-op.
 func (s *Service) Activate(ctx context.Context, register string) (SelectionResult, error) {
-	defer s.metrics.done(ctx, callActivate, s.metrics.start())
 	if err := checkID("register", register); err != nil {
 		return SelectionResult{}, err
 	}
 	var res SelectionResult
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, "Activate", func(tx Tx) error {
 		res = SelectionResult{}
 		setup, err := tx.LockSetup(ctx)
 		if err != nil {
@@ -235,8 +231,7 @@ func (c AvailabilityChange) LeavesBackorder() bool {
 // Connect adds an outlet's stock to online stock. Connecting a connected
 // outlet is a no-op. Methods linked to the outlet are no longer orphaned.
 func (s *Service) Connect(ctx context.Context, outlet string) (SelectionResult, error) {
-	defer s.metrics.done(ctx, callConnect, s.metrics.start())
-	return s.changeSelection(ctx, "outlet", []string{outlet}, func(setup *Setup, o Outlet) bool {
+	return s.changeSelection(ctx, "Connect", "outlet", []string{outlet}, func(setup *Setup, o Outlet) bool {
 		return o.Connected || o.ID == outlet
 	})
 }
@@ -247,8 +242,7 @@ func (s *Service) Connect(ctx context.Context, outlet string) (SelectionResult, 
 // outlet's methods are kept, now orphaned, and reported in the result and in
 // the OutletDisconnected event so the merchant can delete them.
 func (s *Service) Disconnect(ctx context.Context, outlet string) (SelectionResult, error) {
-	defer s.metrics.done(ctx, callDisconnect, s.metrics.start())
-	return s.changeSelection(ctx, "outlet", []string{outlet}, func(setup *Setup, o Outlet) bool {
+	return s.changeSelection(ctx, "Disconnect", "outlet", []string{outlet}, func(setup *Setup, o Outlet) bool {
 		return o.Connected && o.ID != outlet
 	})
 }
@@ -257,9 +251,8 @@ func (s *Service) Disconnect(ctx context.Context, outlet string) (SelectionResul
 // settings page's "Save changes" does. The primary outlet stays connected
 // whether or not it is in the set.
 func (s *Service) SaveSelection(ctx context.Context, outlets []string) (SelectionResult, error) {
-	defer s.metrics.done(ctx, callSaveSelection, s.metrics.start())
 	set := sortedUnique(outlets)
-	return s.changeSelection(ctx, "outlets", outlets, func(setup *Setup, o Outlet) bool {
+	return s.changeSelection(ctx, "SaveSelection", "outlets", outlets, func(setup *Setup, o Outlet) bool {
 		_, in := slices.BinarySearch(set, o.ID)
 		return in || o.ID == setup.Primary()
 	})
@@ -268,13 +261,12 @@ func (s *Service) SaveSelection(ctx context.Context, outlets []string) (Selectio
 // PreviewSelection tells what [Service.SaveSelection] with the same set
 // would do, without changing anything.
 func (s *Service) PreviewSelection(ctx context.Context, outlets []string) (SelectionResult, error) {
-	defer s.metrics.done(ctx, callPreviewSelection, s.metrics.start())
 	if err := checkIDs("outlets", outlets); err != nil {
 		return SelectionResult{}, err
 	}
 	set := sortedUnique(outlets)
 	var res SelectionResult
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.view(ctx, "PreviewSelection", func(tx Tx) error {
 		setup, err := tx.Setup(ctx)
 		if err != nil {
 			return err
@@ -293,12 +285,12 @@ func (s *Service) PreviewSelection(ctx context.Context, outlets []string) (Selec
 }
 
 // changeSelection connects exactly the outlets for which connected is true.
-func (s *Service) changeSelection(ctx context.Context, field string, named []string, connected func(*Setup, Outlet) bool) (SelectionResult, error) {
+func (s *Service) changeSelection(ctx context.Context, call string, field string, named []string, connected func(*Setup, Outlet) bool) (SelectionResult, error) {
 	if err := checkIDs(field, named); err != nil {
 		return SelectionResult{}, err
 	}
 	var res SelectionResult
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, call, func(tx Tx) error {
 		res = SelectionResult{}
 		setup, err := tx.LockSetup(ctx)
 		if err != nil {
@@ -344,8 +336,7 @@ func withConnected(outlets []Outlet, connected func(Outlet) bool) []Outlet {
 // SetBuffer sets an outlet's online buffer: per product, units of its stock
 // never offered online. It must lie in [0, MaxOnHand].
 func (s *Service) SetBuffer(ctx context.Context, outlet string, units int64) (SelectionResult, error) {
-	defer s.metrics.done(ctx, callSetBuffer, s.metrics.start())
-	return s.updateOutlet(ctx, outlet, func(o *Outlet) error {
+	return s.updateOutlet(ctx, "SetBuffer", outlet, func(o *Outlet) error {
 		if err := checkRange("buffer", units, 0, MaxOnHand); err != nil {
 			return err
 		}
@@ -357,8 +348,7 @@ func (s *Service) SetBuffer(ctx context.Context, outlet string, units int64) (Se
 // SetRank sets an outlet's allocation rank (see [Outlet.Rank]); it must not
 // be negative.
 func (s *Service) SetRank(ctx context.Context, outlet string, rank int) error {
-	defer s.metrics.done(ctx, callSetRank, s.metrics.start())
-	_, err := s.updateOutlet(ctx, outlet, func(o *Outlet) error {
+	_, err := s.updateOutlet(ctx, "SetRank", outlet, func(o *Outlet) error {
 		if rank < 0 {
 			return invalid("rank", "negative rank %d", rank)
 		}
@@ -368,7 +358,7 @@ func (s *Service) SetRank(ctx context.Context, outlet string, rank int) error {
 	return err
 }
 
-func (s *Service) updateOutlet(ctx context.Context, outlet string, edit func(*Outlet) error) (SelectionResult, error) {
+func (s *Service) updateOutlet(ctx context.Context, call string, outlet string, edit func(*Outlet) error) (SelectionResult, error) {
 	if err := checkID("outlet", outlet); err != nil {
 		return SelectionResult{}, err
 	}
@@ -376,7 +366,7 @@ func (s *Service) updateOutlet(ctx context.Context, outlet string, edit func(*Ou
 		return SelectionResult{}, err
 	}
 	var res SelectionResult
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, call, func(tx Tx) error {
 		res = SelectionResult{}
 		setup, err := tx.LockSetup(ctx)
 		if err != nil {
@@ -473,7 +463,7 @@ func (s *Service) reselect(ctx context.Context, tx Tx, setup *Setup, next []Outl
 			slices.SortFunc(products, func(a, b Product) int { return cmp.Compare(a.ID, b.ID) })
 		}
 		ids = sortedUnique(append(cat.affected(ids), policies...))
-		before := s.view(setup, cat, products)
+		before := s.stockView(setup, cat, products)
 		after := stockView{outlets: next, primary: primary, catalog: cat, products: products, lowStock: s.cfg.LowStockThreshold}
 		for _, id := range ids {
 			if b, a := before.availability(id), after.availability(id); b != a {
@@ -531,4 +521,46 @@ func (s *Service) reselect(ctx context.Context, tx Tx, setup *Setup, next []Outl
 		return res, nil
 	}
 	return res, tx.AppendEvents(ctx, events)
+}
+
+// locate finds outlet id in outlets. Walking the levels of a product in
+// outlet order, each outlet is at or just after the previous one found, so
+// locate starts at *hint and moves it on; when the slices are not sorted it
+// falls back to a search.
+func locate(outlets []Outlet, id string, hint *int) (int, bool) {
+	j := *hint
+	for j < len(outlets) && outlets[j].ID != id && outlets[j].ID < id {
+		j++
+	}
+	if j < len(outlets) && outlets[j].ID == id {
+		*hint = j + 1
+		return j, true
+	}
+	return outletIndex(outlets, id)
+}
+
+// findOutlet looks an outlet up by ID, by binary search when outlets are
+// sorted and by a scan when they are not.
+func findOutlet(outlets []Outlet, id string) (Outlet, bool) {
+	if i, ok := outletIndex(outlets, id); ok {
+		return outlets[i], true
+	}
+	return Outlet{}, false
+}
+
+func outletIndex(outlets []Outlet, id string) (int, bool) {
+	if i, ok := slices.BinarySearchFunc(outlets, id, func(o Outlet, id string) int { return cmp.Compare(o.ID, id) }); ok {
+		return i, true
+	}
+	i := slices.IndexFunc(outlets, func(o Outlet) bool { return o.ID == id })
+	return i, i >= 0
+}
+
+// requirePrimary returns the primary outlet, or ErrNotActive.
+func requirePrimary(setup *Setup) (string, error) {
+	p := setup.Primary()
+	if p == "" {
+		return "", ErrNotActive
+	}
+	return p, nil
 }

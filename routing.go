@@ -2,6 +2,7 @@ package onlinestock
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 )
 
@@ -708,4 +709,57 @@ func mergeAllocations(allocs []Allocation) []Allocation {
 		out = append(out, a)
 	}
 	return out
+}
+
+// allocate places lines (summed, sorted) on outlets, or says why it
+// cannot. It also returns why each outlet gives. When v is not nil, snap
+// holds v's products as they are, and v learns their online stock, which
+// allocate works out, so that moving their stock need not sum it again.
+func (s *Service) allocate(snap Snapshot, lines []Line, methodID string, v *stockView) ([]Allocation, []Source, error) {
+	cs := newCartStock(snap, lines)
+	if v != nil {
+		v.knownIDs, v.known = cs.table.products, cs.online
+	}
+	var order []int
+	if len(cs.kits) > 0 && cs.purchasable {
+		order = outletOrder(s.cfg.Allocator, cs.request(snap))
+		cs.checkAssembly(order)
+	}
+	// A method the checkout cannot show is an error of the caller's, whatever
+	// the stock; then the stock decides.
+	var method *MethodQuote
+	if methodID != "" {
+		k, ok := slices.BinarySearchFunc(snap.Methods, methodID, byMethodID)
+		if !ok {
+			return nil, nil, notFound("method", methodID)
+		}
+		mq := cs.quoteMethod(snap.Methods[k], s.quoteOptions())
+		if mq.Reason == ReasonHidden {
+			return nil, nil, fmt.Errorf("method %q is orphaned and hidden: %w", methodID, ErrNotFound)
+		}
+		method = &mq
+	}
+	if !cs.purchasable {
+		return nil, nil, &InsufficientStockError{Shortfalls: cs.shortfalls()}
+	}
+	if order == nil {
+		order = outletOrder(s.cfg.Allocator, cs.request(snap))
+	}
+	preferred, restrict := -1, false
+	switch {
+	case method == nil:
+	case method.Reason == ReasonOutletShort:
+		return nil, nil, &InsufficientStockError{Outlet: method.Method.Outlet, Shortfalls: method.Shortfalls}
+	case !method.Orphaned && method.Method.Outlet != "":
+		k, _ := outletIndex(snap.Outlets, method.Method.Outlet)
+		preferred, restrict = slices.Index(order, k), method.Method.Rule == Restrict
+	}
+	allocs, sources, short, _ := place(&cs, order, preferred, restrict)
+	if short >= 0 && preferred >= 0 && !restrict {
+		allocs, sources, short, _ = place(&cs, order, -1, false)
+	}
+	if short >= 0 { // unreachable: checkAssembly found the cart can be placed
+		return nil, nil, &InsufficientStockError{Shortfalls: cs.shortfalls()}
+	}
+	return allocs, sources, nil
 }

@@ -88,11 +88,10 @@ func orphaned(m Method, outlets []Outlet) bool {
 // (ErrNotFound); it need not be connected, in which case the method is
 // orphaned from the start.
 func (s *Service) SaveMethod(ctx context.Context, m Method) error {
-	defer s.metrics.done(ctx, callSaveMethod, s.metrics.start())
 	if err := m.normalizeAndValidate(); err != nil {
 		return err
 	}
-	return s.store.Update(ctx, func(tx Tx) error {
+	return s.update(ctx, "SaveMethod", func(tx Tx) error {
 		setup, err := tx.LockSetup(ctx)
 		if err != nil {
 			return err
@@ -106,11 +105,10 @@ func (s *Service) SaveMethod(ctx context.Context, m Method) error {
 
 // DeleteMethod deletes a method; an unknown one is ErrNotFound.
 func (s *Service) DeleteMethod(ctx context.Context, id string) error {
-	defer s.metrics.done(ctx, callDeleteMethod, s.metrics.start())
 	if err := checkID("method", id); err != nil {
 		return err
 	}
-	return s.store.Update(ctx, func(tx Tx) error {
+	return s.update(ctx, "DeleteMethod", func(tx Tx) error {
 		if _, err := tx.LockSetup(ctx); err != nil {
 			return err
 		}
@@ -129,20 +127,18 @@ func byMethodID(m Method, id string) int { return cmp.Compare(m.ID, id) }
 
 // Methods returns every method, sorted by ID.
 func (s *Service) Methods(ctx context.Context) ([]Method, error) {
-	defer s.metrics.done(ctx, callMethods, s.metrics.start())
-	return s.methods(ctx, func(Method, []Outlet) bool { return true })
+	return s.methods(ctx, "Methods", func(Method, []Outlet) bool { return true })
 }
 
 // OrphanedMethods returns the methods linked to an outlet that is not
 // connected, sorted by ID: candidates for the merchant to delete.
 func (s *Service) OrphanedMethods(ctx context.Context) ([]Method, error) {
-	defer s.metrics.done(ctx, callOrphanedMethods, s.metrics.start())
-	return s.methods(ctx, orphaned)
+	return s.methods(ctx, "OrphanedMethods", orphaned)
 }
 
-func (s *Service) methods(ctx context.Context, keep func(Method, []Outlet) bool) ([]Method, error) {
+func (s *Service) methods(ctx context.Context, call string, keep func(Method, []Outlet) bool) ([]Method, error) {
 	out := []Method{}
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.view(ctx, call, func(tx Tx) error {
 		setup, err := tx.Setup(ctx)
 		if err != nil {
 			return err
@@ -159,45 +155,6 @@ func (s *Service) methods(ctx context.Context, keep func(Method, []Outlet) bool)
 		return nil
 	})
 	return out, err
-}
-
-// Line is a product and a quantity in a cart or an order.
-type Line struct {
-	Product  string `json:"product"`
-	Quantity int64  `json:"quantity"`
-}
-
-// Cart is what a customer is checking out. Lines for the same product are
-// summed.
-type Cart struct {
-	Lines []Line `json:"lines"`
-}
-
-// totals validates the lines and sums them per product, sorted by product.
-func totals(lines []Line) ([]Line, error) {
-	if len(lines) == 0 {
-		return nil, invalid("lines", "empty")
-	}
-	if len(lines) > MaxBatch {
-		return nil, invalid("lines", "%d lines, more than %d", len(lines), MaxBatch)
-	}
-	for i, l := range lines {
-		if err := checkID("product", l.Product); err != nil {
-			return nil, fmt.Errorf("lines[%d]: %w", i, err)
-		}
-		if err := checkRange("quantity", l.Quantity, 1, MaxLineQuantity); err != nil {
-			return nil, fmt.Errorf("lines[%d]: %w", i, err)
-		}
-	}
-	return sumLines(lines), nil
-}
-
-func lineProducts(lines []Line) []string {
-	ids := make([]string, len(lines))
-	for i, l := range lines {
-		ids[i] = l.Product
-	}
-	return ids
 }
 
 // Snapshot is the state a checkout is evaluated on: the outlets, the
@@ -366,52 +323,16 @@ func evaluate(snap Snapshot, lines []Line, opts QuoteOptions) Quote {
 	return q
 }
 
-// sumLines sums lines per product, sorted by product, without validating.
-func sumLines(lines []Line) []Line {
-	out := slices.Clone(lines)
-	slices.SortFunc(out, func(a, b Line) int { return cmp.Compare(a.Product, b.Product) })
-	n := 0
-	for _, l := range out {
-		if n > 0 && out[n-1].Product == l.Product {
-			out[n-1].Quantity += l.Quantity
-			continue
-		}
-		out[n] = l
-		n++
-	}
-	return out[:n]
-}
-
-func outletIndex(outlets []Outlet, id string) (int, bool) {
-	if i, ok := slices.BinarySearchFunc(outlets, id, func(o Outlet, id string) int { return cmp.Compare(o.ID, id) }); ok {
-		return i, true
-	}
-	i := slices.IndexFunc(outlets, func(o Outlet) bool { return o.ID == id })
-	return i, i >= 0
-}
-
-func findProduct(products []Product, id string) (Product, bool) {
-	if i, ok := slices.BinarySearchFunc(products, id, byProductID); ok {
-		return products[i], true
-	}
-	i := slices.IndexFunc(products, func(p Product) bool { return p.ID == id })
-	if i < 0 {
-		return Product{}, false
-	}
-	return products[i], true
-}
-
 // Quote evaluates a cart at checkout: read-only, one Store transaction. The
 // cart needs at least one line; each line a valid product ID and a quantity
 // in [1, MaxLineQuantity] (ErrInvalid). Before activation it is ErrNotActive.
 func (s *Service) Quote(ctx context.Context, cart Cart) (Quote, error) {
-	defer s.metrics.done(ctx, callQuote, s.metrics.start())
 	lines, err := totals(cart.Lines)
 	if err != nil {
 		return Quote{}, err
 	}
 	var q Quote
-	err = s.store.View(ctx, func(tx Tx) error {
+	err = s.view(ctx, "Quote", func(tx Tx) error {
 		setup, err := tx.Setup(ctx)
 		if err != nil {
 			return err
@@ -428,27 +349,4 @@ func (s *Service) Quote(ctx context.Context, cart Cart) (Quote, error) {
 
 func (s *Service) quoteOptions() QuoteOptions {
 	return QuoteOptions{HideOrphanedMethods: s.cfg.HideOrphanedMethods, Allocator: s.cfg.Allocator}
-}
-
-// snapshot reads what a checkout is evaluated on, for lines summed by
-// product, and the stock view of it: every product the cart needs, and
-// every product whose availability reserving it would move (see
-// [Catalog.related]). The products' levels belong to tx.
-func (s *Service) snapshot(ctx context.Context, tx Tx, setup *Setup, lines []Line) (Snapshot, *stockView, error) {
-	if _, err := requirePrimary(setup); err != nil {
-		return Snapshot{}, nil, err
-	}
-	methods, err := tx.Methods(ctx)
-	if err != nil {
-		return Snapshot{}, nil, err
-	}
-	cat, err := tx.Catalog(ctx)
-	if err != nil {
-		return Snapshot{}, nil, err
-	}
-	v, err := s.readStock(ctx, tx, setup, cat, lineProducts(lines))
-	if err != nil {
-		return Snapshot{}, nil, err
-	}
-	return Snapshot{Outlets: setup.Outlets, Products: v.products, Methods: methods, Primary: setup.Primary(), Catalog: cat}, v, nil
 }

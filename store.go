@@ -2,27 +2,8 @@ package onlinestock
 
 import (
 	"context"
-	"math"
 	"time"
 )
-
-// The times a Store is handed lie between minTime and maxTime, the range of
-// int64 nanoseconds since 1970: about the years 1678 to 2262. The Service
-// rejects a clock or a TTL that would take it outside, so that every Store
-// keeps the same times, or refuses the same ones.
-var (
-	minTime = time.Unix(0, math.MinInt64)
-	maxTime = time.Unix(0, math.MaxInt64)
-)
-
-// checkTime checks that a Store can keep t.
-func checkTime(field string, t time.Time) error {
-	if t.Before(minTime) || t.After(maxTime) {
-		return invalid(field, "%v is outside %v to %v, the times a Store keeps",
-			t, minTime.UTC().Format(time.RFC3339Nano), maxTime.UTC().Format(time.RFC3339Nano))
-	}
-	return nil
-}
 
 // Store keeps the library's state. The [Service] holds every rule and calls
 // a Store for nothing but reads and writes, one transaction per Service call,
@@ -32,6 +13,10 @@ func checkTime(field string, t time.Time) error {
 //
 // Implementations must be safe for concurrent use.
 type Store interface {
+	// Outbox is what the background runtime (package worker) reads and
+	// writes: events, cursors, dead letters, leases and retention.
+	Outbox
+
 	// Update runs fn in a read-write transaction. If fn returns nil the
 	// transaction commits; if fn returns an error, or the commit fails,
 	// nothing fn wrote is kept and that error is returned. Once the commit
@@ -58,21 +43,27 @@ type Store interface {
 	// hottest read of all.
 	ReadPage(ctx context.Context, ids []string, fn func(Page) error) error
 
-	// EventsSince returns committed events with a sequence number greater
-	// than after, in sequence order, at most limit of them (limit <= 0 means
-	// a default of 1000). It returns an empty slice, not an error, when there
-	// are none. Events are never changed once committed; [Store.Prune] may
-	// delete the oldest, and only those every listed consumer acknowledged.
-	EventsSince(ctx context.Context, after uint64, limit int) ([]Event, error)
-
 	// Movements returns the stock ledger's movements f selects
 	// ([MovementFilter.Matches]) with a sequence number greater than
 	// f.After, in sequence order, at most f.Limit of them (the Service
 	// passes a positive limit); an empty slice when there are none.
 	// Movements are numbered like events: 1, 2, 3, … with no gap, in
 	// commit order, the movements of a transaction consecutive in the
-	// order appended. [Store.Prune] may delete the oldest.
+	// order appended. [Outbox.Prune] may delete the oldest.
 	Movements(ctx context.Context, f MovementFilter) ([]Movement, error)
+}
+
+// Outbox is the part of a [Store] that the background runtime needs: the
+// committed events, each consumer's cursor and dead letters, the leases that
+// let one process at a time deliver, and retention. Package worker runs on
+// it alone. Implementations must be safe for concurrent use.
+type Outbox interface {
+	// EventsSince returns committed events with a sequence number greater
+	// than after, in sequence order, at most limit of them (limit <= 0 means
+	// a default of 1000). It returns an empty slice, not an error, when there
+	// are none. Events are never changed once committed; [Outbox.Prune] may
+	// delete the oldest, and only those every listed consumer acknowledged.
+	EventsSince(ctx context.Context, after uint64, limit int) ([]Event, error)
 
 	// Cursor returns the sequence number of the last event the named consumer
 	// acknowledged, or 0 for a consumer never seen.
@@ -137,14 +128,32 @@ type Store interface {
 //
 // In an Update, reads lock what they return against concurrent Updates
 // until commit: [Tx.Setup] takes a shared lock on the setup and
-// [Tx.LockSetup] an exclusive one; [Tx.Products], [Tx.ProductsAt] and
-// [Tx.Reservation] lock what they return; Reservation locks the order ID
-// even when it has no reservation yet, so concurrent transactions on one
-// order serialize. The Service always reads the setup first, then
-// reservations in order ID order, then products in ID order, so Stores that
-// lock rows do so in one global order. The catalog ([Tx.Catalog]) belongs
-// to the setup: it changes only under the exclusive setup lock, and
-// reading it takes no lock of its own; nor does [Tx.PeekProducts].
+// [Tx.LockSetup] an exclusive one; [Tx.ClaimKeys] locks its keys;
+// [Tx.Products], [Tx.ProductsAt] and [Tx.Reservation] lock what they
+// return; Reservation locks the order ID even when it has no reservation
+// yet, so concurrent transactions on one order serialize. The catalog
+// ([Tx.Catalog]) belongs to the setup: it changes only under the exclusive
+// setup lock, and reading it takes no lock of its own; nor do
+// [Tx.PeekProducts], [Tx.DueReservations] and [Tx.Reservations].
+//
+// Lock order: so that a Store that locks rows never deadlocks, the Service
+// takes the locks of every Update in one global order, and a Store may
+// rely on it:
+//
+//  1. the setup, first of all: LockSetup in a transaction that changes
+//     the setup (never after Setup, which would upgrade a shared lock),
+//     Setup in any other;
+//  2. then idempotency keys (one ClaimKeys call);
+//  3. then reservations, in order ID order;
+//  4. then products, in ID order: each Products or ProductsAt call locks
+//     only products after every product it has locked before.
+//
+// Reading again what is locked already takes no new lock, and is allowed
+// at any point. Under the exclusive setup lock no other Update holds any
+// lock, so what comes after it may be read in any order. Since the setup
+// always comes first, a Store need not lock it in any other call. Package
+// storetest checks the Service against this order
+// (storetest.CheckLockOrder).
 type Tx interface {
 	// Setup returns the outlets, registers and order register. The Setup and
 	// its slices must not be modified.
@@ -265,7 +274,7 @@ type Page struct {
 	Products []Product
 }
 
-// Retention says what [Store.Prune] may delete. Zero values delete nothing.
+// Retention says what [Outbox.Prune] may delete. Zero values delete nothing.
 type Retention struct {
 	// Consumers lists every consumer the outbox is kept for: an event is
 	// deleted only once each of them has acknowledged it (its cursor is at
@@ -286,7 +295,7 @@ type Retention struct {
 	Limit int
 }
 
-// Pruned counts what one [Store.Prune] call deleted.
+// Pruned counts what one [Outbox.Prune] call deleted.
 type Pruned struct {
 	Events, Reservations, Keys, Movements int
 }

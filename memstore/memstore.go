@@ -3,7 +3,7 @@
 // concurrent use: updates run one at a time under a lock, reads run in
 // parallel with each other. Nothing survives the process. It keeps every
 // event and reservation until [Store.Prune] deletes them (an
-// [onlinestock.Worker] does so periodically); idempotency keys are also
+// [worker.Worker] does so periodically); idempotency keys are also
 // forgotten once past their retention. Leases ([Store.TryLease]) are held
 // within the process, by the Store's clock.
 package memstore
@@ -19,9 +19,13 @@ import (
 	"time"
 
 	"github.com/onlinestock/onlinestock"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
-var _ onlinestock.Store = (*Store)(nil)
+var (
+	_ onlinestock.Store = (*Store)(nil)
+	_ worker.Listener   = (*Store)(nil)
+)
 
 var errReadOnly = errors.New("memstore: write in a read-only transaction")
 
@@ -46,6 +50,8 @@ type Store struct {
 
 	writer  tx        // the one read-write transaction, reused under mu
 	readers sync.Pool // of *tx
+
+	listeners []chan struct{} // under mu: each told of commits of events, see Listen
 }
 
 type product struct {
@@ -104,7 +110,42 @@ func (s *Store) Update(ctx context.Context, fn func(onlinestock.Tx) error) error
 		return err
 	}
 	t.commit()
+	if len(t.events) > 0 {
+		for _, l := range s.listeners {
+			select {
+			case l <- struct{}{}:
+			default: // already told
+			}
+		}
+	}
 	return nil
+}
+
+// Listen implements [worker.Listener]: it calls wake with "" (a memstore
+// has no tenant) after each commit of events, until ctx ends, and never
+// fails. Commits that follow each other before wake runs may wake it
+// once. A Worker over a Service on this Store thus delivers at commit.
+func (s *Store) Listen(ctx context.Context, listening func(), wake func(tenant string)) error {
+	l := make(chan struct{}, 1)
+	s.mu.Lock()
+	s.listeners = append(s.listeners, l)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.listeners = slices.DeleteFunc(s.listeners, func(c chan struct{}) bool { return c == l })
+		s.mu.Unlock()
+	}()
+	if listening != nil {
+		listening()
+	}
+	for {
+		select {
+		case <-l:
+			wake("")
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // View implements [onlinestock.Store]. Views run in parallel with each

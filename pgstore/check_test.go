@@ -13,7 +13,7 @@ import (
 
 // allEvents reads the whole outbox and checks that its sequence numbers run
 // 1, 2, 3, … without a gap.
-func allEvents(t *testing.T, store onlinestock.Store) []onlinestock.Event {
+func allEvents(t testing.TB, store onlinestock.Store) []onlinestock.Event {
 	t.Helper()
 	var all []onlinestock.Event
 	for {

@@ -1,13 +1,18 @@
 package pgstore_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,17 +51,10 @@ func TestCrashRecovery(t *testing.T) {
 
 	reserveConns(t, crashWorkers+2) // the children's pools, one child at a time
 	for round := range 4 {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashRecovery$", "-test.count=1")
-		cmd.Env = append(os.Environ(), crashEnv+"="+store.Tenant(), appNameEnv+"="+appName)
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Duration(400+150*round) * time.Millisecond)
-		if err := cmd.Process.Kill(); err != nil { // SIGKILL: no cleanup, transactions cut mid-flight
-			t.Fatal(err)
-		}
-		_ = cmd.Wait()
+		// Each child is killed once it reports a number of commits, more
+		// each round: a count, not a timer, so that a loaded machine
+		// slows the child down without making it do less.
+		crashRound(t, store.Tenant(), 10+10*round)
 	}
 
 	// A fresh pool and Store see only what committed, and it is consistent.
@@ -80,6 +78,68 @@ func TestCrashRecovery(t *testing.T) {
 
 const crashWorkers = 4
 
+// crashProgress starts the lines a crash child writes on its standard
+// output after each commit: the prefix, then how many of its calls have
+// committed so far.
+const crashProgress = "crash-progress "
+
+// crashRound runs a crash child over tenant and kills it (SIGKILL: no
+// cleanup, transactions cut mid-flight) once it reports commits calls
+// committed. It fails the test if the child stops, or reports nothing
+// for a minute, before.
+func crashRound(t *testing.T, tenant string, commits int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashRecovery$", "-test.count=1")
+	cmd.Env = append(os.Environ(), crashEnv+"="+tenant, appNameEnv+"="+appName)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Wait() }()
+	defer func() { _ = cmd.Process.Kill() }()
+	progress := make(chan int)
+	go func() {
+		defer close(progress)
+		lines := bufio.NewScanner(out)
+		for lines.Scan() {
+			n, ok := strings.CutPrefix(lines.Text(), crashProgress)
+			if !ok {
+				fmt.Println(lines.Text())
+				continue
+			}
+			if n, err := strconv.Atoi(n); err == nil {
+				progress <- n
+			}
+		}
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	for {
+		select {
+		case n, ok := <-progress:
+			if !ok {
+				t.Fatalf("the crash child ended before it committed %d calls", commits)
+			}
+			if n < commits {
+				continue
+			}
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			go func() { // unblock the reader until the pipe closes
+				for range progress {
+				}
+			}()
+			return
+		case <-time.After(time.Minute):
+			t.Fatalf("the crash child reported no commit for a minute (wanted %d)", commits)
+		}
+	}
+}
+
 func crashOrder(worker, n int) string { return fmt.Sprintf("w%d-%d", worker, n) }
 
 // crashChild applies changes, reserves and releases orders, and flips an
@@ -93,6 +153,8 @@ func crashChild(t *testing.T, tenant string) {
 	svc := newService(t, store, onlinestock.Config{LowStockThreshold: 2})
 	products := productIDs(20)
 	seed := uint64(time.Now().UnixNano())
+	var committed atomic.Int64
+	var report sync.Mutex
 	var wg sync.WaitGroup
 	for g := range crashWorkers {
 		wg.Go(func() {
@@ -122,6 +184,11 @@ func crashChild(t *testing.T, tenant string) {
 					} else {
 						_, err = svc.Disconnect(ctx, "c")
 					}
+				}
+				if err == nil {
+					report.Lock() // one line at a time, in order
+					fmt.Printf("%s%d\n", crashProgress, committed.Add(1))
+					report.Unlock()
 				}
 				if err != nil && !errors.Is(err, onlinestock.ErrInsufficientStock) && !errors.Is(err, onlinestock.ErrInvalid) &&
 					!errors.Is(err, onlinestock.ErrConflict) && ctx.Err() == nil {

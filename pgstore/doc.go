@@ -88,17 +88,20 @@
 // numbered 1, 2, 3, … per tenant, with no gap, each product's in the order
 // they happened. [Store.EventsSince], consumer cursors ([Store.SetCursor]
 // never moves one back) and dead letters are tables, so a
-// [onlinestock.Dispatcher] restarted in a new process resumes after the
+// [worker.Dispatcher] restarted in a new process resumes after the
 // last event it acknowledged.
 //
 // # Leases and retention
 //
 // Leases ([Store.TryLease]) expire by the database's clock, so processes
 // whose clocks disagree still agree on when a lease ends, and at most one
-// process holds a lease at a time. An [onlinestock.Worker] in each process
+// process holds a lease at a time. A [worker.Worker] in each process
 // holds one per consumer while it delivers: one process at a time delivers
 // a tenant's events to a consumer, and another takes over once the holder
-// stops renewing.
+// stops renewing. A Store is a [worker.Listener]: a Worker over its
+// Service is woken when a commit writes events, through LISTEN/NOTIFY, as
+// a Worker over [Tenants] is, and settles the Store ([Store.Settle]) once
+// its consumers have every event, so that the next commit notifies again.
 //
 // [Store.Prune] deletes in short statements of at most Retention.Limit rows
 // each: the oldest numbered events up to the lowest cursor of the listed
@@ -116,12 +119,12 @@
 // # One Worker for every tenant
 //
 // [Tenants] is every tenant of the database, for one
-// [onlinestock.NewTenantsWorker] in each process to serve them all:
+// [worker.NewTenants] in each process to serve them all:
 //
 //	tenants, err := pgstore.NewTenants(pool, pgstore.Config{})
 //	...
-//	w, err := onlinestock.NewTenantsWorker(tenants, onlinestock.Config{}, onlinestock.WorkerConfig{
-//		Consumers: []onlinestock.Consumer{{Name: "shop", Notifier: n}}, // n tells tenants apart by onlinestock.TenantOf(ctx)
+//	w, err := worker.NewTenants(tenants, onlinestock.Config{}, worker.Config{
+//		Consumers: []worker.Consumer{{Name: "shop", Notifier: n}}, // n tells tenants apart by worker.TenantOf(ctx)
 //	})
 //
 // Every transaction that writes events also marks its tenant as pending,

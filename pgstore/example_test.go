@@ -10,6 +10,7 @@ import (
 
 	"github.com/onlinestock/onlinestock"
 	"github.com/onlinestock/onlinestock/pgstore"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 // A Service over PostgreSQL: open a pool, migrate (once per release, or
@@ -47,7 +48,7 @@ func Example() {
 
 // One Worker serves every tenant of the database: woken at commit, it
 // delivers each tenant's events to a Notifier that tells the tenants apart
-// with onlinestock.TenantOf, releases reservations past their deadline and
+// with worker.TenantOf, releases reservations past their deadline and
 // prunes, until it is stopped. Run one in every process; they split the
 // tenants between them. (Compiled, not run: it needs a database.)
 func ExampleNewTenants() {
@@ -63,12 +64,12 @@ func ExampleNewTenants() {
 	}
 	notify := onlinestock.NotifierFunc(func(ctx context.Context, events []onlinestock.Event) error {
 		for _, e := range events {
-			fmt.Println(onlinestock.TenantOf(ctx), e)
+			fmt.Println(worker.TenantOf(ctx), e)
 		}
 		return nil
 	})
-	w, err := onlinestock.NewTenantsWorker(tenants, onlinestock.Config{}, onlinestock.WorkerConfig{
-		Consumers: []onlinestock.Consumer{{Name: "audit", Notifier: notify}},
+	w, err := worker.NewTenants(tenants, onlinestock.Config{}, worker.Config{
+		Consumers: []worker.Consumer{{Name: "audit", Notifier: notify}},
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -30,7 +30,7 @@ func setUpRetailer(t *testing.T, svc *onlinestock.Service) {
 	must(t, svc.SaveMethod(ctx, onlinestock.Method{ID: "pickup-b", Name: "Pick up at B", Kind: onlinestock.Pickup, Outlet: "b", Rule: onlinestock.Restrict}))
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/onlinestock/onlinestock"
 	"github.com/onlinestock/onlinestock/pgstore"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 // proxy forwards TCP connections to PostgreSQL until it is taken down:
@@ -193,7 +194,9 @@ func rideOutAnOutage(t *testing.T, overTenants bool) {
 	reserveConns(t, int(cfg.MaxConns)+1) // and a listening connection
 	p := newProxy(t, net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))))
 	cfg.ConnConfig.Host, cfg.ConnConfig.Port = "127.0.0.1", uint16(p.ln.Addr().(*net.TCPAddr).Port)
-	cfg.ConnConfig.ConnectTimeout = time.Second
+	// The proxy, when down, refuses at once: the timeout only bounds a
+	// connection a loaded machine is slow to make, so it is generous.
+	cfg.ConnConfig.ConnectTimeout = 10 * time.Second
 	proxied, err := pgxpool.NewWithConfig(ctx, cfg)
 	must(t, err)
 	t.Cleanup(proxied.Close)
@@ -211,8 +214,8 @@ func rideOutAnOutage(t *testing.T, overTenants bool) {
 		return nil
 	})
 	logs := &countingHandler{n: map[slog.Level]int{}}
-	wcfg := onlinestock.WorkerConfig{
-		Consumers:      []onlinestock.Consumer{{Name: "web", Notifier: notify}},
+	wcfg := worker.Config{
+		Consumers:      []worker.Consumer{{Name: "web", Notifier: notify}},
 		LeaseTTL:       time.Second,
 		PollInterval:   10 * time.Millisecond,
 		MinBackoff:     10 * time.Millisecond,
@@ -221,15 +224,15 @@ func rideOutAnOutage(t *testing.T, overTenants bool) {
 		RetentionEvery: 10 * time.Millisecond,
 		Logger:         slog.New(logs),
 	}
-	var w *onlinestock.Worker
+	var w *worker.Worker
 	if overTenants {
 		tenants, err := pgstore.NewTenants(proxied, pgstore.Config{})
 		must(t, err)
 		pgstore.SetPrefix(tenants, store.Tenant())
-		w, err = onlinestock.NewTenantsWorker(tenants, onlinestock.Config{}, wcfg)
+		w, err = worker.NewTenants(tenants, onlinestock.Config{}, wcfg)
 		must(t, err)
 	} else {
-		w, err = onlinestock.NewWorker(newService(t, viaProxy, onlinestock.Config{}), wcfg)
+		w, err = worker.New(newService(t, viaProxy, onlinestock.Config{}), wcfg)
 		must(t, err)
 	}
 	must(t, w.Start(ctx))

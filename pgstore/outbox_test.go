@@ -14,6 +14,7 @@ import (
 
 	"github.com/onlinestock/onlinestock"
 	"github.com/onlinestock/onlinestock/pgstore"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 func TestOutboxIsDurable(t *testing.T) {
@@ -39,8 +40,8 @@ func TestOutboxIsDurable(t *testing.T) {
 		}
 		return nil
 	})
-	dispatcher := func(store onlinestock.Store) *onlinestock.Dispatcher {
-		d, err := onlinestock.NewDispatcher(store, notifier, onlinestock.DispatcherConfig{Consumer: "hook", BatchSize: 2, Logger: slog.New(slog.DiscardHandler)})
+	dispatcher := func(store onlinestock.Store) *worker.Dispatcher {
+		d, err := worker.NewDispatcher(store, notifier, worker.DispatcherConfig{Consumer: "hook", BatchSize: 2, Logger: slog.New(slog.DiscardHandler)})
 		must(t, err)
 		return d
 	}

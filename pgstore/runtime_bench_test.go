@@ -16,6 +16,7 @@ import (
 
 	"github.com/onlinestock/onlinestock"
 	"github.com/onlinestock/onlinestock/pgstore"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 // BenchmarkPruneDeliveredEvents deletes delivered events in batches of
@@ -198,7 +199,7 @@ func (l *latencies) report(b *testing.B, n int) {
 }
 
 // noListener hides the Listener of a Tenants: its Worker only polls.
-type noListener struct{ onlinestock.Tenants }
+type noListener struct{ worker.Tenants }
 
 // BenchmarkDeliveryLatency measures the time from an Apply's commit to its
 // event reaching a Worker's Notifier while eight writers commit, between
@@ -215,19 +216,19 @@ type noListener struct{ onlinestock.Tenants }
 // can add to.
 func BenchmarkDeliveryLatency(b *testing.B) {
 	const writers = 8
-	type start func(b *testing.B, pool *pgxpool.Pool, svc *onlinestock.Service, n onlinestock.Notifier) *onlinestock.Worker
+	type start func(b *testing.B, pool *pgxpool.Pool, svc *onlinestock.Service, n onlinestock.Notifier) *worker.Worker
 	// deliverOnly is a Worker that delivers to n, polling every poll, and
 	// does nothing else.
-	deliverOnly := func(n onlinestock.Notifier, poll time.Duration) onlinestock.WorkerConfig {
-		return onlinestock.WorkerConfig{
-			Consumers:    []onlinestock.Consumer{{Name: "bench", Notifier: n}},
+	deliverOnly := func(n onlinestock.Notifier, poll time.Duration) worker.Config {
+		return worker.Config{
+			Consumers:    []worker.Consumer{{Name: "bench", Notifier: n}},
 			PollInterval: poll, ExpireEvery: -1, RetentionEvery: -1,
 			Logger: slog.New(slog.DiscardHandler),
 		}
 	}
 	overStore := func(poll time.Duration) start {
-		return func(b *testing.B, _ *pgxpool.Pool, svc *onlinestock.Service, n onlinestock.Notifier) *onlinestock.Worker {
-			w, err := onlinestock.NewWorker(svc, deliverOnly(n, poll))
+		return func(b *testing.B, _ *pgxpool.Pool, svc *onlinestock.Service, n onlinestock.Notifier) *worker.Worker {
+			w, err := worker.New(svc, deliverOnly(n, poll))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -235,17 +236,17 @@ func BenchmarkDeliveryLatency(b *testing.B) {
 		}
 	}
 	overTenants := func(listen bool, poll time.Duration) start {
-		return func(b *testing.B, pool *pgxpool.Pool, svc *onlinestock.Service, n onlinestock.Notifier) *onlinestock.Worker {
+		return func(b *testing.B, pool *pgxpool.Pool, svc *onlinestock.Service, n onlinestock.Notifier) *worker.Worker {
 			pg, err := pgstore.NewTenants(pool, pgstore.Config{})
 			if err != nil {
 				b.Fatal(err)
 			}
 			pgstore.SetPrefix(pg, tenantOf(svc))
-			var tenants onlinestock.Tenants = pg
+			var tenants worker.Tenants = pg
 			if !listen {
 				tenants = noListener{pg}
 			}
-			w, err := onlinestock.NewTenantsWorker(tenants, onlinestock.Config{}, deliverOnly(n, poll))
+			w, err := worker.NewTenants(tenants, onlinestock.Config{}, deliverOnly(n, poll))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -348,8 +349,8 @@ func BenchmarkIdleWorkers(b *testing.B) {
 			for range tenants {
 				store := newStore(b, pool)
 				svc := newService(b, store, onlinestock.Config{})
-				w, err := onlinestock.NewWorker(svc, onlinestock.WorkerConfig{
-					Consumers: []onlinestock.Consumer{{Name: "web", Notifier: onlinestock.NotifierFunc(
+				w, err := worker.New(svc, worker.Config{
+					Consumers: []worker.Consumer{{Name: "web", Notifier: onlinestock.NotifierFunc(
 						func(context.Context, []onlinestock.Event) error { return nil })}},
 					Logger: slog.New(slog.DiscardHandler),
 				})
@@ -427,8 +428,8 @@ func BenchmarkTenantsWorker(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			l := newLatencies()
 			if poll > 0 {
-				w, err := onlinestock.NewTenantsWorker(pg, onlinestock.Config{}, onlinestock.WorkerConfig{
-					Consumers:    []onlinestock.Consumer{{Name: "bench", Notifier: l}},
+				w, err := worker.NewTenants(pg, onlinestock.Config{}, worker.Config{
+					Consumers:    []worker.Consumer{{Name: "bench", Notifier: l}},
 					PollInterval: poll,
 					Logger:       slog.New(slog.DiscardHandler),
 				})

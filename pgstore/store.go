@@ -178,7 +178,17 @@ func (s *Store) run(ctx context.Context, fn func(onlinestock.Tx) error, readOnly
 	}
 	defer conn.Release() // a connection left inside a transaction is destroyed, not reused
 	t := &tx{s: s, conn: conn, readOnly: readOnly}
-	if err := fn(t); err != nil {
+	err = fn(t)
+	if t.deferred {
+		// fn decided on a cached setup whose lock it never took: check it
+		// now, in a round trip of its own, before its outcome counts (and
+		// never in the COMMIT's batch, which would commit whatever the
+		// check found).
+		if cerr := t.takeDeferredSetup(ctx); cerr != nil {
+			err = cerr
+		}
+	}
+	if err != nil {
 		t.rollback(ctx)
 		return err
 	}
@@ -619,7 +629,8 @@ func interpretError(ctx context.Context, err error) error {
 // run again.
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && (pgErr.Code == codeSerializationFailure || pgErr.Code == codeDeadlockDetected)
+	return errors.Is(err, errStaleSetup) ||
+		errors.As(err, &pgErr) && (pgErr.Code == codeSerializationFailure || pgErr.Code == codeDeadlockDetected)
 }
 
 // Times are stored as Unix nanoseconds so they round-trip exactly; the zero

@@ -10,11 +10,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/onlinestock/onlinestock"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 var (
-	_ onlinestock.Tenants  = (*Tenants)(nil)
-	_ onlinestock.Listener = (*Tenants)(nil)
+	_ worker.Tenants  = (*Tenants)(nil)
+	_ worker.Listener = (*Tenants)(nil)
+	_ worker.Listener = (*Store)(nil)
+	_ worker.Settler  = (*Store)(nil)
 )
 
 // notifyChannel is the channel on which a transaction that wrote events
@@ -22,8 +25,8 @@ var (
 // pending.
 const notifyChannel = "onlinestock"
 
-// Tenants is every tenant of a database, as one [onlinestock.Worker]
-// serving them all sees them ([onlinestock.NewTenantsWorker]). It is safe
+// Tenants is every tenant of a database, as one [worker.Worker]
+// serving them all sees them ([worker.NewTenants]). It is safe
 // for concurrent use.
 //
 // A transaction that writes events marks its tenant as pending, and the
@@ -72,14 +75,14 @@ func (t *Tenants) Store(tenant string) (onlinestock.Store, error) {
 	return &Store{pool: t.pool, cfg: cfg, citus: t.citus}, nil
 }
 
-// Pending implements [onlinestock.Tenants]: the tenants marked pending,
+// Pending implements [worker.Tenants]: the tenants marked pending,
 // in name order.
 func (t *Tenants) Pending(ctx context.Context, after string, limit int) ([]string, error) {
 	return t.names(ctx, `SELECT tenant FROM onlinestock_pending
 		WHERE tenant > $1 AND starts_with(tenant, $2) ORDER BY tenant LIMIT $3`, after, t.prefix, pageLimit(limit))
 }
 
-// Due implements [onlinestock.Tenants], through the index of open
+// Due implements [worker.Tenants], through the index of open
 // reservations by deadline: its cost grows with the reservations due, not
 // with the tenants.
 func (t *Tenants) Due(ctx context.Context, now time.Time, after string, limit int) ([]string, error) {
@@ -88,7 +91,7 @@ func (t *Tenants) Due(ctx context.Context, now time.Time, after string, limit in
 		ORDER BY tenant LIMIT $4`, clampNanos(now), after, t.prefix, pageLimit(limit))
 }
 
-// List implements [onlinestock.Tenants]: every tenant that has written
+// List implements [worker.Tenants]: every tenant that has written
 // anything, in name order.
 func (t *Tenants) List(ctx context.Context, after string, limit int) ([]string, error) {
 	return t.names(ctx, `SELECT tenant FROM onlinestock_setup
@@ -117,7 +120,7 @@ func (t *Tenants) names(ctx context.Context, sql string, args ...any) ([]string,
 	return names, nil
 }
 
-// Settle implements [onlinestock.Tenants]. In one short transaction it
+// Settle implements [worker.Tenants]. In one short transaction it
 // takes the tenant's pending lock exclusively, which waits for the
 // transactions committing events of the tenant at that moment (they hold
 // it shared from just before their events until they commit), then
@@ -127,11 +130,22 @@ func (t *Tenants) names(ctx context.Context, sql string, args ...any) ([]string,
 // commits without waiting for the disk: a mark a crash brings back only
 // makes a Worker look at the tenant once more.
 func (t *Tenants) Settle(ctx context.Context, tenant string, consumers []string) (bool, error) {
+	return settle(ctx, t.pool, t.citus, tenant, consumers)
+}
+
+// Settle is [Tenants.Settle] for the Store's tenant. A Worker over one
+// Service settles its Store this way, so that the next commit of events
+// notifies its listener ([Store.Listen]) again.
+func (s *Store) Settle(ctx context.Context, consumers []string) (bool, error) {
+	return settle(ctx, s.pool, s.citus, s.cfg.Tenant, consumers)
+}
+
+func settle(ctx context.Context, pool *pgxpool.Pool, citus bool, tenant string, consumers []string) (bool, error) {
 	if consumers == nil {
 		consumers = []string{}
 	}
 	var marked bool
-	err := runLazy(ctx, t.pool, t.citus, func(b *pgx.Batch) {
+	err := runLazy(ctx, pool, citus, func(b *pgx.Batch) {
 		b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, $2))`, tenant, seedPending)
 		b.Queue(sqlSettle, tenant, consumers)
 		b.Queue(`SELECT EXISTS (SELECT 1 FROM onlinestock_pending WHERE tenant = $1)`, tenant)
@@ -159,13 +173,49 @@ const sqlSettle = `DELETE FROM onlinestock_pending p WHERE p.tenant = $1
 		WHERE coalesce((SELECT c.seq FROM onlinestock_cursors c WHERE c.tenant = $1 AND c.consumer = k.consumer), 0)
 			< (SELECT n.last_seq FROM onlinestock_event_counter n WHERE n.tenant = $1))`
 
-// Listen implements [onlinestock.Listener]. It opens a connection of its
+// Listen implements [worker.Listener]. It opens a connection of its
 // own, with the pool's settings but outside the pool, listens there, and
 // hands wake each tenant that a transaction notifies when it commits
 // events while the tenant has nothing pending. It returns when ctx ends or
 // the connection fails, and closes the connection.
 func (t *Tenants) Listen(ctx context.Context, listening func(), wake func(tenant string)) error {
-	conn, err := pgx.ConnectConfig(ctx, t.pool.Config().ConnConfig.Copy())
+	return listen(ctx, t.pool, listening, func(tenant string) {
+		if strings.HasPrefix(tenant, t.prefix) {
+			wake(tenant)
+		}
+	})
+}
+
+// Listen implements [worker.Listener] for the Store's tenant, as
+// [Tenants.Listen] does for every tenant: a Worker over one Service is
+// woken at once when the Store commits events while it had nothing
+// pending (since the Worker last settled it, [Store.Settle]). The Stores
+// of one pool share one listening connection, outside the pool.
+func (s *Store) Listen(ctx context.Context, listening func(), wake func(tenant string)) error {
+	sub := &subscriber{tenant: s.cfg.Tenant, wake: wake, live: make(chan struct{}), failed: make(chan error, 1)}
+	h := subscribe(s.pool, sub)
+	defer h.leave(sub)
+	live := sub.live
+	for {
+		select {
+		case <-live:
+			if listening != nil {
+				listening()
+			}
+			live = nil
+		case err := <-sub.failed:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// listen listens for the notifications of commits on a connection of its
+// own and hands wake the tenant of each, among the tenants of the
+// connection's schema.
+func listen(ctx context.Context, pool *pgxpool.Pool, listening func(), wake func(tenant string)) error {
+	conn, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return connectionError(ctx, err)
 	}
@@ -190,7 +240,7 @@ func (t *Tenants) Listen(ctx context.Context, listening func(), wake func(tenant
 			return interpretError(ctx, err)
 		}
 		// Tenants of other schemas of the database are not this one's.
-		if tenant, ok := strings.CutPrefix(n.Payload, schema+idSeparator); ok && strings.HasPrefix(tenant, t.prefix) {
+		if tenant, ok := strings.CutPrefix(n.Payload, schema+idSeparator); ok {
 			wake(tenant)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/onlinestock/onlinestock"
 	"github.com/onlinestock/onlinestock/pgstore"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 // newTenants returns a Tenants over pool restricted to n fresh tenants of
@@ -91,7 +92,7 @@ type tenantLog struct {
 func newTenantLog() *tenantLog { return &tenantLog{seqs: map[string][]uint64{}} }
 
 func (l *tenantLog) Notify(ctx context.Context, events []onlinestock.Event) error {
-	tenant := onlinestock.TenantOf(ctx)
+	tenant := worker.TenantOf(ctx)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.calls++
@@ -129,12 +130,12 @@ func waitFor(tb testing.TB, what string, cond func() bool) {
 	}
 }
 
-func startTenantsWorker(tb testing.TB, tenants onlinestock.Tenants, cfg onlinestock.WorkerConfig) *onlinestock.Worker {
+func startTenantsWorker(tb testing.TB, tenants worker.Tenants, cfg worker.Config) *worker.Worker {
 	tb.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = quietLog
 	}
-	w, err := onlinestock.NewTenantsWorker(tenants, onlinestock.Config{}, cfg)
+	w, err := worker.NewTenants(tenants, onlinestock.Config{}, cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -165,8 +166,8 @@ func TestTenantsWorkerDeliversEveryTenant(t *testing.T) {
 	reserveConns(t, 1) // the listening connection
 	tenants, services := newTenants(t, pool, 200)
 	web := newTenantLog()
-	startTenantsWorker(t, tenants, onlinestock.WorkerConfig{
-		Consumers:    []onlinestock.Consumer{{Name: "web", Notifier: web}},
+	startTenantsWorker(t, tenants, worker.Config{
+		Consumers:    []worker.Consumer{{Name: "web", Notifier: web}},
 		BatchSize:    5,
 		PollInterval: time.Second,
 		Concurrency:  4,
@@ -267,8 +268,8 @@ func TestTenantsWorkerWakesOnCommit(t *testing.T) {
 	pg, services := newTenants(t, pool, 3)
 	tenants := watch(pg)
 	web := newTenantLog()
-	startTenantsWorker(t, tenants, onlinestock.WorkerConfig{
-		Consumers:    []onlinestock.Consumer{{Name: "web", Notifier: web}},
+	startTenantsWorker(t, tenants, worker.Config{
+		Consumers:    []worker.Consumer{{Name: "web", Notifier: web}},
 		PollInterval: time.Hour,
 	})
 	// The polls when the Worker starts and when it listens deliver the
@@ -318,6 +319,48 @@ func TestTenantsWorkerWakesOnCommit(t *testing.T) {
 	}
 }
 
+// TestWorkerWakesOnCommit runs a Worker over one Service that polls once
+// an hour, and checks that commits reach the Notifier all the same, woken
+// by the Store's notifications: each round's commit comes after the
+// Worker settled the Store, so it notifies again.
+func TestWorkerWakesOnCommit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := newPool(t, 4)
+	reserveConns(t, 1)
+	_, services := newTenants(t, pool, 1)
+	svc := services[0]
+	web := newTenantLog()
+	w, err := worker.New(svc, worker.Config{
+		Consumers:    []worker.Consumer{{Name: "web", Notifier: web}},
+		PollInterval: time.Hour,
+		ExpireEvery:  -1, // nothing else wakes the Worker
+		Logger:       quietLog,
+	})
+	must(t, err)
+	must(t, w.Start(ctx))
+	t.Cleanup(func() { must(t, w.Stop(ctx)) })
+	for round := range 3 {
+		_, err := svc.Apply(ctx, []onlinestock.Change{onlinestock.Set("p", "a", int64(5+round))})
+		must(t, err)
+		last := uint64(len(allEvents(t, svc.Store())))
+		waitFor(t, "the event", func() bool {
+			got := web.got(tenantOf(svc))
+			return len(got) > 0 && got[len(got)-1] == last
+		})
+		// Wait until the Worker has settled the Store, so that the next
+		// commit is one it can only learn of from a notification.
+		waitFor(t, "the Store settled", func() bool {
+			var pending bool
+			must(t, pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM onlinestock_pending WHERE tenant = $1)`, tenantOf(svc)).Scan(&pending))
+			return !pending
+		})
+	}
+	if diff := cmp.Diff(upTo(uint64(len(allEvents(t, svc.Store())))), web.got(tenantOf(svc))); diff != "" {
+		t.Errorf("deliveries mismatch (-want +got):\n%s", diff)
+	}
+}
+
 // TestTenantsWorkerIsFair gives one tenant a backlog and checks that
 // another tenant's events, committed while the backlog is delivered, are
 // delivered after one more batch of the busy tenant at most: the busy
@@ -349,7 +392,7 @@ func TestTenantsWorkerIsFair(t *testing.T) {
 	tokens, free := make(chan struct{}), make(chan struct{})
 	var busyBatches atomic.Int64
 	gated := onlinestock.NotifierFunc(func(ctx context.Context, events []onlinestock.Event) error {
-		if onlinestock.TenantOf(ctx) == tenantOf(busy) {
+		if worker.TenantOf(ctx) == tenantOf(busy) {
 			select {
 			case <-tokens:
 			case <-free:
@@ -358,8 +401,8 @@ func TestTenantsWorkerIsFair(t *testing.T) {
 		}
 		return web.Notify(ctx, events)
 	})
-	startTenantsWorker(t, tenants, onlinestock.WorkerConfig{
-		Consumers:    []onlinestock.Consumer{{Name: "web", Notifier: gated}},
+	startTenantsWorker(t, tenants, worker.Config{
+		Consumers:    []worker.Consumer{{Name: "web", Notifier: gated}},
 		BatchSize:    batch,
 		PollInterval: time.Hour,
 		Concurrency:  1,
@@ -452,8 +495,8 @@ func TestTenantsWorkerWhenTheListenerIsLost(t *testing.T) {
 			if !canListen {
 				poll = 20 * time.Millisecond
 			}
-			startTenantsWorker(t, tenants, onlinestock.WorkerConfig{
-				Consumers:    []onlinestock.Consumer{{Name: "web", Notifier: web}},
+			startTenantsWorker(t, tenants, worker.Config{
+				Consumers:    []worker.Consumer{{Name: "web", Notifier: web}},
 				PollInterval: poll,
 				MinBackoff:   10 * time.Millisecond,
 				MaxBackoff:   100 * time.Millisecond,
@@ -632,5 +675,63 @@ func TestTenantsLists(t *testing.T) {
 	}
 	if _, err := pgstore.NewTenants(pool, pgstore.Config{Tenant: "x"}); !errors.Is(err, onlinestock.ErrInvalid) {
 		t.Errorf("NewTenants with a tenant: error = %v, want ErrInvalid", err)
+	}
+}
+
+// TestWorkersShareAListeningConnection runs a Worker over each of ten
+// tenants' Services, their Stores on one pool, and checks that they
+// listen on one connection between them, and that each is woken by its
+// own tenant's commits through it.
+func TestWorkersShareAListeningConnection(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := poolConfig(t, databaseURL(t), 4)
+	name := appName + " shared-listener"
+	cfg.ConnConfig.RuntimeParams["application_name"] = name
+	reserveConns(t, int(cfg.MaxConns)+1)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	must(t, err)
+	t.Cleanup(pool.Close)
+	_, services := newTenants(t, pool, 10)
+	web := newTenantLog()
+	for _, svc := range services {
+		w, err := worker.New(svc, worker.Config{
+			Consumers:    []worker.Consumer{{Name: "web", Notifier: web}},
+			PollInterval: time.Hour,
+			ExpireEvery:  -1,
+			Logger:       quietLog,
+		})
+		must(t, err)
+		must(t, w.Start(ctx))
+		t.Cleanup(func() { must(t, w.Stop(ctx)) })
+	}
+	for _, svc := range services {
+		waitFor(t, "the set-up events", func() bool {
+			return len(web.got(tenantOf(svc))) == len(allEvents(t, svc.Store()))
+		})
+	}
+	var listening int
+	must(t, sharedPool(t).QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+		WHERE application_name = $1 AND query LIKE 'LISTEN%'`, name).Scan(&listening))
+	if listening != 1 {
+		t.Errorf("%d listening connections for ten Workers on one pool, want 1", listening)
+	}
+	for _, svc := range services {
+		waitFor(t, "the Store settled", func() bool {
+			var pending bool
+			must(t, pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM onlinestock_pending WHERE tenant = $1)`, tenantOf(svc)).Scan(&pending))
+			return !pending
+		})
+	}
+	for i, svc := range services {
+		_, err := svc.Apply(ctx, []onlinestock.Change{onlinestock.Set("p", "a", int64(10+i))})
+		must(t, err)
+	}
+	for _, svc := range services {
+		last := uint64(len(allEvents(t, svc.Store())))
+		waitFor(t, "the event, through a notification", func() bool {
+			got := web.got(tenantOf(svc))
+			return len(got) > 0 && got[len(got)-1] == last
+		})
 	}
 }

@@ -45,11 +45,16 @@ type tx struct {
 	// still be asked whether it committed.
 	xid string
 
-	setup        *onlinestock.Setup
-	catalog      *onlinestock.Catalog // read by Catalog
-	exclusive    bool                 // LockSetup taken
-	createdSetup bool                 // this transaction inserted the setup row
-	version      int64                // the setup row's version, once read: see setupCache
+	setup     *onlinestock.Setup
+	catalog   *onlinestock.Catalog // read by Catalog
+	exclusive bool                 // LockSetup taken
+	// deferred says Setup returned the cached setup without its shared
+	// lock: the transaction's next round trip takes the lock and checks the
+	// version first (deferredRead, queued by batch and scanned by send).
+	deferred     bool
+	deferredRead *setupRead
+	createdSetup bool  // this transaction inserted the setup row
+	version      int64 // the setup row's version, once read: see setupCache
 	versionKnown bool
 	// placeholders are the product rows Products inserted to lock products
 	// that did not exist; commit deletes those that got no level.
@@ -76,7 +81,8 @@ type tx struct {
 	reservations  []onlinestock.Reservation
 }
 
-// batch returns a batch that starts the transaction if it has not started.
+// batch returns a batch that starts the transaction if it has not started,
+// and takes the setup lock Setup deferred, if any.
 func (t *tx) batch() *pgx.Batch {
 	b := &pgx.Batch{}
 	if !t.begun {
@@ -87,10 +93,15 @@ func (t *tx) batch() *pgx.Batch {
 			b.Queue(`SELECT pg_current_xact_id()::text`)
 		}
 	}
+	if t.deferred && t.deferredRead == nil {
+		t.deferredRead = t.queueSetup(b, false)
+	}
 	return b
 }
 
-// send sends b and consumes the result of the BEGIN it may start with.
+// send sends b and consumes the result of the BEGIN it may start with, and
+// of the setup read batch queued for Setup. It fails with errStaleSetup if
+// the setup changed since the cached version Setup returned.
 func (t *tx) send(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, error) {
 	br := t.conn.SendBatch(ctx, b)
 	if !t.begun {
@@ -104,7 +115,39 @@ func (t *tx) send(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, error) {
 		}
 		t.begun = true
 	}
+	if read := t.deferredRead; read != nil {
+		t.deferred, t.deferredRead = false, nil
+		returned := t.version
+		if err := read.scan(ctx, br); err != nil {
+			br.Close()
+			return nil, err
+		}
+		if t.version != returned {
+			br.Close()
+			return nil, errStaleSetup
+		}
+	}
 	return br, nil
+}
+
+// errStaleSetup aborts a transaction whose Setup returned a cached setup
+// that the lock, once taken, found changed: Update runs it again.
+var errStaleSetup = errors.New("pgstore: the setup changed since it was cached: transaction run again")
+
+// takeDeferredSetup takes the setup lock Setup deferred, in a round trip
+// of its own, for a transaction about to commit without another read.
+func (t *tx) takeDeferredSetup(ctx context.Context) error {
+	if !t.deferred {
+		return nil
+	}
+	br, err := t.send(ctx, t.batch())
+	if err != nil {
+		return err
+	}
+	if err := br.Close(); err != nil {
+		return interpretError(ctx, err)
+	}
+	return nil
 }
 
 func (t *tx) tenant() string { return t.s.cfg.Tenant }
@@ -151,6 +194,16 @@ func (t *tx) readSetup(ctx context.Context, exclusive bool) (*onlinestock.Setup,
 	if t.setup != nil && (t.exclusive || !exclusive || t.readOnly) {
 		return t.setup, nil
 	}
+	// In an Update, the shared lock and the check of the cached version
+	// can wait for the transaction's next round trip: the Service reads
+	// the setup first of all, so the next round trip takes the next lock,
+	// and the setup lock comes first in it. A Reserve thus costs no round
+	// trip of its own for the setup.
+	if c := t.s.cache.Load(); !exclusive && !t.readOnly && t.setup == nil && c != nil {
+		t.setup, t.version, t.versionKnown, t.deferred = c.setup, c.version, true, true
+		return t.setup, nil
+	}
+	t.deferred = false // an exclusive lock instead of the shared one deferred
 	b := t.batch()
 	read := t.queueSetup(b, exclusive)
 	br, err := t.send(ctx, b)

@@ -423,3 +423,58 @@ func TestOrderRoundTrips(t *testing.T) {
 		}
 	}
 }
+
+// TestCachedSetupIsChecked runs calls on a Store whose cached setup another
+// Store of the same tenant (another process) has since changed: each call,
+// whether it reads on after the setup, writes straight away, or fails,
+// decides on the setup as it is, since the cached one is checked under its
+// lock before the outcome counts.
+func TestCachedSetupIsChecked(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := sharedPool(t)
+	here := newStore(t, pool)
+	there, err := pgstore.New(pool, pgstore.Config{Tenant: here.Tenant()})
+	must(t, err)
+	svc := newService(t, here, onlinestock.Config{})
+	other := newService(t, there, onlinestock.Config{})
+	must(t, svc.SaveOutlet(ctx, "a", "A"))
+	must(t, svc.SaveRegister(ctx, "r", "a", ""))
+	_, err = svc.Activate(ctx, "r")
+	must(t, err)
+	_, err = svc.Apply(ctx, []onlinestock.Change{onlinestock.Set("p", "a", 5)}) // here caches the setup
+	must(t, err)
+
+	// Another process adds an outlet: here's cache does not have it.
+	must(t, other.SaveOutlet(ctx, "b", "B"))
+	res, err := svc.Apply(ctx, []onlinestock.Change{onlinestock.Set("p", "b", 2)})
+	if err != nil || len(res) != 1 {
+		t.Fatalf("Apply at the outlet another process added = %v, %v; want applied", res, err)
+	}
+	// And connects it: availability counts it.
+	_, err = other.Connect(ctx, "b")
+	must(t, err)
+	must(t, svc.EnableOnline(ctx, "p"))
+	a, err := svc.Availability(ctx, "p")
+	must(t, err)
+	if a[0].Quantity != 7 {
+		t.Errorf("Availability(p) = %d, want 7: 5 at a and 2 at b, connected by another process", a[0].Quantity)
+	}
+	r, err := svc.Reserve(ctx, onlinestock.Order{ID: "o", Lines: []onlinestock.Line{{Product: "p", Quantity: 7}}})
+	if err != nil {
+		t.Fatalf("Reserve of 7 after another process connected b: %v", err)
+	}
+	if len(r.Allocations) != 2 {
+		t.Errorf("Reserve allocated %+v, want from a and b", r.Allocations)
+	}
+	// A call that fails on the setup fails on the setup as it is: b is
+	// disconnected by the other process, so b's stock is not online.
+	_, err = other.Release(ctx, "o")
+	must(t, err)
+	_, err = other.Disconnect(ctx, "b")
+	must(t, err)
+	_, err = svc.Reserve(ctx, onlinestock.Order{ID: "o2", Lines: []onlinestock.Line{{Product: "p", Quantity: 6}}})
+	if !errors.Is(err, onlinestock.ErrInsufficientStock) {
+		t.Errorf("Reserve of 6 once b is disconnected elsewhere = %v, want ErrInsufficientStock", err)
+	}
+}

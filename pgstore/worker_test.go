@@ -18,6 +18,7 @@ import (
 
 	"github.com/onlinestock/onlinestock"
 	"github.com/onlinestock/onlinestock/pgstore"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 // Environment of the worker processes TestWorkerReplicas starts: the test
@@ -300,7 +301,7 @@ func workerChild(t *testing.T) {
 		return onlinestock.NotifierFunc(func(ctx context.Context, events []onlinestock.Event) error {
 			tenant := of
 			if tenant == "" {
-				tenant = onlinestock.TenantOf(ctx)
+				tenant = worker.TenantOf(ctx)
 			}
 			var b strings.Builder
 			for _, e := range events {
@@ -312,9 +313,9 @@ func workerChild(t *testing.T) {
 			return err
 		})
 	}
-	cfg := func(n onlinestock.Notifier) onlinestock.WorkerConfig {
-		return onlinestock.WorkerConfig{
-			Consumers:      []onlinestock.Consumer{{Name: "web", Notifier: n}},
+	cfg := func(n onlinestock.Notifier) worker.Config {
+		return worker.Config{
+			Consumers:      []worker.Consumer{{Name: "web", Notifier: n}},
 			Holder:         os.Getenv(workerNameEnv),
 			LeaseTTL:       replicaLeaseTTL,
 			BatchSize:      replicaBatchSize,
@@ -328,14 +329,14 @@ func workerChild(t *testing.T) {
 		tenants, err := pgstore.NewTenants(pool, pgstore.Config{})
 		must(t, err)
 		pgstore.SetPrefix(tenants, prefix)
-		w, err := onlinestock.NewTenantsWorker(tenants, onlinestock.Config{}, cfg(deliveries("")))
+		w, err := worker.NewTenants(tenants, onlinestock.Config{}, cfg(deliveries("")))
 		must(t, err)
 		must(t, w.Start(ctx))
 	} else {
 		for _, tenant := range strings.Split(os.Getenv(workerTenantsEnv), ",") {
 			store, err := pgstore.New(pool, pgstore.Config{Tenant: tenant})
 			must(t, err)
-			w, err := onlinestock.NewWorker(newService(t, store, onlinestock.Config{}), cfg(deliveries(tenant)))
+			w, err := worker.New(newService(t, store, onlinestock.Config{}), cfg(deliveries(tenant)))
 			must(t, err)
 			must(t, w.Start(ctx))
 		}

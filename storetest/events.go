@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/onlinestock/onlinestock"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 // testEvents checks the outbox, its paging, consumer cursors and
@@ -191,7 +192,7 @@ func testEvents(t *testing.T, newStore NewStore) {
 			}
 			return nil
 		})
-		d, err := onlinestock.NewDispatcher(s.store, notifier, onlinestock.DispatcherConfig{
+		d, err := worker.NewDispatcher(s.store, notifier, worker.DispatcherConfig{
 			Consumer: "hook", BatchSize: 1, Logger: slog.New(slog.DiscardHandler), Clock: func() time.Time { return epoch },
 		})
 		s.must(t, err)
@@ -292,11 +293,11 @@ func testEvents(t *testing.T, newStore NewStore) {
 			}
 			return nil
 		})
-		cfg := onlinestock.DispatcherConfig{
+		cfg := worker.DispatcherConfig{
 			Consumer: "hook", BatchSize: 4, MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond,
 			Logger: slog.New(slog.DiscardHandler),
 		}
-		d, err := onlinestock.NewDispatcher(s.store, notifier, cfg)
+		d, err := worker.NewDispatcher(s.store, notifier, cfg)
 		s.must(t, err)
 		n, err := d.Flush(ctx(t))
 		s.must(t, err)
@@ -348,7 +349,7 @@ func testEvents(t *testing.T, newStore NewStore) {
 		mu.Lock()
 		delivered = nil
 		mu.Unlock()
-		d2, err := onlinestock.NewDispatcher(s.store, notifier, cfg)
+		d2, err := worker.NewDispatcher(s.store, notifier, cfg)
 		s.must(t, err)
 		n, err = d2.Flush(ctx(t))
 		s.must(t, err)

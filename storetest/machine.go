@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,6 +56,28 @@ type machine struct {
 
 	mseq     uint64                         // the last ledger movement seen
 	replayed map[levelKey]onlinestock.Level // every level, replayed from the ledger
+
+	lockOrder *firstError // a Tx call out of lock order, see CheckLockOrder
+}
+
+// firstError keeps the first error it is given.
+type firstError struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (f *firstError) set(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err == nil {
+		f.err = err
+	}
+}
+
+func (f *firstError) get() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
 }
 
 func newMachine(t *testing.T, rt *rapid.T, newStore NewStore) *machine {
@@ -65,15 +88,18 @@ func newMachine(t *testing.T, rt *rapid.T, newStore NewStore) *machine {
 	if alloc == "most" {
 		cfg.Allocator = onlinestock.MostStockFirst{}
 	}
-	svc, clock := newService(t, newStore, cfg)
+	lockOrder := &firstError{}
+	checked := func(t *testing.T) onlinestock.Store { return CheckLockOrder(newStore(t), lockOrder.set) }
+	svc, clock := newService(t, checked, cfg)
 	mc := &machine{
-		ctx:      t.Context(),
-		svc:      svc,
-		clock:    clock,
-		m:        newModel(lowStock, hide, keyRetention),
-		alloc:    alloc,
-		shown:    map[string]onlinestock.Availability{},
-		replayed: map[levelKey]onlinestock.Level{},
+		lockOrder: lockOrder,
+		ctx:       t.Context(),
+		svc:       svc,
+		clock:     clock,
+		m:         newModel(lowStock, hide, keyRetention),
+		alloc:     alloc,
+		shown:     map[string]onlinestock.Availability{},
+		replayed:  map[levelKey]onlinestock.Level{},
 	}
 	mc.m.alloc = alloc
 	// Start from a store with some outlets and registers, usually active,
@@ -266,6 +292,9 @@ func (mc *machine) expectResult(t *rapid.T, call string, want, got any) {
 
 // Check runs after every action: the Store's view must equal the model's.
 func (mc *machine) Check(t *rapid.T) {
+	if err := mc.lockOrder.get(); err != nil {
+		t.Fatal(err)
+	}
 	m := mc.m
 	got, err := mc.svc.Availability(mc.ctx, allProductIDs...)
 	if err != nil {

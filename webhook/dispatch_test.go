@@ -19,6 +19,7 @@ import (
 
 	"github.com/onlinestock/onlinestock"
 	"github.com/onlinestock/onlinestock/webhook"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 // receiver is an online store's end of the webhook: it keeps the events it
@@ -209,7 +210,7 @@ func TestDispatcherDeliversEverythingThroughAFlakyReceiver(t *testing.T) {
 			}
 			srv := newServer(t, f)
 			n := newNotifier(t, webhook.Config{URL: srv.URL, Timeout: 200 * time.Millisecond, BatchSize: batch})
-			d, err := onlinestock.NewDispatcher(s.store, n, onlinestock.DispatcherConfig{
+			d, err := worker.NewDispatcher(s.store, n, worker.DispatcherConfig{
 				BatchSize: 20, PollInterval: 2 * time.Millisecond,
 				MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, Logger: quiet,
 			})
@@ -274,7 +275,7 @@ func TestDispatcherDeadLettersRefusedEventsAndRedelivers(t *testing.T) {
 	rc.setRefuse(isMug)
 	srv := newServer(t, webhook.Handler(newVerifier(t, webhook.VerifierConfig{}), rc.handle))
 	n := newNotifier(t, webhook.Config{URL: srv.URL, BatchSize: 3})
-	d, err := onlinestock.NewDispatcher(s.store, n, onlinestock.DispatcherConfig{MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, Logger: quiet})
+	d, err := worker.NewDispatcher(s.store, n, worker.DispatcherConfig{MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +356,7 @@ func TestDispatcherRedeliversAfterTheSecretIsFixed(t *testing.T) {
 	handler.Store(&wrong)
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }))
 	n := newNotifier(t, webhook.Config{URL: srv.URL})
-	d, err := onlinestock.NewDispatcher(s.store, n, onlinestock.DispatcherConfig{Logger: quiet})
+	d, err := worker.NewDispatcher(s.store, n, worker.DispatcherConfig{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

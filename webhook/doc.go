@@ -1,16 +1,16 @@
 // Package webhook announces onlinestock events to an online store over
 // HTTP, and verifies them on the receiving side.
 //
-// The sending side is a [Notifier]: give it to an [onlinestock.Worker] (or
-// a bare [onlinestock.Dispatcher]) and every committed event is POSTed, as
+// The sending side is a [Notifier]: give it to a [worker.Worker] (or
+// a bare [worker.Dispatcher]) and every committed event is POSTed, as
 // signed JSON, to a URL. The
 // receiving side, for online stores written in Go, is a [Verifier] and
 // [Handler], which check the signature and hand back the events as
 // [onlinestock.Event] values.
 //
 //	n, err := webhook.New(webhook.Config{URL: "https://shop.example/hooks/stock", Secret: secret})
-//	w, err := onlinestock.NewWorker(svc, onlinestock.WorkerConfig{
-//		Consumers: []onlinestock.Consumer{{Name: "shop", Notifier: n}},
+//	w, err := worker.New(svc, worker.Config{
+//		Consumers: []worker.Consumer{{Name: "shop", Notifier: n}},
 //	})
 //	err = w.Start(ctx)
 //	defer w.Stop(shutdownCtx)
@@ -115,7 +115,7 @@
 //   - any other answer (3xx, since redirects are not followed, and 4xx):
 //     permanent. Notify returns an error wrapped with [onlinestock.Permanent];
 //     the Dispatcher retries the batch event by event and dead-letters each
-//     event refused, logs it, and goes on. [onlinestock.Dispatcher.Redeliver]
+//     event refused, logs it, and goes on. [worker.Dispatcher.Redeliver]
 //     sends a dead letter again once the receiver is fixed.
 //
 // A receiver therefore answers 2xx only once it has stored the events, 5xx

@@ -10,6 +10,7 @@ import (
 	"github.com/onlinestock/onlinestock"
 	"github.com/onlinestock/onlinestock/memstore"
 	"github.com/onlinestock/onlinestock/webhook"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 // The POS side sends each committed event to the online store, which
@@ -48,7 +49,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	d, err := onlinestock.NewDispatcher(store, n, onlinestock.DispatcherConfig{})
+	d, err := worker.NewDispatcher(store, n, worker.DispatcherConfig{})
 	if err != nil {
 		log.Fatal(err)
 	}

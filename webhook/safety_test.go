@@ -18,6 +18,7 @@ import (
 	"github.com/onlinestock/onlinestock"
 	"github.com/onlinestock/onlinestock/memstore"
 	"github.com/onlinestock/onlinestock/webhook"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 // TestNotifyNeverFollowsRedirects points a Notifier at a receiver that
@@ -217,7 +218,7 @@ func TestDispatcherWaitsOnlyAsLongAsTheContext(t *testing.T) {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 	}))
 	n := newNotifier(t, webhook.Config{URL: srv.URL})
-	d, err := onlinestock.NewDispatcher(s.store, n, onlinestock.DispatcherConfig{
+	d, err := worker.NewDispatcher(s.store, n, worker.DispatcherConfig{
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: time.Hour, Logger: quiet,
 	})
 	if err != nil {
@@ -293,7 +294,7 @@ func TestEchoingReceiverLeaksNothing(t *testing.T) {
 	if err := svc.SaveOutlet(t.Context(), "north", "North"); err != nil {
 		t.Fatal(err)
 	}
-	d, err := onlinestock.NewDispatcher(store, n, onlinestock.DispatcherConfig{Logger: logger, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond})
+	d, err := worker.NewDispatcher(store, n, worker.DispatcherConfig{Logger: logger, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

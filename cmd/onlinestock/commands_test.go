@@ -22,6 +22,7 @@ import (
 	"github.com/onlinestock/onlinestock"
 	"github.com/onlinestock/onlinestock/pgstore"
 	"github.com/onlinestock/onlinestock/webhook"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 // shop migrates a new empty schema and sets up a tenant in it: outlets
@@ -511,7 +512,7 @@ func TestRedeliver(t *testing.T) {
 	refuse := onlinestock.NotifierFunc(func(context.Context, []onlinestock.Event) error {
 		return onlinestock.Permanent(errors.New("410 Gone"))
 	})
-	d, err := onlinestock.NewDispatcher(svc.Store(), refuse, onlinestock.DispatcherConfig{Consumer: "shop", Logger: slog.New(slog.DiscardHandler)})
+	d, err := worker.NewDispatcher(svc.Store(), refuse, worker.DispatcherConfig{Consumer: "shop", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/onlinestock/onlinestock"
 	"github.com/onlinestock/onlinestock/webhook"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 func redeliverCommand(db *database) *cobra.Command {
@@ -77,7 +77,7 @@ func redeliver(cmd *cobra.Command, args []string, o redeliverOptions) error {
 	if err != nil {
 		return err
 	}
-	d, err := onlinestock.NewDispatcher(store, notifier, onlinestock.DispatcherConfig{Consumer: o.consumer})
+	d, err := worker.NewDispatcher(store, notifier, worker.DispatcherConfig{Consumer: o.consumer})
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/onlinestock/onlinestock/httpapi"
 	"github.com/onlinestock/onlinestock/pgstore"
 	"github.com/onlinestock/onlinestock/webhook"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 func serveCommand(db *database) *cobra.Command {
@@ -211,8 +212,8 @@ func serve(cmd *cobra.Command, o serveOptions) error {
 			log.Warn("serving plain HTTP beyond loopback: API keys can be read on the way; pass --tls-cert and --tls-key, or put a TLS proxy in front", "addr", ln.Addr().String())
 		}
 	}
-	worker := &o.worker
-	if err := worker.start(ctx, pool, svc, log); err != nil {
+	bg := &o.worker
+	if err := bg.start(ctx, pool, svc, log); err != nil {
 		ln.Close()
 		return err
 	}
@@ -236,12 +237,12 @@ func serve(cmd *cobra.Command, o serveOptions) error {
 	go func() { done <- run() }()
 	select {
 	case err := <-done:
-		return errors.Join(err, worker.stop(o.grace))
+		return errors.Join(err, bg.stop(o.grace))
 	case <-ctx.Done():
 	}
 	fmt.Fprintln(stdout, "shutting down: finishing the requests and deliveries in flight")
 	stopped := make(chan error, 1)
-	go func() { stopped <- worker.stop(o.grace) }()
+	go func() { stopped <- bg.stop(o.grace) }()
 	shutdown, cancel := context.WithTimeout(context.Background(), o.grace)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil {
@@ -308,7 +309,7 @@ func loopback(addr net.Addr) bool {
 type serveWorker struct {
 	enabled bool   // --worker
 	url     string // --webhook-url
-	w       *onlinestock.Worker
+	w       *worker.Worker
 }
 
 // webhookConsumer names the webhook's cursor and dead letters: the
@@ -329,7 +330,7 @@ func (s *serveWorker) start(ctx context.Context, pool *pgxpool.Pool, svc *online
 		}
 		return nil
 	}
-	cfg := onlinestock.WorkerConfig{Logger: log}
+	cfg := worker.Config{Logger: log}
 	if s.url != "" {
 		secret, err := webhook.ParseSecret(os.Getenv("ONLINESTOCK_WEBHOOK_SECRET"))
 		if err != nil {
@@ -342,18 +343,18 @@ func (s *serveWorker) start(ctx context.Context, pool *pgxpool.Pool, svc *online
 		if _, err := hooks.notifier("tenant"); err != nil { // a URL that cannot work is refused at once
 			return usageErrorf("serve: --webhook-url: %v", err)
 		}
-		cfg.Consumers = []onlinestock.Consumer{{Name: webhookConsumer, Notifier: hooks}}
+		cfg.Consumers = []worker.Consumer{{Name: webhookConsumer, Notifier: hooks}}
 	}
 	var err error
 	if svc != nil {
-		s.w, err = onlinestock.NewWorker(svc, cfg)
+		s.w, err = worker.New(svc, cfg)
 	} else {
 		var tenants *pgstore.Tenants
 		if tenants, err = pgstore.NewTenants(pool, pgstore.Config{}); err != nil {
 			return err
 		}
 		cfg.PollInterval = serveTenantsPoll
-		s.w, err = onlinestock.NewTenantsWorker(tenants, onlinestock.Config{}, cfg)
+		s.w, err = worker.NewTenants(tenants, onlinestock.Config{}, cfg)
 	}
 	if err != nil {
 		return err
@@ -377,7 +378,7 @@ func (s *serveWorker) stop(grace time.Duration) error {
 }
 
 // tenantWebhooks is the webhook Notifier of every tenant: the tenant a
-// Worker delivers for (onlinestock.TenantOf) stands for {tenant} in the
+// Worker delivers for (worker.TenantOf) stands for {tenant} in the
 // URL, path-escaped.
 type tenantWebhooks struct {
 	url    string
@@ -403,7 +404,7 @@ func (h *tenantWebhooks) notifier(tenant string) (*webhook.Notifier, error) {
 
 // Notify implements onlinestock.Notifier.
 func (h *tenantWebhooks) Notify(ctx context.Context, events []onlinestock.Event) error {
-	n, err := h.notifier(onlinestock.TenantOf(ctx))
+	n, err := h.notifier(worker.TenantOf(ctx))
 	if err != nil {
 		return onlinestock.Permanent(err)
 	}

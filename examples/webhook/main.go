@@ -1,6 +1,6 @@
 // Command webhook shows onlinestock's events travelling to an online store
 // as signed webhooks: it starts a receiver on a loopback port, points a
-// webhook.Notifier at it, runs an onlinestock.Worker that delivers the
+// webhook.Notifier at it, runs a worker.Worker that delivers the
 // events in the background, changes stock through a Service over
 // memstore, stops the Worker once everything is delivered and prints what
 // the receiver verified. It exits by itself.
@@ -22,6 +22,7 @@ import (
 	"github.com/onlinestock/onlinestock"
 	"github.com/onlinestock/onlinestock/memstore"
 	"github.com/onlinestock/onlinestock/webhook"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 func main() {
@@ -70,8 +71,8 @@ func run(ctx context.Context) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	w, err := onlinestock.NewWorker(svc, onlinestock.WorkerConfig{
-		Consumers:    []onlinestock.Consumer{{Name: "shop", Notifier: n}},
+	w, err := worker.New(svc, worker.Config{
+		Consumers:    []worker.Consumer{{Name: "shop", Notifier: n}},
 		PollInterval: 10 * time.Millisecond,
 		Logger:       logger,
 	})

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/onlinestock/onlinestock"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 // Tell runs the story on svc, whose Store must be empty, printing to
@@ -20,11 +21,11 @@ import (
 func Tell(ctx context.Context, svc *onlinestock.Service) error {
 	// The events, as a notifier receives them once they are committed.
 	var received []onlinestock.Event
-	dispatcher, err := onlinestock.NewDispatcher(svc.Store(), onlinestock.NotifierFunc(
+	dispatcher, err := worker.NewDispatcher(svc.Store(), onlinestock.NotifierFunc(
 		func(ctx context.Context, events []onlinestock.Event) error {
 			received = append(received, events...)
 			return nil
-		}), onlinestock.DispatcherConfig{})
+		}), worker.DispatcherConfig{})
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package onlinestock_test
+package worker_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/onlinestock/onlinestock"
 	"github.com/onlinestock/onlinestock/memstore"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 // testClock is a Config.Clock that moves only when told to.
@@ -113,7 +114,7 @@ func upTo(first, last uint64) []uint64 {
 	return out
 }
 
-func newWorker(t *testing.T, svc *onlinestock.Service, cfg onlinestock.WorkerConfig) *onlinestock.Worker {
+func newWorker(t *testing.T, svc *onlinestock.Service, cfg worker.Config) *worker.Worker {
 	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = quiet
@@ -124,14 +125,14 @@ func newWorker(t *testing.T, svc *onlinestock.Service, cfg onlinestock.WorkerCon
 	if cfg.MinBackoff == 0 {
 		cfg.MinBackoff, cfg.MaxBackoff = time.Millisecond, 10*time.Millisecond
 	}
-	w, err := onlinestock.NewWorker(svc, cfg)
+	w, err := worker.New(svc, cfg)
 	if err != nil {
 		t.Fatalf("NewWorker() error = %v", err)
 	}
 	return w
 }
 
-func stopWorker(t *testing.T, w *onlinestock.Worker) {
+func stopWorker(t *testing.T, w *worker.Worker) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -155,8 +156,8 @@ func TestWorkerDeliversExpiresAndPrunes(t *testing.T) {
 	}
 	clock.Advance(2 * time.Minute)
 	web, crm := &collector{}, &collector{}
-	w := newWorker(t, svc, onlinestock.WorkerConfig{
-		Consumers:      []onlinestock.Consumer{{Name: "web", Notifier: web}, {Name: "crm", Notifier: crm}},
+	w := newWorker(t, svc, worker.Config{
+		Consumers:      []worker.Consumer{{Name: "web", Notifier: web}, {Name: "crm", Notifier: crm}},
 		ExpireEvery:    time.Millisecond,
 		RetentionEvery: time.Millisecond,
 		RetainEvents:   time.Hour,
@@ -214,8 +215,8 @@ func TestWorkerRetentionKeepsWhatAConsumerLacks(t *testing.T) {
 		}
 		return nil
 	})
-	w := newWorker(t, svc, onlinestock.WorkerConfig{
-		Consumers:      []onlinestock.Consumer{{Name: "web", Notifier: web}, {Name: "crm", Notifier: crm}},
+	w := newWorker(t, svc, worker.Config{
+		Consumers:      []worker.Consumer{{Name: "web", Notifier: web}, {Name: "crm", Notifier: crm}},
 		RetentionEvery: time.Millisecond,
 		RetainEvents:   time.Minute,
 	})
@@ -263,7 +264,7 @@ func TestWorkerStopDrains(t *testing.T) {
 			}
 			return nil
 		})
-		w := newWorker(t, svc, onlinestock.WorkerConfig{Consumers: []onlinestock.Consumer{{Name: "web", Notifier: slow}}, BatchSize: 2})
+		w := newWorker(t, svc, worker.Config{Consumers: []worker.Consumer{{Name: "web", Notifier: slow}}, BatchSize: 2})
 		if err := w.Start(t.Context()); err != nil {
 			t.Fatal(err)
 		}
@@ -306,7 +307,7 @@ func TestWorkerStopDrains(t *testing.T) {
 			canceled.Store(true)
 			return ctx.Err()
 		})
-		w := newWorker(t, svc, onlinestock.WorkerConfig{Consumers: []onlinestock.Consumer{{Name: "web", Notifier: stuck}}})
+		w := newWorker(t, svc, worker.Config{Consumers: []worker.Consumer{{Name: "web", Notifier: stuck}}})
 		if err := w.Start(t.Context()); err != nil {
 			t.Fatal(err)
 		}
@@ -324,7 +325,7 @@ func TestWorkerStopDrains(t *testing.T) {
 	t.Run("a Worker runs once", func(t *testing.T) {
 		t.Parallel()
 		svc, _ := clockedShop(t, memstore.New())
-		w := newWorker(t, svc, onlinestock.WorkerConfig{})
+		w := newWorker(t, svc, worker.Config{})
 		if err := w.Start(t.Context()); err != nil {
 			t.Fatal(err)
 		}
@@ -339,7 +340,7 @@ func TestWorkerStopDrains(t *testing.T) {
 		t.Parallel()
 		svc, _ := clockedShop(t, memstore.New())
 		logs := &records{}
-		w := newWorker(t, svc, onlinestock.WorkerConfig{Logger: slog.New(logs)})
+		w := newWorker(t, svc, worker.Config{Logger: slog.New(logs)})
 		done := make(chan error, 1)
 		go func() { done <- w.Run(t.Context()) }()
 		eventually(t, "Run to start", func() bool { return logs.count()[slog.LevelInfo] > 0 })
@@ -347,7 +348,7 @@ func TestWorkerStopDrains(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Errorf("Run() = %v after Stop, want nil", err)
 		}
-		w = newWorker(t, svc, onlinestock.WorkerConfig{})
+		w = newWorker(t, svc, worker.Config{})
 		ctx, cancel := context.WithCancel(t.Context())
 		go func() { done <- w.Run(ctx) }()
 		cancel()
@@ -385,10 +386,10 @@ func TestWorkersShareAConsumer(t *testing.T) {
 			return nil
 		})
 	}
-	var workers [2]*onlinestock.Worker
+	var workers [2]*worker.Worker
 	for i := range workers {
-		workers[i] = newWorker(t, svc, onlinestock.WorkerConfig{
-			Consumers: []onlinestock.Consumer{{Name: "web", Notifier: notifier(i)}},
+		workers[i] = newWorker(t, svc, worker.Config{
+			Consumers: []worker.Consumer{{Name: "web", Notifier: notifier(i)}},
 			Holder:    []string{"a", "b"}[i],
 			LeaseTTL:  300 * time.Millisecond,
 			BatchSize: 3,
@@ -475,8 +476,8 @@ func TestWorkerBacksOffOnAFailingStore(t *testing.T) {
 	store.down.Store(true)
 	logs := &records{}
 	web := &collector{}
-	w := newWorker(t, svc, onlinestock.WorkerConfig{
-		Consumers:      []onlinestock.Consumer{{Name: "web", Notifier: web}},
+	w := newWorker(t, svc, worker.Config{
+		Consumers:      []worker.Consumer{{Name: "web", Notifier: web}},
 		ExpireEvery:    time.Millisecond,
 		RetentionEvery: time.Millisecond,
 		Logger:         slog.New(logs),
@@ -524,8 +525,8 @@ func TestWorkerMetrics(t *testing.T) {
 		return nil
 	})
 	reader := sdkmetric.NewManualReader()
-	w := newWorker(t, svc, onlinestock.WorkerConfig{
-		Consumers:      []onlinestock.Consumer{{Name: "web", Notifier: notify}},
+	w := newWorker(t, svc, worker.Config{
+		Consumers:      []worker.Consumer{{Name: "web", Notifier: notify}},
 		ExpireEvery:    time.Millisecond,
 		RetentionEvery: time.Millisecond,
 		RetainEvents:   time.Minute,
@@ -555,12 +556,12 @@ func TestWorkerMetrics(t *testing.T) {
 	}
 	web := attribute.NewSet(attribute.String("consumer", "web"))
 	got := map[string]int64{
-		"delivered":     sumOf(t, rm, onlinestock.MetricEventsDelivered, web),
-		"retried":       sumOf(t, rm, onlinestock.MetricEventsRetried, web),
-		"dead-lettered": sumOf(t, rm, onlinestock.MetricEventsDeadLettered, web),
-		"expired":       sumOf(t, rm, onlinestock.MetricReservationsExpired, attribute.NewSet()),
-		"events pruned": sumOf(t, rm, onlinestock.MetricRetentionDeleted, attribute.NewSet(attribute.String("kind", "event"))),
-		"leases held":   sumOf(t, rm, onlinestock.MetricLeasesHeld, web),
+		"delivered":     sumOf(t, rm, worker.MetricEventsDelivered, web),
+		"retried":       sumOf(t, rm, worker.MetricEventsRetried, web),
+		"dead-lettered": sumOf(t, rm, worker.MetricEventsDeadLettered, web),
+		"expired":       sumOf(t, rm, worker.MetricReservationsExpired, attribute.NewSet()),
+		"events pruned": sumOf(t, rm, worker.MetricRetentionDeleted, attribute.NewSet(attribute.String("kind", "event"))),
+		"leases held":   sumOf(t, rm, worker.MetricLeasesHeld, web),
 	}
 	want := map[string]int64{
 		"delivered":     int64(last) - 1,
@@ -573,7 +574,7 @@ func TestWorkerMetrics(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("metrics mismatch (-want +got):\n%s", diff)
 	}
-	count, sum := histogramOf(t, rm, onlinestock.MetricDeliveryLag, web)
+	count, sum := histogramOf(t, rm, worker.MetricDeliveryLag, web)
 	// Events from before the clock moved waited two minutes; the rest none.
 	wantSum := (2 * time.Minute).Seconds() * float64(before-1)
 	if count != last-1 || sum != wantSum {
@@ -629,22 +630,22 @@ func TestNewWorkerRejectsBadConfig(t *testing.T) {
 	web := &collector{}
 	tests := []struct {
 		name string
-		cfg  onlinestock.WorkerConfig
+		cfg  worker.Config
 	}{
-		{"a consumer without a name", onlinestock.WorkerConfig{Consumers: []onlinestock.Consumer{{Notifier: web}}}},
-		{"a consumer without a notifier", onlinestock.WorkerConfig{Consumers: []onlinestock.Consumer{{Name: "web"}}}},
-		{"a consumer named twice", onlinestock.WorkerConfig{Consumers: []onlinestock.Consumer{{Name: "web", Notifier: web}, {Name: "web", Notifier: web}}}},
-		{"a negative lease TTL", onlinestock.WorkerConfig{LeaseTTL: -time.Second}},
-		{"a negative retention batch", onlinestock.WorkerConfig{RetentionBatch: -1}},
+		{"a consumer without a name", worker.Config{Consumers: []worker.Consumer{{Notifier: web}}}},
+		{"a consumer without a notifier", worker.Config{Consumers: []worker.Consumer{{Name: "web"}}}},
+		{"a consumer named twice", worker.Config{Consumers: []worker.Consumer{{Name: "web", Notifier: web}, {Name: "web", Notifier: web}}}},
+		{"a negative lease TTL", worker.Config{LeaseTTL: -time.Second}},
+		{"a negative retention batch", worker.Config{RetentionBatch: -1}},
 	}
 	for _, tt := range tests {
 		t.Run("it refuses "+tt.name, func(t *testing.T) {
-			if _, err := onlinestock.NewWorker(svc, tt.cfg); !errors.Is(err, onlinestock.ErrInvalid) {
+			if _, err := worker.New(svc, tt.cfg); !errors.Is(err, onlinestock.ErrInvalid) {
 				t.Errorf("NewWorker() error = %v, want ErrInvalid", err)
 			}
 		})
 	}
-	if _, err := onlinestock.NewWorker(nil, onlinestock.WorkerConfig{}); !errors.Is(err, onlinestock.ErrInvalid) {
+	if _, err := worker.New(nil, worker.Config{}); !errors.Is(err, onlinestock.ErrInvalid) {
 		t.Errorf("NewWorker(nil) error = %v, want ErrInvalid", err)
 	}
 }

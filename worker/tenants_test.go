@@ -1,4 +1,4 @@
-package onlinestock_test
+package worker_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/onlinestock/onlinestock"
 	"github.com/onlinestock/onlinestock/memstore"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 // memTenants is a Tenants over memstore Stores, one per tenant, for the
@@ -212,7 +213,7 @@ func newTenantCollector() *tenantCollector {
 }
 
 func (c *tenantCollector) Notify(ctx context.Context, events []onlinestock.Event) error {
-	tenant := onlinestock.TenantOf(ctx)
+	tenant := worker.TenantOf(ctx)
 	if c.before != nil {
 		if err := c.before(ctx, tenant, events); err != nil {
 			return err
@@ -233,7 +234,7 @@ func (c *tenantCollector) got(tenant string) []uint64 {
 	return slices.Clone(c.seqs[tenant])
 }
 
-func newTenantsWorker(t *testing.T, tenants onlinestock.Tenants, cfg onlinestock.WorkerConfig) *onlinestock.Worker {
+func newTenantsWorker(t *testing.T, tenants worker.Tenants, cfg worker.Config) *worker.Worker {
 	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = quiet
@@ -244,7 +245,7 @@ func newTenantsWorker(t *testing.T, tenants onlinestock.Tenants, cfg onlinestock
 	if cfg.MinBackoff == 0 {
 		cfg.MinBackoff, cfg.MaxBackoff = time.Millisecond, 10*time.Millisecond
 	}
-	w, err := onlinestock.NewTenantsWorker(tenants, onlinestock.Config{}, cfg)
+	w, err := worker.NewTenants(tenants, onlinestock.Config{}, cfg)
 	if err != nil {
 		t.Fatalf("NewTenantsWorker() error = %v", err)
 	}
@@ -262,7 +263,7 @@ func TestTenantsWorkerDeliversEveryTenant(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
 			mem := newMemTenants("web", "crm")
-			var tenants onlinestock.Tenants = mem
+			var tenants worker.Tenants = mem
 			pollEvery := time.Millisecond
 			if listening {
 				tenants, pollEvery = listeningTenants{mem}, time.Hour
@@ -274,8 +275,8 @@ func TestTenantsWorkerDeliversEveryTenant(t *testing.T) {
 				services[name] = mem.add(t, name, onlinestock.Config{})
 			}
 			web, crm := newTenantCollector(), newTenantCollector()
-			w := newTenantsWorker(t, tenants, onlinestock.WorkerConfig{
-				Consumers:    []onlinestock.Consumer{{Name: "web", Notifier: web}, {Name: "crm", Notifier: crm}},
+			w := newTenantsWorker(t, tenants, worker.Config{
+				Consumers:    []worker.Consumer{{Name: "web", Notifier: web}, {Name: "crm", Notifier: crm}},
 				BatchSize:    3,
 				PollInterval: pollEvery,
 				Concurrency:  3,
@@ -338,8 +339,8 @@ func TestTenantsWorkerIsFair(t *testing.T) {
 		}
 		return nil
 	}
-	w := newTenantsWorker(t, listeningTenants{mem}, onlinestock.WorkerConfig{
-		Consumers:    []onlinestock.Consumer{{Name: "web", Notifier: c}},
+	w := newTenantsWorker(t, listeningTenants{mem}, worker.Config{
+		Consumers:    []worker.Consumer{{Name: "web", Notifier: c}},
 		BatchSize:    batch,
 		PollInterval: time.Hour,
 		Concurrency:  1,
@@ -411,8 +412,8 @@ func TestTenantsWorkerIsolatesFailures(t *testing.T) {
 		return nil
 	}
 	logs := &records{}
-	w := newTenantsWorker(t, mem, onlinestock.WorkerConfig{
-		Consumers:  []onlinestock.Consumer{{Name: "web", Notifier: c}},
+	w := newTenantsWorker(t, mem, worker.Config{
+		Consumers:  []worker.Consumer{{Name: "web", Notifier: c}},
 		Logger:     slog.New(logs),
 		MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
 	})
@@ -456,7 +457,7 @@ func TestTenantsWorkersShareTenants(t *testing.T) {
 	var overlaps atomic.Int64
 	byWorker := [3]atomic.Int64{}
 	collectors := [3]*tenantCollector{}
-	var workers [3]*onlinestock.Worker
+	var workers [3]*worker.Worker
 	for i := range workers {
 		c := newTenantCollector()
 		c.before = func(ctx context.Context, tenant string, events []onlinestock.Event) error {
@@ -474,8 +475,8 @@ func TestTenantsWorkersShareTenants(t *testing.T) {
 			return nil
 		}
 		collectors[i] = c
-		workers[i] = newTenantsWorker(t, listeningTenants{mem}, onlinestock.WorkerConfig{
-			Consumers: []onlinestock.Consumer{{Name: "web", Notifier: c}},
+		workers[i] = newTenantsWorker(t, listeningTenants{mem}, worker.Config{
+			Consumers: []worker.Consumer{{Name: "web", Notifier: c}},
 			Holder:    fmt.Sprintf("w%d", i),
 			LeaseTTL:  300 * time.Millisecond,
 			BatchSize: 2,
@@ -555,8 +556,8 @@ func TestTenantsWorkerExpiresAndPrunes(t *testing.T) {
 	}
 	clock.Advance(2 * time.Minute)
 	c := newTenantCollector()
-	w, err := onlinestock.NewTenantsWorker(mem, onlinestock.Config{Clock: clock.Now}, onlinestock.WorkerConfig{
-		Consumers:      []onlinestock.Consumer{{Name: "web", Notifier: c}},
+	w, err := worker.NewTenants(mem, onlinestock.Config{Clock: clock.Now}, worker.Config{
+		Consumers:      []worker.Consumer{{Name: "web", Notifier: c}},
 		PollInterval:   time.Millisecond,
 		ExpireEvery:    time.Millisecond,
 		RetentionEvery: 10 * time.Millisecond,
@@ -597,8 +598,8 @@ func TestTenantsWorkerStopReleasesLeases(t *testing.T) {
 	ctx := t.Context()
 	mem := newMemTenants("web")
 	svc := mem.add(t, "shop", onlinestock.Config{})
-	first := newTenantsWorker(t, mem, onlinestock.WorkerConfig{
-		Consumers: []onlinestock.Consumer{{Name: "web", Notifier: newTenantCollector()}},
+	first := newTenantsWorker(t, mem, worker.Config{
+		Consumers: []worker.Consumer{{Name: "web", Notifier: newTenantCollector()}},
 		Holder:    "first", LeaseTTL: time.Hour,
 	})
 	if err := first.Start(ctx); err != nil {
@@ -610,8 +611,8 @@ func TestTenantsWorkerStopReleasesLeases(t *testing.T) {
 	})
 	stopWorker(t, first)
 	c := newTenantCollector()
-	second := newTenantsWorker(t, mem, onlinestock.WorkerConfig{
-		Consumers: []onlinestock.Consumer{{Name: "web", Notifier: c}},
+	second := newTenantsWorker(t, mem, worker.Config{
+		Consumers: []worker.Consumer{{Name: "web", Notifier: c}},
 		Holder:    "second", LeaseTTL: time.Hour,
 	})
 	if err := second.Start(ctx); err != nil {
@@ -630,18 +631,18 @@ func TestNewTenantsWorkerRejectsBadConfig(t *testing.T) {
 	mem := newMemTenants()
 	tests := []struct {
 		name    string
-		tenants onlinestock.Tenants
+		tenants worker.Tenants
 		svc     onlinestock.Config
-		cfg     onlinestock.WorkerConfig
+		cfg     worker.Config
 	}{
-		{"no tenants", nil, onlinestock.Config{}, onlinestock.WorkerConfig{}},
-		{"a bad Service config", mem, onlinestock.Config{KeyRetention: -time.Second}, onlinestock.WorkerConfig{}},
-		{"a negative concurrency", mem, onlinestock.Config{}, onlinestock.WorkerConfig{Concurrency: -1}},
-		{"a consumer without a notifier", mem, onlinestock.Config{}, onlinestock.WorkerConfig{Consumers: []onlinestock.Consumer{{Name: "web"}}}},
+		{"no tenants", nil, onlinestock.Config{}, worker.Config{}},
+		{"a bad Service config", mem, onlinestock.Config{KeyRetention: -time.Second}, worker.Config{}},
+		{"a negative concurrency", mem, onlinestock.Config{}, worker.Config{Concurrency: -1}},
+		{"a consumer without a notifier", mem, onlinestock.Config{}, worker.Config{Consumers: []worker.Consumer{{Name: "web"}}}},
 	}
 	for _, tt := range tests {
 		t.Run("it refuses "+tt.name, func(t *testing.T) {
-			_, err := onlinestock.NewTenantsWorker(tt.tenants, tt.svc, tt.cfg)
+			_, err := worker.NewTenants(tt.tenants, tt.svc, tt.cfg)
 			if !errors.Is(err, onlinestock.ErrInvalid) {
 				t.Errorf("NewTenantsWorker() error = %v, want ErrInvalid", err)
 			}

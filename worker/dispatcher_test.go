@@ -1,4 +1,4 @@
-package onlinestock_test
+package worker_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/onlinestock/onlinestock"
+	"github.com/onlinestock/onlinestock/worker"
 )
 
 // quiet drops the Dispatcher's logs of the failures these tests cause.
@@ -45,7 +46,7 @@ func TestDispatcherRunFollowsTheOutbox(t *testing.T) {
 		}
 		return nil
 	})
-	d, err := onlinestock.NewDispatcher(svc.Store(), notify, onlinestock.DispatcherConfig{
+	d, err := worker.NewDispatcher(svc.Store(), notify, worker.DispatcherConfig{
 		PollInterval: time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond, BatchSize: 3, Logger: quiet,
 	})
 	if err != nil {
@@ -99,15 +100,15 @@ func TestNewDispatcherRejectsBadConfig(t *testing.T) {
 		name     string
 		store    onlinestock.Store
 		notifier onlinestock.Notifier
-		cfg      onlinestock.DispatcherConfig
+		cfg      worker.DispatcherConfig
 	}{
-		{"a nil store", nil, notify, onlinestock.DispatcherConfig{}},
-		{"a nil notifier", svc.Store(), nil, onlinestock.DispatcherConfig{}},
-		{"a consumer name with a control character", svc.Store(), notify, onlinestock.DispatcherConfig{Consumer: "a\nb"}},
+		{"a nil store", nil, notify, worker.DispatcherConfig{}},
+		{"a nil notifier", svc.Store(), nil, worker.DispatcherConfig{}},
+		{"a consumer name with a control character", svc.Store(), notify, worker.DispatcherConfig{Consumer: "a\nb"}},
 	}
 	for _, tt := range tests {
 		t.Run("it refuses "+tt.name, func(t *testing.T) {
-			if _, err := onlinestock.NewDispatcher(tt.store, tt.notifier, tt.cfg); !errors.Is(err, onlinestock.ErrInvalid) {
+			if _, err := worker.NewDispatcher(tt.store, tt.notifier, tt.cfg); !errors.Is(err, onlinestock.ErrInvalid) {
 				t.Errorf("NewDispatcher() error = %v, want ErrInvalid", err)
 			}
 		})
@@ -142,7 +143,7 @@ func TestDispatcherResumesAfterPartialDelivery(t *testing.T) {
 		}
 		return nil
 	})
-	d, err := onlinestock.NewDispatcher(svc.Store(), notify, onlinestock.DispatcherConfig{MinBackoff: time.Millisecond, Logger: quiet})
+	d, err := worker.NewDispatcher(svc.Store(), notify, worker.DispatcherConfig{MinBackoff: time.Millisecond, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +252,7 @@ func TestDispatcherDeadLettersAReasonTheStoreRejects(t *testing.T) {
 	refused := events[0].Seq
 	var calls atomic.Int64
 	logs := &logCounter{messages: map[string]int{}}
-	d, err := onlinestock.NewDispatcher(store, refusingNotifier(refused, &calls), onlinestock.DispatcherConfig{BatchSize: 1, Logger: slog.New(logs)})
+	d, err := worker.NewDispatcher(store, refusingNotifier(refused, &calls), worker.DispatcherConfig{BatchSize: 1, Logger: slog.New(logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +284,7 @@ func TestDispatcherBacksOffWhenDeadLetteringFails(t *testing.T) {
 	store := &pickyStore{Store: svc.Store(), down: true}
 	var calls atomic.Int64
 	logs := &logCounter{messages: map[string]int{}}
-	d, err := onlinestock.NewDispatcher(store, refusingNotifier(1, &calls), onlinestock.DispatcherConfig{
+	d, err := worker.NewDispatcher(store, refusingNotifier(1, &calls), worker.DispatcherConfig{
 		PollInterval: time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: time.Hour, Logger: slog.New(logs),
 	})
 	if err != nil {
@@ -320,7 +321,7 @@ func TestDispatcherRefusesAClockNoStoreKeeps(t *testing.T) {
 	ctx := t.Context()
 	var calls atomic.Int64
 	for _, at := range []time.Time{time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC)} {
-		d, err := onlinestock.NewDispatcher(svc.Store(), refusingNotifier(1, &calls), onlinestock.DispatcherConfig{
+		d, err := worker.NewDispatcher(svc.Store(), refusingNotifier(1, &calls), worker.DispatcherConfig{
 			Logger: quiet, Clock: func() time.Time { return at },
 		})
 		if err != nil {
@@ -432,7 +433,7 @@ func TestDispatcherBacksOffWhileTheStoreFails(t *testing.T) {
 	})
 	logs := &records{}
 	const minBackoff, maxBackoff = 8 * time.Millisecond, 32 * time.Millisecond
-	d, err := onlinestock.NewDispatcher(store, notify, onlinestock.DispatcherConfig{
+	d, err := worker.NewDispatcher(store, notify, worker.DispatcherConfig{
 		PollInterval: time.Microsecond, MinBackoff: minBackoff, MaxBackoff: maxBackoff, Logger: slog.New(logs),
 	})
 	if err != nil {
